@@ -1,0 +1,135 @@
+"""Reading ``.snn`` files: the root file, its imports (relative to the importing file), and the
+standard library of learning rules shipped in ``snnc/stdlib``.
+
+Import errors are E6xx diagnostics at the ``import`` statement: a missing or unreadable file
+(E601), an import cycle (E602), a file that is not UTF-8 text (E603).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from importlib import resources
+
+from snnc.diagnostics import Diagnostics, Span
+from snnc.frontend import ast
+from snnc.frontend.parser import parse_text
+
+STDLIB_PREFIX = "<stdlib>/"
+
+
+@dataclass(frozen=True)
+class Program:
+    """The user's modules (imports first, root last) and the standard-library modules."""
+
+    root: str
+    modules: tuple[ast.Module, ...]
+    stdlib: tuple[ast.Module, ...]
+
+
+def read_source(path: str, diag: Diagnostics, span: Span | None) -> str | None:
+    """The text of ``path``, or None after an E601/E603 diagnostic."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        diag.error("E601", span, f"'{path}' is a directory, not a .snn file")
+        return None
+    except FileNotFoundError:
+        diag.error("E601", span, f"file '{path}' does not exist",
+                   hint="paths in 'import' are relative to the importing file")
+        return None
+    except OSError as error:
+        diag.error("E601", span, f"cannot read '{path}': {error.strerror or error}")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        diag.error("E603", Span.point(path, line, column),
+                   f"'{path}' is not UTF-8 text (byte 0x{data[error.start]:02x})",
+                   hint="save the file as UTF-8")
+        return None
+    if "\x00" in text:
+        index = text.index("\x00")
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        diag.add_source(path, text)
+        diag.error("E603", Span.point(path, line, column), f"'{path}' contains a NUL byte",
+                   hint="is this a binary file?")
+        return None
+    return text
+
+
+def load_file(path: str, diag: Diagnostics) -> Program | None:
+    """Load ``path`` and everything it imports; None if any file could not be read or parsed."""
+    text = read_source(path, diag, None)
+    if text is None:
+        return None
+    return load_text(text, path, diag)
+
+
+def load_text(text: str, path: str, diag: Diagnostics) -> Program | None:
+    """Like :func:`load_file` for text already in memory (imports are read from disk)."""
+    modules: list[ast.Module] = []
+    loaded: set[str] = set()
+    ok = _load(text, path, diag, modules, loaded, stack=[])
+    if not ok:
+        return None
+    return Program(path, tuple(modules), stdlib_modules())
+
+
+def _load(text: str, path: str, diag: Diagnostics, modules: list[ast.Module], loaded: set[str],
+          stack: list[str]) -> bool:
+    module = parse_text(text, path, diag)
+    if module is None:
+        return False
+    key = os.path.realpath(path)
+    loaded.add(key)
+    stack.append(key)
+    ok = True
+    for item in module.items:
+        if not isinstance(item, ast.Import):
+            continue
+        target = os.path.normpath(os.path.join(os.path.dirname(path), item.path.value))
+        target_key = os.path.realpath(target)
+        if target_key in stack:
+            chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target_key):])
+            diag.error("E602", item.path.span, f"import cycle: {chain} -> "
+                       f"{os.path.basename(target)}", hint="remove one of the imports")
+            ok = False
+            continue
+        if target_key in loaded:
+            continue
+        imported = read_source(target, diag, item.path.span)
+        if imported is None:
+            ok = False
+            continue
+        ok = _load(imported, target, diag, modules, loaded, stack) and ok
+    stack.pop()
+    modules.append(module)
+    return ok
+
+
+@functools.lru_cache(maxsize=1)
+def stdlib_sources() -> tuple[tuple[str, str], ...]:
+    """(display path, text) of every standard-library file, sorted by name."""
+    folder = resources.files("snnc.stdlib")
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".snn"))
+    return tuple((STDLIB_PREFIX + f.name, f.read_text(encoding="utf-8")) for f in files)
+
+
+@functools.lru_cache(maxsize=1)
+def stdlib_modules() -> tuple[ast.Module, ...]:
+    """The parsed standard library (it is part of the package and always parses)."""
+    modules = []
+    for path, text in stdlib_sources():
+        sink = Diagnostics()
+        module = parse_text(text, path, sink)
+        if module is None:
+            raise RuntimeError(f"the standard library file {path} does not parse: "
+                               f"{[d.message for d in sink.items]}")
+        modules.append(module)
+    return tuple(modules)

@@ -1,0 +1,116 @@
+"""Text to AST: the Lark LALR parser of ``grammar/snn.lark`` with positions and friendly errors.
+
+Statements end at newlines. :class:`NewlinePostLexer` drops newlines inside ``(...)`` and
+``[...]``, merges blank lines and makes sure the last statement is terminated, so the grammar
+only sees one ``_NL`` between statements.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from importlib import resources
+from typing import Iterator
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedInput
+
+from snnc.diagnostics import Diagnostics, Span
+from snnc.frontend import ast
+from snnc.frontend.build_ast import AstBuilder
+
+OPENERS = {"(": ")", "[": "]", "{": "}"}
+CLOSERS = {v: k for k, v in OPENERS.items()}
+
+
+class NewlinePostLexer:
+    """Filters the token stream: newlines count only outside parentheses and brackets.
+
+    ``open_brackets`` keeps the unclosed brackets of the current parse (for error hints).
+    Braces reset the paren depth, since a block never starts inside an argument list: an
+    unclosed ``(`` therefore cannot swallow the rest of the file.
+    """
+
+    always_accept = ("_NL",)
+
+    def __init__(self) -> None:
+        self.open_brackets: list[Token] = []
+        self.closed_by_brace: list[Token] = []
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        self.open_brackets = []
+        self.closed_by_brace = []
+        last: Token | None = None
+        for token in stream:
+            value = token.value
+            if token.type == "_NL":
+                if last is None or last.type == "_NL" or self._paren_depth():
+                    continue
+            elif value in OPENERS and token.type != "STRING":
+                if value == "{":
+                    self._drop_parens()
+                self.open_brackets.append(token)
+            elif value in CLOSERS and token.type != "STRING":
+                if value == "}":
+                    self._drop_parens()
+                if self.open_brackets and self.open_brackets[-1].value == CLOSERS[value]:
+                    self.open_brackets.pop()
+            last = token
+            yield token
+        if last is not None and last.type != "_NL":
+            yield Token("_NL", "\n", last.end_pos, last.end_line, last.end_column,
+                        last.end_line, last.end_column + 1, last.end_pos + 1)
+
+    def _paren_depth(self) -> int:
+        return sum(1 for t in self.open_brackets if t.value in "([")
+
+    def _drop_parens(self) -> None:
+        """Forget brackets left open when a brace arrives (kept in ``closed_by_brace``)."""
+        self.closed_by_brace = []
+        while self.open_brackets and self.open_brackets[-1].value in "([":
+            self.closed_by_brace.insert(0, self.open_brackets.pop())
+
+
+def grammar_text() -> str:
+    return resources.files("snnc.grammar").joinpath("snn.lark").read_text(encoding="utf-8")
+
+
+class SnnParser:
+    """One Lark parser, reused for every file (parsing is serialised by a lock)."""
+
+    def __init__(self) -> None:
+        self.postlexer = NewlinePostLexer()
+        self.lark = Lark(grammar_text(), parser="lalr", lexer="contextual",
+                         propagate_positions=True, maybe_placeholders=True,
+                         postlex=self.postlexer)
+        self.lock = threading.Lock()
+
+    def parse(self, text: str, file: str, diag: Diagnostics) -> ast.Module | None:
+        """The module of ``text``, or None after reporting a syntax error into ``diag``."""
+        from snnc.frontend.syntax_errors import report_syntax_error
+
+        diag.add_source(file, text)
+        with self.lock:
+            try:
+                items = AstBuilder(file).transform(self.lark.parse(text))
+            except UnexpectedInput as error:
+                report_syntax_error(error, text, file, self, diag)
+                return None
+            except RecursionError:
+                diag.error("E199", Span.point(file, 1, 1), "the file is nested too deeply to parse",
+                           hint="split deeply nested expressions into 'let' definitions")
+                return None
+        return ast.Module(file, items)
+
+    def parse_raw(self, text: str):
+        """Parse without diagnostics (used to match labelled bad examples)."""
+        return self.lark.parse(text)
+
+
+@functools.lru_cache(maxsize=1)
+def get_parser() -> SnnParser:
+    return SnnParser()
+
+
+def parse_text(text: str, file: str, diag: Diagnostics) -> ast.Module | None:
+    return get_parser().parse(text, file, diag)
