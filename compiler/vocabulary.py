@@ -159,7 +159,7 @@ def bind(call: ast.Call, spec: CallSpec, diag: Diagnostics,
         diag.error("E208", extra.span, f"{what} takes at most {len(spec.args)} argument(s)",
                    hint=_signature(spec))
         ok = False
-    for arg, value in zip(spec.args, call.args):
+    for arg, value in zip(spec.args, call.args, strict=False):
         bound[arg.name] = value
     for kw in call.kwargs:
         name = kw.name.text
