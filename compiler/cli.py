@@ -138,11 +138,12 @@ def format_summary(path: str, summary: Summary, diag: Diagnostics, max_rows: int
         f"  rules        {len(used_rules):>4}   {', '.join(used_rules) or '-'}",
     ]
     if summary.nodes:
-        lines += ["", f"  {'population':<20} {'model':<10} {'shape':<16} {'neurons':>12}"]
+        lines += ["", f"  {'name':<20} {'kind':<10} {'model':<16} {'shape':<16} {'size':>12}"]
         for node in summary.nodes[:max_rows]:
-            kind = node.model if node.kind != "readout" else f"{node.model} (readout)"
+            model = "-" if node.kind == "input" else node.model
             shape = "[" + ", ".join(map(str, node.shape)) + "]"
-            lines.append(f"  {node.name:<20} {kind:<10} {shape:<16} {node.size:>12,}")
+            lines.append(f"  {node.name:<20} {node.kind:<10} {model:<16} {shape:<16} "
+                         f"{node.size:>12,}")
         if len(summary.nodes) > max_rows:
             lines.append(f"  ... and {len(summary.nodes) - max_rows} more")
     if summary.projections:

@@ -124,15 +124,38 @@ class Diagnostics:
         return len(self.items)
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions, transpositions."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
-    """A hint naming the closest candidate to a misspelt ``word``, or None."""
+    """A hint naming the closest candidate to a misspelt ``word``, or None.
+
+    Closest means fewest edits (a swap of two neighbours counts as one), then the same
+    length, then the longest common subsequence. Up to two edits (or a third of a long word)
+    are allowed, and never so many that nothing of the word is left.
+    """
     pool = sorted(set(candidates))
-    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if not match:
-        lowered = {c.lower(): c for c in pool}
-        if word.lower() in lowered:
-            match = [lowered[word.lower()]]
-    return f"did you mean '{match[0]}'?" if match else None
+    limit = min(max(2, len(word) // 3), len(word) - 1)
+    scored = []
+    for candidate in pool:
+        distance = edit_distance(word.lower(), candidate.lower())
+        if distance <= limit:
+            ratio = difflib.SequenceMatcher(None, word, candidate).ratio()
+            scored.append((distance, abs(len(candidate) - len(word)), -ratio, candidate))
+    if not scored:
+        return None
+    return f"did you mean '{min(scored)[3]}'?"
 
 
 def choices_hint(candidates: Iterable[str], limit: int = 12) -> str:

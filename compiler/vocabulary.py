@@ -116,6 +116,8 @@ GENERATORS = _specs(
              (Arg("from", ANY),)),
     CallSpec("local_readout", "error of a fixed random per-layer readout (DECOLLE)",
              (Arg("size", **_INT), Arg("loss", ANY, required=False))),
+    CallSpec("readout_error", "the readout's own error dL/dy, for projections into the readout",
+             (Arg("from", ANY),)),
     CallSpec("exact_feedback", "dL/ds of every neuron through all paths at this step",
              (Arg("from", ANY),)),
     CallSpec("backprop_through_time", "adjoints computed backwards from the end of the sequence",

@@ -188,7 +188,9 @@ def misspelt_keyword(text: str, file: str, line: int) -> tuple[str, Span, str] |
     rest = lines[line - 1][match.end():].lstrip()
     if rest.startswith(("=", "->", ".")):
         return None
-    hint = did_you_mean(word, KEYWORDS)
+    if len(word) < 3:
+        return None
+    hint = did_you_mean(word, [k for k in KEYWORDS if len(k) >= 3])
     if hint is None:
         return None
     column = match.start(1) + 1

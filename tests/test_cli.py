@@ -1,0 +1,98 @@
+"""The command line: exit codes, text and JSON output, help, and no tracebacks."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from snnc.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLE = str(ROOT / "examples" / "eprop_randman.snn")
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_check_prints_a_one_screen_summary(capsys):
+    status, out, err = run(capsys, "check", EXAMPLE)
+    assert status == 0 and err == ""
+    assert "network randman_eprop: dt 1 ms, seed 42, exact integration" in out
+    assert "populations     2             138 neurons" in out
+    assert "hidden->hidden" in out and "eprop" in out
+    assert len(out.splitlines()) <= 40
+
+
+def test_check_json_has_the_same_data(capsys):
+    status, out, _ = run(capsys, "check", EXAMPLE, "--format", "json")
+    document = json.loads(out)
+    assert status == 0 and document["ok"] is True and document["diagnostics"] == []
+    summary = document["summary"]
+    assert summary["neurons"] == 138
+    assert summary["synapses"] == 20 * 128 + 128 * 128 + 128 * 10
+    assert [p["rules"] for p in summary["projections"]] == [["eprop"], ["eprop"], ["delta"]]
+
+
+def test_check_several_files_and_json_list(capsys):
+    files = [str(p) for p in sorted((ROOT / "examples").glob("*.snn"))]
+    status, out, _ = run(capsys, "check", *files, "--format", "json")
+    document = json.loads(out)
+    assert status == 0 and [d["file"] for d in document] == files
+
+
+def test_errors_exit_1_with_code_caret_and_hint(tmp_path, capsys):
+    path = tmp_path / "bad.snn"
+    path.write_text("population hidden: CubaLFI[128]\n")
+    status, out, err = run(capsys, "check", str(path))
+    assert status == 1 and out == ""
+    assert f"{path}:1:20: error[E203]: unknown neuron model 'CubaLFI'" in err
+    assert "^^^^^^^" in err and "did you mean 'CubaLIF'?" in err
+    assert "Traceback" not in err
+
+
+def test_errors_in_json_are_structured(tmp_path, capsys):
+    path = tmp_path / "bad.snn"
+    path.write_text("network n { dt = 1 msec }\n")
+    status, out, _ = run(capsys, "check", str(path), "--format", "json")
+    (diagnostic,) = json.loads(out)["diagnostics"]
+    assert status == 1
+    assert diagnostic["code"] == "E123"
+    assert diagnostic["span"] == {"file": str(path), "line": 1, "column": 20, "end_line": 1,
+                                  "end_column": 24}
+
+
+def test_missing_file_is_a_diagnostic(capsys):
+    status, _, err = run(capsys, "check", "/nonexistent/x.snn")
+    assert status == 1 and "E601" in err and "Traceback" not in err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["check"])
+    assert caught.value.code == 2
+    with pytest.raises(SystemExit) as caught:
+        main(["frobnicate"])
+    assert caught.value.code == 2
+    assert main([]) == 2
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"]])
+def test_help_describes_commands(argv, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    out = capsys.readouterr().out
+    assert caught.value.code == 0
+    assert "check" in out
+    if argv == ["--help"]:
+        assert "import-nir" in out and "exit status" in out
+
+
+def test_console_script_and_module_agree():
+    result = subprocess.run([sys.executable, "-m", "snnc", "check", EXAMPLE, "-q"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
