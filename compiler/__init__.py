@@ -5,22 +5,29 @@ Public API::
     import snnc
     diag = snnc.Diagnostics()
     summary = snnc.check_file("examples/stdp.snn", diag)   # None when there were errors
-    module = snnc.parse(text)                              # raises snnc.CompileError
+    net = snnc.compile_file("examples/stdp.snn", diag)      # the checked IR Network, or None
+    module = snnc.parse(text)                               # raises snnc.CompileError
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from snnc.diagnostics import CompileError, Diagnostic, Diagnostics, Severity, Span, render
 from snnc.frontend.ast import Module
-from snnc.frontend.check import Summary, check_program
 from snnc.frontend.loader import Program, load_file, load_text
 from snnc.frontend.parser import parse_text
+from snnc.ir.lower import lower
+from snnc.ir.network import Network
+from snnc.ir.summary import Summary
+from snnc.passes import DEFAULT_PIPELINE, run_pipeline
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CompileError", "Diagnostic", "Diagnostics", "Module", "Program", "Severity", "Span",
-    "Summary", "__version__", "check_file", "check_text", "load", "parse", "render",
+    "CompileError", "Diagnostic", "Diagnostics", "Module", "Network", "Program", "Severity",
+    "Span", "Summary", "__version__", "check_file", "check_text", "compile_file",
+    "compile_program", "load", "parse", "render",
 ]
 
 
@@ -42,18 +49,33 @@ def load(path: str) -> Program:
     return program
 
 
-def check_file(path: str, diag: Diagnostics) -> Summary | None:
-    """Load and check ``path``; diagnostics go into ``diag``; None when there were errors."""
+def compile_program(program: Program, diag: Diagnostics, *,
+                    passes: Iterable[str] = DEFAULT_PIPELINE,
+                    options: dict[str, dict] | None = None,
+                    after_each: Callable[[str, Network], None] | None = None) -> Network | None:
+    """Lower a loaded program to the IR and run the passes; None when there were errors."""
+    net = lower(program, diag)
+    if net is None:
+        return None
+    return run_pipeline(net, diag, passes, options=options, after_each=after_each)
+
+
+def compile_file(path: str, diag: Diagnostics, **kwargs) -> Network | None:
+    """Load, lower and check ``path`` (see :func:`compile_program`)."""
     program = load_file(path, diag)
-    return None if program is None else _checked(program, diag)
+    return None if program is None else compile_program(program, diag, **kwargs)
 
 
-def check_text(text: str, diag: Diagnostics, file: str = "<string>") -> Summary | None:
+def check_file(path: str, diag: Diagnostics, **kwargs) -> Summary | None:
+    """Load and check ``path``; diagnostics go into ``diag``; None when there were errors."""
+    net = compile_file(path, diag, **kwargs)
+    return None if net is None else Summary.of(net)
+
+
+def check_text(text: str, diag: Diagnostics, file: str = "<string>", **kwargs) -> Summary | None:
     """Like :func:`check_file` for text in memory (imports are resolved from the cwd)."""
     program = load_text(text, file, diag)
-    return None if program is None else _checked(program, diag)
-
-
-def _checked(program: Program, diag: Diagnostics) -> Summary | None:
-    summary = check_program(program, diag)
-    return None if diag.has_errors else summary
+    if program is None:
+        return None
+    net = compile_program(program, diag, **kwargs)
+    return None if net is None else Summary.of(net)

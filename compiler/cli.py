@@ -15,7 +15,13 @@ import traceback
 
 import snnc
 from snnc.diagnostics import Diagnostics, Severity, render
-from snnc.frontend.check import Summary
+from snnc.frontend.loader import load_file
+from snnc.ir.dump import dump
+from snnc.ir.lower import lower
+from snnc.ir.summary import Summary
+from snnc.passes import DEFAULT_PIPELINE, REGISTRY, get_pass, run_pipeline
+from snnc.reports import format_locality
+from snnc.targets import builtin_names
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -26,7 +32,6 @@ PLANNED = (
     ("map", "map FILE --target CHIP: partition and place onto a chip's cores"),
     ("train", "train FILE --data ...: train with the network's learning rules"),
     ("import-nir", "import-nir GRAPH.nir -o NET.snn: read a NIR graph as .snn source"),
-    ("passes", "passes: list the compiler passes"),
 )
 
 EPILOG = "planned commands (not in this release):\n" + "\n".join(
@@ -56,7 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="text for people (default), json for programs")
     check.add_argument("--quiet", "-q", action="store_true",
                        help="print diagnostics only, no summary")
+    check.add_argument("--target", metavar="NAME",
+                       help="check against this target instead of the program's 'target' "
+                            f"(built-in: {', '.join(builtin_names())}, or a custom target of "
+                            "the program)")
+    check.add_argument("--report", action="append", choices=("locality",), default=[],
+                       help="add a report: 'locality' shows each rule's class, third factors, "
+                            "state and compute")
+    check.add_argument("--steps", type=int, metavar="T",
+                       help="sequence length for stored histories (BPTT); default: the "
+                            "network's duration / dt, else 1000")
+    check.add_argument("--dump-ir-after", metavar="PASS", dest="dump_after",
+                       help="print the IR after PASS ('lower' for the IR before any pass)")
     check.set_defaults(handler=run_check)
+
+    passes = commands.add_parser("passes", help="list the compiler passes",
+                                 description="List the passes of the default pipeline, in order.")
+    passes.set_defaults(handler=run_passes)
     return parser
 
 
@@ -84,27 +105,68 @@ def main(argv: list[str] | None = None) -> int:
 # ---- check --------------------------------------------------------------------------------
 
 def run_check(args) -> int:
+    known = ("lower", *REGISTRY)
+    if args.dump_after is not None and args.dump_after not in known:
+        print(f"snnc check: unknown pass '{args.dump_after}' for --dump-ir-after; passes: "
+              f"{', '.join(known)}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.steps is not None and args.steps <= 0:
+        print("snnc check: --steps must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    options = {"check-target": {"target": args.target}, "check-locality": {"steps": args.steps}}
     results = []
     failed = False
     for path in args.files:
         diag = Diagnostics()
-        summary = snnc.check_file(path, diag)
-        failed |= summary is None
-        results.append((path, summary, diag))
+        dumps: list[str] = []
+
+        def after_each(name, net, dumps=dumps):
+            if name == args.dump_after:
+                dumps.append(dump(net))
+
+        program = load_file(path, diag)
+        net = None
+        if program is not None:
+            lowered = lower(program, diag)
+            if lowered is not None:
+                after_each("lower", lowered)
+                net = run_pipeline(lowered, diag, DEFAULT_PIPELINE, options=options,
+                                   after_each=after_each)
+        failed |= net is None
+        results.append((path, net, diag, dumps))
     if args.format == "json":
-        document = [{"file": path, "ok": summary is not None,
-                     "summary": summary.to_json() if summary else None,
-                     "diagnostics": [d.to_json() for d in diag.sorted()]}
-                    for path, summary, diag in results]
+        document = [json_result(path, net, diag, args.report) for path, net, diag, _ in results]
         print(json.dumps(document if len(document) > 1 else document[0], indent=2))
-    else:
-        for index, (path, summary, diag) in enumerate(results):
-            print_diagnostics(diag)
-            if summary is not None and not args.quiet:
-                if index:
-                    print()
-                print(format_summary(path, summary, diag))
+        return EXIT_ERRORS if failed else EXIT_OK
+    for index, (path, net, diag, dumps) in enumerate(results):
+        print_diagnostics(diag)
+        for text in dumps:
+            print(text, end="")
+        if net is not None and not args.quiet:
+            if index:
+                print()
+            print(format_summary(path, Summary.of(net), diag))
+            if "locality" in args.report:
+                print()
+                print(format_locality(net.analyses.get("check-locality", []),
+                                      net.analyses.get("check-target")))
     return EXIT_ERRORS if failed else EXIT_OK
+
+
+def json_result(path: str, net, diag: Diagnostics, reports: list[str]) -> dict:
+    summary = None
+    if net is not None:
+        summary = Summary.of(net).to_json()
+        if "locality" in reports:
+            summary["locality"] = [r.to_json() for r in net.analyses.get("check-locality", [])]
+    return {"file": path, "ok": net is not None, "summary": summary,
+            "diagnostics": [d.to_json() for d in diag.sorted()]}
+
+
+def run_passes(args) -> int:
+    for name in DEFAULT_PIPELINE:
+        print(f"{name:<22} {get_pass(name).description}")
+    return EXIT_OK
 
 
 def print_diagnostics(diag: Diagnostics) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 import snnc
 from snnc.diagnostics import Diagnostics
-from snnc.frontend.loader import stdlib_modules
 from snnc.frontend import ast
+from snnc.frontend.loader import stdlib_modules
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.snn"))
@@ -66,11 +66,12 @@ def test_cuba_sizes_units_and_synapse_estimate():
                                                      "inh->inh"}
 
 
-def test_conv_synapse_estimate_counts_kernel_and_input_channels():
+def test_conv_synapse_count_is_exact_at_the_padded_border():
     summary, _ = check("input x[2, 8, 8]\npopulation c: IF[4, 8, 8]\n"
                        "x -> c: conv2d(kernel = 3, padding = 1, channels = 4)\n")
     (projection,) = summary.projections
-    assert projection.synapses == 4 * 8 * 8 * 3 * 3 * 2
+    # along each axis, 6 inner positions see 3 taps and the 2 border ones 2 taps: 22
+    assert projection.synapses == 4 * 2 * 22 * 22
 
 
 def test_arithmetic_and_units_in_settings():

@@ -1,0 +1,88 @@
+"""The IR: a network of inputs and populations (nodes) and projections (edges).
+
+``Network`` wraps a ``networkx.MultiDiGraph``: node ``name`` carries ``payload`` (an
+:class:`Input` or :class:`Population`), edge ``(pre, post, key=projection name)`` carries
+``payload`` (a :class:`Projection`). Iteration is always in declaration order, so everything
+derived from the IR is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from snnc.frontend import ast
+from snnc.ir.nodes import Input, Loss, Population, Projection, Record, RuleDef, Settings
+
+
+@dataclass
+class Network:
+    settings: Settings = field(default_factory=Settings)
+    graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    rules: dict[str, RuleDef] = field(default_factory=dict)
+    losses: list[Loss] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    target: str = "reference"
+    custom_targets: dict[str, ast.TargetDecl] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    #: results that analysis passes attach, by pass name (e.g. "check-locality")
+    analyses: dict[str, object] = field(default_factory=dict)
+
+    # -- building ---------------------------------------------------------------------------
+    def add_node(self, node: Input | Population) -> None:
+        self.graph.add_node(node.name, payload=node, order=self.graph.number_of_nodes())
+
+    def add_projection(self, projection: Projection) -> None:
+        self.graph.add_edge(projection.pre, projection.post, key=projection.name,
+                            payload=projection, order=self.graph.number_of_edges())
+
+    # -- reading ----------------------------------------------------------------------------
+    def node(self, name: str) -> Input | Population:
+        return self.graph.nodes[name]["payload"]
+
+    def has_node(self, name: str) -> bool:
+        return name in self.graph
+
+    def nodes(self) -> list[Input | Population]:
+        items = sorted(self.graph.nodes(data=True), key=lambda item: item[1]["order"])
+        return [data["payload"] for _, data in items]
+
+    def inputs(self) -> list[Input]:
+        return [n for n in self.nodes() if isinstance(n, Input)]
+
+    def populations(self) -> list[Population]:
+        return [n for n in self.nodes() if isinstance(n, Population)]
+
+    def projections(self) -> list[Projection]:
+        items = sorted(self.graph.edges(keys=True, data=True), key=lambda item: item[3]["order"])
+        return [data["payload"] for *_, data in items]
+
+    def projection(self, name: str) -> Projection | None:
+        return next((p for p in self.projections() if p.name == name), None)
+
+    def incoming(self, name: str) -> list[Projection]:
+        return [p for p in self.projections() if p.post == name]
+
+    @property
+    def neuron_count(self) -> int:
+        return sum(p.size for p in self.populations())
+
+    def synapse_count(self, projection: Projection) -> int:
+        return projection.connectivity.synapse_count(self.node(projection.pre).shape,
+                                                     self.node(projection.post).shape)
+
+    def verify(self) -> bool:
+        """Structural invariants every pass must keep."""
+        for name, data in self.graph.nodes(data=True):
+            if not isinstance(data.get("payload"), (Input, Population)) or data["payload"].name != name:
+                return False
+        for pre, post, key, data in self.graph.edges(keys=True, data=True):
+            payload = data.get("payload")
+            if not isinstance(payload, Projection) or (payload.pre, payload.post, payload.name) \
+                    != (pre, post, key):
+                return False
+            if isinstance(self.node(post), Input):
+                return False
+        names = [p.name for p in self.projections()]
+        return len(names) == len(set(names))

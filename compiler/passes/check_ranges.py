@@ -1,0 +1,84 @@
+"""Range checks of values: positive time constants, dt small against every time constant,
+Poisson probabilities per step, thresholds above reset potentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snnc.diagnostics import Diagnostics, Span
+from snnc.ir.network import Network
+from snnc.ir.nodes import Input, Population
+from snnc.ir.values import Constant, FromFile, Normal, ParamValue, Uniform
+from snnc.units import FREQUENCY, TIME, Quantity
+
+TIME_CONSTANTS = ("tau_mem", "tau_syn", "tau_adapt")
+
+
+def value_range(value: ParamValue) -> tuple[float, float] | None:
+    """(smallest, largest) value the parameter can take; None when unbounded or unknown."""
+    if isinstance(value, Constant):
+        return value.value, value.value
+    if isinstance(value, Uniform):
+        return min(value.low, value.high), max(value.low, value.high)
+    return None
+
+
+@dataclass
+class CheckRanges:
+    name: str = "check-ranges"
+    description: str = "value ranges: tau > 0, dt against time constants, rates, thresholds"
+
+    def run(self, net: Network, diag: Diagnostics) -> Network:
+        dt = net.settings.dt
+        for node in net.nodes():
+            if isinstance(node, Input):
+                if node.poisson_rate is not None and node.poisson_rate * dt > 1:
+                    diag.error("E209", node.span, f"Poisson rate {Quantity(node.poisson_rate, FREQUENCY)} gives more than one spike per step of "
+                               f"{Quantity(dt, TIME)}", hint="lower the rate or dt")
+                continue
+            for name in TIME_CONSTANTS:
+                if name in node.params:
+                    self.check_tau(net, diag, node.params[name], f"{name} of '{node.name}'",
+                                   node.span)
+            self.check_reset(node, diag)
+        for projection in net.projections():
+            if projection.receptor is not None:
+                self.check_tau(net, diag, Constant(projection.receptor.tau),
+                               f"tau of receptor '{projection.receptor.name}'", projection.span)
+            if isinstance(projection.weight, Normal) and projection.weight.std < 0:
+                diag.error("E209", projection.span, "a standard deviation cannot be negative")
+        return net
+
+    @staticmethod
+    def check_tau(net: Network, diag: Diagnostics, value: ParamValue, what: str,
+                  span: Span) -> None:
+        if isinstance(value, Normal):
+            diag.warning("W202", span, f"{what} is drawn from a normal distribution, which can "
+                         "give non-positive time constants", hint="use uniform(low, high) with "
+                         "low > 0")
+            return
+        if isinstance(value, FromFile):
+            return
+        low, high = value_range(value)
+        dt = net.settings.dt
+        if low <= 0:
+            diag.error("E209", span, f"{what} must be positive, not {Quantity(low, TIME)}")
+        elif net.settings.integration == "euler" and low <= dt:
+            diag.error("E209", span, f"{what} = {Quantity(low, TIME)} is not larger than dt = "
+                       f"{Quantity(dt, TIME)}: forward Euler would not decay (1 - dt/tau <= 0)",
+                       hint="reduce dt or use 'integration = exact'")
+        elif dt > low / 5:
+            diag.warning("W203", span, f"dt = {Quantity(dt, TIME)} is more than a fifth of "
+                         f"{what} = {Quantity(low, TIME)}: the dynamics are coarsely resolved",
+                         hint=f"use dt <= {Quantity(low / 5, TIME)}")
+
+    @staticmethod
+    def check_reset(node: Population, diag: Diagnostics) -> None:
+        if not node.model.spiking or node.options.get("reset") != "zero":
+            return
+        threshold = value_range(node.params["threshold"])
+        v_reset = value_range(node.params["v_reset"])
+        if threshold and v_reset and v_reset[1] >= threshold[0]:
+            diag.warning("W204", node.span, f"'{node.name}' resets to {v_reset[1]:g}, not below "
+                         f"its threshold {threshold[0]:g}: it fires every step once it crosses",
+                         hint="set v_reset below threshold")

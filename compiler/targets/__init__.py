@@ -1,0 +1,162 @@
+"""Target profiles: what a chip's learning engine can run (and, for mapping, its capacities).
+
+Built-in profiles are JSON files next to this module, one per chip, each with its sources.
+A custom target in a ``.snn`` file starts from ``base`` (default ``generic``) and overrides
+capacities as ``key = value`` and the learning engine in a ``learning { ... }`` section.
+
+Learning engines: ``none`` (no on-chip learning), ``sum_of_products`` (Loihi-style: a rule is a
+sum of products of pre traces, post traces, the synapse's weight/tag and constants m*2^e; a
+third factor arrives through post traces), ``software`` (rules run on the cores, limited to
+classes a and b), ``reference`` (the simulator: everything, non-local rules as oracles).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+
+from snnc.diagnostics import Diagnostics, did_you_mean
+from snnc.frontend import ast
+from snnc.frontend.evaluate import Evaluator, Symbol
+from snnc.units import Quantity
+
+ENGINES = ("none", "sum_of_products", "software", "reference")
+LEARNING_KEYS = ("engine", "classes", "pre_traces", "post_traces", "third_factor_channels",
+                 "tags_per_synapse", "reads_post_state", "constant_mantissa", "constant_exponent")
+
+
+@dataclass(frozen=True)
+class LearningEngine:
+    engine: str
+    classes: tuple[str, ...] = ("a", "b", "c", "d")
+    pre_traces: int | None = None
+    post_traces: int | None = None
+    third_factor_channels: int | None = None
+    tags_per_synapse: int | None = None
+    reads_post_state: bool | str = True
+    constant_mantissa: tuple[int, int] | None = None
+    constant_exponent: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    name: str
+    description: str
+    sources: tuple[str, ...]
+    learning: LearningEngine
+    capacity: dict[str, float] = field(default_factory=dict, hash=False)
+
+
+def builtin_names() -> tuple[str, ...]:
+    folder = resources.files("snnc.targets")
+    return tuple(sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".json")))
+
+
+@functools.lru_cache(maxsize=None)
+def load_builtin(name: str) -> TargetProfile:
+    data = json.loads(resources.files("snnc.targets").joinpath(f"{name}.json").read_text())
+    return profile_from_dict(data)
+
+
+def profile_from_dict(data: dict) -> TargetProfile:
+    learning = dict(data.get("learning", {"engine": "none"}))
+    for key in ("classes", "constant_mantissa", "constant_exponent"):
+        if learning.get(key) is not None:
+            learning[key] = tuple(learning[key])
+    return TargetProfile(data["name"], data.get("description", ""), tuple(data.get("sources", ())),
+                         LearningEngine(**learning), dict(data.get("capacity", {})))
+
+
+def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile | None:
+    """A custom target: its base profile with the block's overrides (E219 for bad entries)."""
+    evaluator = Evaluator(diag)
+    settings = {s.name.text: s for s in decl.body if isinstance(s, ast.Setting)}
+    base_name = "generic"
+    if "base" in settings:
+        value = evaluator.evaluate(settings["base"].value)
+        if not isinstance(value, Symbol) or value.name not in builtin_names():
+            diag.error("E212", settings["base"].value.span, "unknown base target",
+                       hint=did_you_mean(getattr(value, "name", ""), builtin_names())
+                       or "bases are the built-in targets: " + ", ".join(builtin_names()))
+            return None
+        base_name = value.name
+    base = load_builtin(base_name)
+    capacity = dict(base.capacity)
+    ok = True
+    for name, setting in settings.items():
+        if name == "base":
+            continue
+        value = evaluator.evaluate(setting.value)
+        if not isinstance(value, Quantity) or not value.dimensionless or value.value < 0:
+            diag.error("E219", setting.value.span, f"target capacity '{name}' must be a "
+                       "non-negative number")
+            ok = False
+            continue
+        capacity[name] = value.value
+    learning = dict(base.learning.__dict__)
+    for section in decl.body:
+        if not isinstance(section, ast.TargetSection):
+            continue
+        if section.name.text != "learning":
+            diag.error("E219", section.name.span, f"unknown target section '{section.name.text}'",
+                       hint="the only section is 'learning { ... }'")
+            ok = False
+            continue
+        ok = read_learning(section, learning, evaluator, diag) and ok
+    if not ok:
+        return None
+    return TargetProfile(decl.name.text, f"custom target based on {base_name}",
+                         (str(decl.span),), LearningEngine(**learning), capacity)
+
+
+def read_learning(section: ast.TargetSection, learning: dict, evaluator: Evaluator,
+                  diag: Diagnostics) -> bool:
+    ok = True
+    for entry in section.body:
+        if not isinstance(entry, ast.Setting):
+            diag.error("E219", entry.span, "learning sections hold 'key = value' settings")
+            ok = False
+            continue
+        key = entry.name.text
+        if key not in LEARNING_KEYS:
+            diag.error("E219", entry.name.span, f"unknown learning-engine setting '{key}'",
+                       hint=did_you_mean(key, LEARNING_KEYS) or ", ".join(LEARNING_KEYS))
+            ok = False
+            continue
+        value = evaluator.evaluate(entry.value)
+        if key == "engine":
+            if not isinstance(value, Symbol) or value.name not in ENGINES:
+                diag.error("E219", entry.value.span, "engine must be one of " + ", ".join(ENGINES),
+                           hint=did_you_mean(getattr(value, "name", ""), ENGINES))
+                ok = False
+            else:
+                learning["engine"] = value.name
+        elif key == "classes":
+            names = [getattr(v, "name", None) for v in getattr(value, "items", ())]
+            if not names or any(n not in ("a", "b", "c", "d") for n in names):
+                diag.error("E219", entry.value.span, "classes is a list such as [a, b]")
+                ok = False
+            else:
+                learning["classes"] = tuple(names)
+        elif key == "reads_post_state":
+            if not isinstance(value, Symbol) or value.name not in ("yes", "no", "as_third_factor"):
+                diag.error("E219", entry.value.span, "reads_post_state is yes, no or as_third_factor")
+                ok = False
+            else:
+                learning[key] = {"yes": True, "no": False}.get(value.name, value.name)
+        elif key in ("constant_mantissa", "constant_exponent"):
+            items = getattr(value, "items", ())
+            if len(items) != 2 or not all(isinstance(v, Quantity) for v in items):
+                diag.error("E219", entry.value.span, f"{key} is a range [low, high]")
+                ok = False
+            else:
+                learning[key] = (int(items[0].value), int(items[1].value))
+        else:
+            if not isinstance(value, Quantity) or value.value < 0 or value.value != int(value.value):
+                diag.error("E219", entry.value.span, f"{key} must be a whole number")
+                ok = False
+            else:
+                learning[key] = int(value.value)
+    return ok
