@@ -703,12 +703,15 @@ class Lowering:
             self.targets[name] = decl
 
     def select_target(self, decls: list[ast.TargetDecl]) -> None:
+        """A program selects one target (defining a custom target also selects it)."""
         if not decls:
             return
         for extra in decls[1:]:
-            self.diag.error("E202", extra.name.span, "a program selects one target",
-                            notes=[f"first selected at {decls[0].name.span}"],
-                            hint="choose another target on the command line with --target")
+            if extra.name.text != decls[0].name.text:
+                self.diag.error("E202", extra.name.span, "a program selects one target",
+                                notes=[f"'{decls[0].name.text}' is selected at "
+                                       f"{decls[0].name.span}"],
+                                hint="choose another target on the command line with --target")
         decl = decls[0]
         name = decl.name.text
         if name not in BUILTIN_TARGETS and name not in self.targets:

@@ -21,6 +21,7 @@ CLASS_MEANING = {
     "b": "local with a third factor",
     "c": "non-local in space",
     "d": "non-local in time",
+    "c+d": "non-local in space and time",
 }
 
 

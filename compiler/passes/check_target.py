@@ -65,7 +65,7 @@ class CheckTarget:
         what = f"rule '{report.rule}' on '{report.projection}'"
         nonlocal_notes = [f"{t.span}: {t.reason}" for t in a.terms if t.tag in ("remote", "future")]
         if engine.engine == "reference":
-            if report.cls in ("c", "d"):
+            if report.cls in ("c", "d", "c+d"):
                 diag.warning("W301", where, f"{what} is class {report.cls} "
                              f"({CLASS_MEANING[report.cls]}): it runs only in the reference "
                              "simulator, as an oracle", notes=nonlocal_notes)

@@ -98,8 +98,9 @@ class Generator:
 
 
 def rule_class(tags: frozenset) -> str:
+    """The class of what a rule reads: 'c+d' when it is non-local in both space and time."""
     if "future" in tags:
-        return "d"
+        return "c+d" if "remote" in tags else "d"
     if "remote" in tags:
         return "c"
     if "mod" in tags:
