@@ -96,3 +96,28 @@ def test_console_script_and_module_agree():
     result = subprocess.run([sys.executable, "-m", "snnc", "check", EXAMPLE, "-q"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+
+
+def test_passes_lists_the_pipeline_in_order(capsys):
+    from snnc.passes import DEFAULT_PIPELINE
+    status, out, _ = run(capsys, "passes")
+    assert status == 0
+    assert [line.split()[0] for line in out.splitlines()] == list(DEFAULT_PIPELINE)
+
+
+def test_dump_ir_after_a_pass_prints_the_stable_dump(capsys):
+    status, out, _ = run(capsys, "check", EXAMPLE, "--dump-ir-after", "check-locality", "-q")
+    assert status == 0
+    assert out.startswith("network randman_eprop: dt = 0.001 s")
+    assert "projection hidden->hidden: hidden -> hidden, dense, 16384 synapses" in out
+    status, _, err = run(capsys, "check", EXAMPLE, "--dump-ir-after", "nope")
+    assert status == 2 and "unknown pass 'nope'" in err
+
+
+def test_locality_report_in_json(capsys):
+    status, out, _ = run(capsys, "check", EXAMPLE, "--format", "json", "--report", "locality")
+    rows = json.loads(out)["summary"]["locality"]
+    assert status == 0
+    assert [(r["projection"], r["rule"], r["class"], r["scaling"]) for r in rows] == [
+        ("units->hidden", "eprop", "b", "O(N)"), ("hidden->hidden", "eprop", "b", "O(N)"),
+        ("hidden->out", "delta", "b", "O(N)")]
