@@ -165,15 +165,21 @@ def choices_hint(candidates: Iterable[str], limit: int = 12) -> str:
     return f"expected one of {shown}{more}"
 
 
+def printable(line: str) -> str:
+    """A source line as shown under a diagnostic: one column per character, no control codes
+    (tabs, form feeds, carriage returns and line separators become spaces)."""
+    return "".join(" " if (not ch.isprintable() and ch != " ") else ch for ch in line)
+
+
 def render(diagnostic: Diagnostic, sources: dict[str, str]) -> str:
     """Human-readable form: location, severity, code, message, source line with carets, hint."""
     d = diagnostic
     head = f"{d.severity.value}[{d.code}]: {d.message}"
     lines = [f"{d.span}: {head}" if d.span else head]
     if d.span is not None and d.span.file in sources:
-        text_lines = sources[d.span.file].splitlines()
+        text_lines = sources[d.span.file].split("\n")
         if 1 <= d.span.line <= len(text_lines):
-            source_line = text_lines[d.span.line - 1].expandtabs(1)
+            source_line = printable(text_lines[d.span.line - 1])
             number = str(d.span.line)
             pad = " " * len(number)
             start = max(d.span.column, 1)

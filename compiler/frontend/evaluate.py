@@ -116,7 +116,11 @@ class Evaluator:
                 return None
             try:
                 result = CONSTANT_FUNCTIONS[name](args[0].value)
-            except (ValueError, OverflowError):
+            except OverflowError:
+                self.diag.error("E124", node.span, f"{name}({args[0].value:g}) overflows",
+                                hint="numbers must be finite double-precision values")
+                return None
+            except ValueError:
                 self.diag.error("E209", node.span, f"{name}({args[0].value:g}) is undefined")
                 return None
             return Quantity(result)
@@ -149,8 +153,8 @@ class Evaluator:
         if op in "+-":
             if left.dim != right.dim:
                 self.diag.error("E205", node.span,
-                                f"cannot {'add' if op == '+' else 'subtract'} {describe(right.dim)} "
-                                f"and {describe(left.dim)}",
+                                f"cannot {'add' if op == '+' else 'subtract'} {describe(left.dim)} "
+                                f"and {describe(right.dim)}",
                                 hint="both sides of '+' and '-' need the same unit dimension")
                 return None
             value = left.value + right.value if op == "+" else left.value - right.value
@@ -169,7 +173,10 @@ class Evaluator:
             return None
         try:
             value = left.value ** right.value
-        except (OverflowError, ZeroDivisionError):
+        except ZeroDivisionError:
+            self.diag.error("E209", node.span, "division by zero (zero to a negative power)")
+            return None
+        except OverflowError:
             value = math.inf
         if isinstance(value, complex):
             self.diag.error("E209", node.span, "the power is not a real number")

@@ -38,11 +38,13 @@ def read_source(path: str, diag: Diagnostics, span: Span | None) -> str | None:
         return None
     except FileNotFoundError:
         diag.error("E601", span, f"file '{path}' does not exist",
-                   hint="paths in 'import' are relative to the importing file")
+                   hint="paths in 'import' are relative to the importing file" if span else None)
         return None
     except OSError as error:
         diag.error("E601", span, f"cannot read '{path}': {error.strerror or error}")
         return None
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the text
+        data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Iterator
 
 from lark import Lark, Token
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedInput, VisitError
 
 from snnc.diagnostics import Diagnostics, Span
 from snnc.frontend import ast
@@ -71,6 +71,51 @@ class NewlinePostLexer:
             self.closed_by_brace.insert(0, self.open_brackets.pop())
 
 
+MAX_NESTING = 200
+
+
+def deepest_nesting(text: str) -> tuple[int, int, int]:
+    """(depth, line, column) of the most deeply nested '(' or '[' outside strings and comments."""
+    depth = best = 0
+    where = (1, 1)
+    line, column = 1, 0
+    in_string = in_comment = escaped = False
+    for ch in text:
+        column += 1
+        if ch == "\n":
+            line, column = line + 1, 0
+            in_comment = in_string = False
+        elif in_comment:
+            pass
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([":
+            depth += 1
+            if depth > best:
+                best, where = depth, (line, column)
+        elif ch in ")]":
+            depth = max(depth - 1, 0)
+    return best, where[0], where[1]
+
+
+def report_too_deep(text: str, file: str, diag: Diagnostics) -> None:
+    """E199 for an expression too deep for the recursive stages (long chains of '^' or '-'),
+    at the start of the longest line, where such chains live."""
+    lines = text.split("\n")
+    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+    diag.error("E199", Span.point(file, longest + 1, 1), "this expression is nested too deeply",
+               hint="split it into 'let' definitions or several settings")
+
+
 def grammar_text() -> str:
     return resources.files("snnc.grammar").joinpath("snn.lark").read_text(encoding="utf-8")
 
@@ -90,15 +135,22 @@ class SnnParser:
         from snnc.frontend.syntax_errors import report_syntax_error
 
         diag.add_source(file, text)
+        depth, line, column = deepest_nesting(text)
+        if depth > MAX_NESTING:
+            diag.error("E199", Span.point(file, line, column), f"brackets nested {depth} levels "
+                       f"deep; at most {MAX_NESTING} are allowed",
+                       hint="split the expression into 'let' definitions or settings")
+            return None
         with self.lock:
             try:
                 items = AstBuilder(file).transform(self.lark.parse(text))
             except UnexpectedInput as error:
                 report_syntax_error(error, text, file, self, diag)
                 return None
-            except RecursionError:
-                diag.error("E199", Span.point(file, 1, 1), "the file is nested too deeply to parse",
-                           hint="split deeply nested expressions into 'let' definitions")
+            except (RecursionError, VisitError) as error:
+                if isinstance(error, VisitError) and not isinstance(error.orig_exc, RecursionError):
+                    raise
+                report_too_deep(text, file, diag)
                 return None
         return ast.Module(file, items)
 

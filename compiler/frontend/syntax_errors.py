@@ -1,6 +1,6 @@
 """Syntax errors that say what is wrong: codes, carets and hints instead of parser states.
 
-Specific mistakes are recognised by Lark's ``match_examples``: each entry of
+Specific mistakes are recognised from labelled bad examples: each entry of
 :data:`LABELLED_EXAMPLES` lists bad inputs that fail in the same parser state as the
 mistake it names. Everything else gets a generic message built from what the parser
 expected, with a "did you mean" for misspelt keywords.
@@ -17,6 +17,8 @@ from lark.lexer import PatternStr
 
 from snnc.diagnostics import Diagnostics, Span, did_you_mean
 
+STATEMENTS = ("import", "network", "neuron", "input", "population", "readout", "rule", "loss",
+              "record", "target")
 KEYWORDS = ("import", "network", "neuron", "input", "population", "readout", "rule", "loss",
             "record", "target", "rate", "learn", "receptor", "trace", "signal", "let", "dw", "on",
             "as")
@@ -34,7 +36,7 @@ class Mistake:
 
 LABELLED_EXAMPLES: dict[Mistake, list[str]] = {
     Mistake("E104", "missing ':' after the population name",
-            "write 'population hidden: LIF[100]'"): [
+            "write e.g. 'population hidden: LIF[100]' or 'readout out: LI[10]'"): [
         "population hidden LIF[10]\n",
         "readout out LI[3]\n",
     ],
@@ -60,7 +62,8 @@ LABELLED_EXAMPLES: dict[Mistake, list[str]] = {
         "a - b\n",
     ],
     Mistake("E110", "settings belong inside a block",
-            "put it in the block it configures, e.g. 'network name { dt = 1 ms }'"): [
+            "put it in the block it configures, e.g. 'network name { dt = 1 ms }'; did the "
+            "declaration above forget its '{'?"): [
         "dt = 1 ms\n",
     ],
     Mistake("E108", "missing value after '='",
@@ -130,6 +133,13 @@ LABELLED_EXAMPLES: dict[Mistake, list[str]] = {
         "rule r { on pre: w = 1 }\n",
         "rule r { on pre: }\n",
     ],
+    Mistake("E125", "'rate', 'learn' and 'receptor' take their value without '='",
+            "write e.g. 'rate 10 Hz' or 'learn stdp(lr = 1e-3)'"): [
+        "population p: LIF[1] { rate = 5 Hz }\n",
+        "input x[1] { rate = 5 Hz }\n",
+        "a -> b { learn = stdp }\n",
+        "a -> b { receptor = fast(tau = 1 ms) }\n",
+    ],
     Mistake("E122", "a record item is 'population.variable' or 'pre->post.variable'",
             "e.g. 'record hidden.s, hidden->readout.w'"): [
         "record hidden\n",
@@ -139,6 +149,52 @@ LABELLED_EXAMPLES: dict[Mistake, list[str]] = {
         "record a.\n",
     ],
 }
+
+
+def example_index(parser) -> dict[tuple[object, str], Mistake]:
+    """(LR state, token type) -> mistake, learnt by parsing every labelled bad example.
+
+    Lark's own ``match_examples`` also compares the depth of the parse stack, so an example
+    written as a one-line file would only match a mistake in a file's first statement; the
+    state and the offending token alone identify a mistake wherever it is.
+    """
+    cached = getattr(parser, "_example_index", None)
+    if cached is not None:
+        return cached
+    index: dict[tuple[object, str], Mistake] = {}
+    for mistake, examples in LABELLED_EXAMPLES.items():
+        for example in examples:
+            try:
+                parser.parse_raw(example)
+            except UnexpectedInput as error:
+                state = getattr(error, "state", None)
+                token = getattr(error, "token", None)
+                if state is not None and token is not None:
+                    index.setdefault((state.position, token.type), mistake)
+    parser._example_index = index
+    return index
+
+
+def match_mistake(error, token: Token, parser) -> Mistake | None:
+    state = getattr(error, "state", None)
+    if state is None:
+        return None
+    index = example_index(parser)
+    exact = index.get((state.position, token.type))
+    if exact is not None:
+        return exact
+    by_state = {m for (position, _), m in index.items() if position == state.position}
+    return by_state.pop() if len(by_state) == 1 else None
+
+
+def first_word_span(text: str, file: str, line: int) -> Span | None:
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    match = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)", lines[line - 1])
+    if not match:
+        return None
+    return Span(file, line, match.start(1) + 1, line, match.end(1) + 1)
 
 
 def terminal_label(parser, name: str) -> str:
@@ -188,7 +244,7 @@ def misspelt_keyword(text: str, file: str, line: int) -> tuple[str, Span, str] |
     rest = lines[line - 1][match.end():].lstrip()
     if rest.startswith(("=", "->", ".")):
         return None
-    if len(word) < 3:
+    if len(word) < 3 or re.search(rf"\b(population|readout|input)\s+{word}\b", text):
         return None
     hint = did_you_mean(word, [k for k in KEYWORDS if len(k) >= 3])
     if hint is None:
@@ -235,6 +291,23 @@ def report_syntax_error(error: UnexpectedInput, text: str, file: str, parser,
         return
 
     span = token_span(token, text, file)
+    earlier = [t for t in unclosed_parens if t.line < span.line]
+    if earlier:
+        opener = earlier[-1]
+        diag.error("E103", Span(file, opener.line, opener.column, opener.line, opener.column + 1),
+                   f"'{opener.value}' is never closed",
+                   hint=f"add the matching '{OPENING_TO_CLOSING[opener.value]}' (the statement "
+                        f"runs on until line {span.line}, where {token_label(token)} was found)")
+        return
+    braces = [t for t in open_brackets if t.value == "{"]
+    word = first_word_span(text, file, span.line)
+    if braces and word is not None and braces[-1].line < span.line and \
+            text.split("\n")[span.line - 1][word.column - 1:word.end_column - 1] in STATEMENTS:
+        opener = braces[-1]
+        diag.error("E103", Span(file, opener.line, opener.column, opener.line, opener.column + 1),
+                   "'{' is never closed",
+                   hint=f"add '}}' before line {span.line}, where a new declaration starts")
+        return
     if token.value in "{}" and left_open:
         opener = left_open[-1]
         diag.error("E103", span, f"'{opener.value}' opened at line {opener.line}, column "
@@ -247,8 +320,10 @@ def report_syntax_error(error: UnexpectedInput, text: str, file: str, parser,
         diag.error("E121", word_span, f"unknown keyword '{word}'", hint=hint)
         return
 
-    mistake = error.match_examples(parser.parse_raw, LABELLED_EXAMPLES, use_accepts=True)
+    mistake = match_mistake(error, token, parser)
     if mistake is not None:
+        if mistake.code == "E110":
+            span = first_word_span(text, file, span.line) or span
         diag.error(mistake.code, span, f"{mistake.message} (found {token_label(token)})",
                    hint=mistake.hint)
         return

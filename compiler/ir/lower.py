@@ -16,6 +16,7 @@ from snnc.diagnostics import Diagnostics, Span, choices_hint, did_you_mean
 from snnc.frontend import ast
 from snnc.frontend.evaluate import CallValue, Symbol
 from snnc.frontend.loader import Program, stdlib_sources
+from snnc.frontend.parser import report_too_deep
 from snnc.ir.check_rules import check_rule
 from snnc.ir.connectivity import Connectivity
 from snnc.ir.lower_values import ValueChecker
@@ -63,7 +64,12 @@ MAX_NEURONS = 10 ** 12
 
 def lower(program: Program, diag: Diagnostics) -> Network | None:
     """The network of ``program``, or None when ``diag`` received errors."""
-    network = Lowering(program, diag).run()
+    try:
+        network = Lowering(program, diag).run()
+    except RecursionError:
+        module = program.modules[-1]
+        report_too_deep(diag.sources.get(module.path, ""), module.path, diag)
+        return None
     return None if diag.has_errors else network
 
 
@@ -78,7 +84,7 @@ class Lowering:
                          "duration": None}
         self.models: dict[str, ModelSpec | None] = dict(MODELS)
         self.variants: dict[str, ast.NeuronDecl] = {}
-        self.variant_params: dict[str, dict[str, object]] = {}
+        self.variant_params: dict[str, dict[str, tuple[object, Span]]] = {}
         self.nodes: dict[str, ast.InputDecl | ast.PopulationDecl] = {}
         self.rules: dict[str, ast.RuleDecl] = {}
         self.user_rules: set[str] = set()
@@ -246,8 +252,9 @@ class Lowering:
         return spec
 
     def lower_params(self, settings: tuple[ast.Setting, ...], spec: ModelSpec,
-                     owner: str) -> dict[str, object]:
-        out: dict[str, object] = {}
+                     owner: str) -> dict[str, tuple[object, Span]]:
+        """Lowered parameter values with the spans of the expressions that set them."""
+        out: dict[str, tuple[object, Span]] = {}
         seen: dict[str, Span] = {}
         for setting in settings:
             name = setting.name.text
@@ -263,7 +270,7 @@ class Lowering:
                 continue
             value = self.lower_param(setting.value, param, f"'{name}' of {owner}")
             if value is not None:
-                out[name] = value
+                out[name] = (value, setting.value.span)
         return out
 
     def lower_param(self, expr: ast.Expr, param: ParamSpec, what: str) -> object | None:
@@ -382,10 +389,9 @@ class Lowering:
         merged = dict(self.variant_params.get(name, {}))
         merged.update(own)
         params, options = {}, {}
+        spans = {name: span for name, (_, span) in merged.items()}
         for param in spec.params:
-            value = merged.get(param.name)
-            if value is None:
-                value = default_value(param)
+            value = merged[param.name][0] if param.name in merged else default_value(param)
             if isinstance(value, Refractory):
                 options["refractory_steps"] = self.steps(value.value, value.expr,
                                                          "the refractory period")
@@ -396,7 +402,7 @@ class Lowering:
             else:
                 options[param.name] = value
         self.net.add_node(Population(decl.name.text, spec, name, shape, params, options, rate,
-                                     decl.is_readout, decl.span))
+                                     decl.is_readout, decl.span, spans))
 
     # -- projections ------------------------------------------------------------------------
     def lower_projection(self, decl: ast.ProjectionDecl) -> None:
@@ -425,6 +431,9 @@ class Lowering:
             self.projections[name] = decl
         connectivity = self.lower_connectivity(decl)
         weight, delay = self.lower_projection_settings(decl)
+        spans = {s.name.text: s.value.span for s in decl.settings}
+        if decl.receptors and isinstance(decl.receptors[0], ast.Call):
+            spans["receptor"] = decl.receptors[0].span
         receptor = self.lower_receptors(decl)
         rules = [self.lower_learn(learn) for learn in decl.learn]
         if not ok or connectivity is None or weight is None or delay is None or \
@@ -433,7 +442,8 @@ class Lowering:
         if not (self.net.has_node(decl.pre.text) and self.net.has_node(decl.post.text)):
             return
         self.net.add_projection(Projection(name, decl.pre.text, decl.post.text, connectivity,
-                                           weight, delay, receptor, tuple(rules), decl.span))
+                                           weight, delay, receptor, tuple(rules), decl.span,
+                                           spans))
 
     def lower_connectivity(self, decl: ast.ProjectionDecl) -> Connectivity | None:
         expr = decl.connectivity

@@ -76,6 +76,8 @@ class Population:
     rate: float | None
     readout: bool
     span: Span
+    #: where each explicitly set parameter's value is written (defaults have none)
+    spans: dict[str, Span] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -145,6 +147,8 @@ class Projection:
     receptor: Receptor | None
     rules: tuple[RuleInstance, ...]
     span: Span
+    #: where 'weight', 'delay' and 'receptor' are written
+    spans: dict[str, Span] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from snnc.diagnostics import Diagnostics
+from snnc.frontend.parser import report_too_deep
 from snnc.ir.network import Network
 
 
@@ -47,7 +48,12 @@ def run_pipeline(net: Network, diag: Diagnostics, names: Iterable[str] = DEFAULT
     """Run the passes in order; None when one of them reported errors."""
     options = options or {}
     for name in names:
-        net = get_pass(name, **options.get(name, {})).run(net, diag)
+        try:
+            net = get_pass(name, **options.get(name, {})).run(net, diag)
+        except RecursionError:
+            file = net.files[-1] if net.files else "<input>"
+            report_too_deep(diag.sources.get(file, ""), file, diag)
+            return None
         if after_each is not None:
             after_each(name, net)
         if diag.has_errors:

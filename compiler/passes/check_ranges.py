@@ -14,6 +14,25 @@ from snnc.units import FREQUENCY, TIME, Quantity
 TIME_CONSTANTS = ("tau_mem", "tau_syn", "tau_adapt")
 
 
+class OncePerPlace:
+    """Forwards diagnostics, dropping repeats of the same code at the same place (a model
+    variant's value is checked once for every population that uses it)."""
+
+    def __init__(self, diag: Diagnostics):
+        self.diag = diag
+        self.seen: set[tuple[str, Span]] = set()
+
+    def error(self, code: str, span: Span, message: str, **kwargs) -> None:
+        if (code, span) not in self.seen:
+            self.seen.add((code, span))
+            self.diag.error(code, span, message, **kwargs)
+
+    def warning(self, code: str, span: Span, message: str, **kwargs) -> None:
+        if (code, span) not in self.seen:
+            self.seen.add((code, span))
+            self.diag.warning(code, span, message, **kwargs)
+
+
 def value_range(value: ParamValue) -> tuple[float, float] | None:
     """(smallest, largest) value the parameter can take; None when unbounded or unknown."""
     if isinstance(value, Constant):
@@ -29,6 +48,7 @@ class CheckRanges:
     description: str = "value ranges: tau > 0, dt against time constants, rates, thresholds"
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
+        diag = OncePerPlace(diag)
         dt = net.settings.dt
         for node in net.nodes():
             if isinstance(node, Input):
@@ -39,14 +59,16 @@ class CheckRanges:
             for name in TIME_CONSTANTS:
                 if name in node.params:
                     self.check_tau(net, diag, node.params[name], f"{name} of '{node.name}'",
-                                   node.span)
+                                   node.spans.get(name, node.span))
             self.check_reset(node, diag)
         for projection in net.projections():
             if projection.receptor is not None:
                 self.check_tau(net, diag, Constant(projection.receptor.tau),
-                               f"tau of receptor '{projection.receptor.name}'", projection.span)
+                               f"tau of receptor '{projection.receptor.name}'",
+                               projection.spans.get("receptor", projection.span))
             if isinstance(projection.weight, Normal) and projection.weight.std < 0:
-                diag.error("E209", projection.span, "a standard deviation cannot be negative")
+                diag.error("E209", projection.spans.get("weight", projection.span),
+                           "a standard deviation cannot be negative")
         return net
 
     @staticmethod
@@ -79,6 +101,7 @@ class CheckRanges:
         threshold = value_range(node.params["threshold"])
         v_reset = value_range(node.params["v_reset"])
         if threshold and v_reset and v_reset[1] >= threshold[0]:
-            diag.warning("W204", node.span, f"'{node.name}' resets to {v_reset[1]:g}, not below "
+            where = node.spans.get("v_reset", node.spans.get("threshold", node.span))
+            diag.warning("W204", where, f"'{node.name}' resets to {v_reset[1]:g}, not below "
                          f"its threshold {threshold[0]:g}: it fires every step once it crosses",
                          hint="set v_reset below threshold")
