@@ -93,9 +93,44 @@ def tokenize(text: str) -> list[tuple[str, str]]:
 
 
 def significant(tokens: list[tuple[str, str]], kinds: tuple[str, ...] | None = None) -> list[int]:
-    """Indices of tokens that are not blanks (optionally only of the given kinds)."""
+    """Indices of tokens that are not blanks or comments (optionally only of the given kinds)."""
     return [i for i, (kind, _) in enumerate(tokens)
-            if kind not in ("space", "newline") and (kinds is None or kind in kinds)]
+            if kind not in ("space", "newline", "comment") and (kinds is None or kind in kinds)]
+
+
+VALUE_STARTERS = {"=", "rate", "learn", "loss", "receptor", ":"}
+
+
+def value_spans(tokens: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    """Token ranges [start, end) of the values after '=', ':', 'rate', 'learn', 'loss', ...
+
+    A value ends at a newline, ',', ')', ']' or '}' outside the brackets it opened itself.
+    """
+    spans = []
+    for i, (_, value) in enumerate(tokens):
+        if value not in VALUE_STARTERS:
+            continue
+        start = i + 1
+        while start < len(tokens) and tokens[start][0] == "space":
+            start += 1
+        if start < len(tokens) and tokens[start][1] == "=":
+            continue
+        depth, end = 0, start
+        while end < len(tokens):
+            kind, value = tokens[end]
+            if value in ("(", "["):
+                depth += 1
+            elif value in (")", "]", ",", "}", "{") or kind in ("newline", "comment"):
+                if depth == 0 or value in ("}", "{"):
+                    break
+                if value in (")", "]"):
+                    depth -= 1
+            end += 1
+        while end > start and tokens[end - 1][0] == "space":
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
 
 
 def join(tokens: list[tuple[str, str]]) -> str:
@@ -278,19 +313,18 @@ def replace_token(draw, text):
     return join(tokens)
 
 
-def _long_number(draw):
-    return draw(st.one_of(
-        st.sampled_from(LONG_NUMBERS),
-        st.integers(min_value=-(10 ** 60), max_value=10 ** 60).map(str),
-        st.floats(allow_nan=False, allow_infinity=False).map(repr),
-        st.integers(1, 20000).map(lambda n: "9" * n),
-    ))
+LONG_NUMBER = st.one_of(
+    st.sampled_from(LONG_NUMBERS),
+    st.integers(min_value=-(10 ** 60), max_value=10 ** 60).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(1, 20000).map(lambda n: "9" * n),
+)
 
 
 def long_number(draw, text):
     tokens = tokenize(text)
     numbers = significant(tokens, ("number",))
-    number = _long_number(draw)
+    number = draw(LONG_NUMBER)
     if numbers and draw(st.booleans()):
         tokens[draw(st.sampled_from(numbers))] = ("number", number)
         return join(tokens)
@@ -299,22 +333,26 @@ def long_number(draw, text):
 
 
 def deep_nesting(draw, text):
-    """Nest 50-3000 levels deep, in place of a value (to reach the checker) or anywhere."""
+    """Nest 50-3000 levels deep: around a whole value or a number (so that the text still
+    parses and the checker sees the nesting), or anywhere."""
     depth = draw(DEPTHS)
     wrappers = draw(st.lists(st.sampled_from(NESTING), min_size=1, max_size=3))
     opened = "".join(wrappers[k % len(wrappers)][0] for k in range(depth))
     closed = "".join(wrappers[k % len(wrappers)][1] for k in reversed(range(depth)))
-    style = draw(st.sampled_from(["balanced", "balanced", "open_only", "close_only"]))
+    style = draw(st.sampled_from(["balanced", "balanced", "balanced", "open_only", "close_only"]))
     tokens = tokenize(text)
-    values = significant(tokens, ("number", "name"))
-    inner = "1"
-    if values and draw(st.booleans()):
-        i = draw(st.sampled_from(values))
-        inner = tokens[i][1]
-        before, after = join(tokens[:i]), join(tokens[i + 1:])
+    values = value_spans(tokens)
+    numbers = significant(tokens, ("number",))
+    where = draw(st.sampled_from(["value", "value", "number", "anywhere"]))
+    if where == "value" and values:
+        start, end = draw(st.sampled_from(values))
+    elif where != "anywhere" and numbers:
+        start = draw(st.sampled_from(numbers))
+        end = start + 1
     else:
-        at = _boundary(draw, text)
-        before, after = text[:at], text[at:]
+        start = end = _index(draw, len(tokens) + 1)
+    inner = join(tokens[start:end]) or "1"
+    before, after = join(tokens[:start]), join(tokens[end:])
     if style == "open_only":
         return before + opened + inner + after
     if style == "close_only":
@@ -342,6 +380,52 @@ def long_line(draw, text):
     return text[:at] + sep + line + sep + text[at:]
 
 
+UNIT_WORDS = ["ms", "s", "us", "Hz", "kHz", "V", "mV", "msec", "hz", "m", "ms2"]
+FUNCTIONS = ["uniform", "normal", "file", "poisson", "sqrt", "exp", "log", "lowpass",
+             "surrogate", "decay", "sparse", "fixed_fan_in", "conv2d", "dense", "adam", "sgd",
+             "random_feedback", "symmetric_feedback", "reward", "local_readout", "stdp", "eprop",
+             "mse", "cross_entropy", "last", "max_over_time", "piecewise_linear", "f", "LIF"]
+KEYWORD_ARGUMENTS = ["rate", "p", "k", "kernel", "stride", "lr", "tau", "tau_plus", "mean",
+                     "std", "low", "high", "path", "key", "from", "size", "loss", "gamma", "x"]
+REFS = ["pre.s", "post.v", "post.s", "pre", "w", "net.jacobian", "net", "a", "x.y.z", "exact",
+        "euler", "zero", "subtract", "dense", "out", "out.v", "lr", "tau_plus", "readout", "mse"]
+STRINGS = ['"x.npy"', '""', '"a\\"b"', '"\u00e9"', '"\\"', '"' + "s" * 300 + '"']
+SMALL_NUMBERS = st.sampled_from(["0", "1", "2", "0.5", "1e-3", "10", "3", "20", "100", ".1"])
+EXPRESSIONS = st.recursive(
+    st.one_of(
+        SMALL_NUMBERS,
+        LONG_NUMBER,
+        st.tuples(SMALL_NUMBERS | LONG_NUMBER, st.sampled_from(UNIT_WORDS)).map(" ".join),
+        st.sampled_from(REFS),
+        st.sampled_from(STRINGS),
+    ),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "^"]), inner).map(" ".join),
+        inner.map(lambda x: f"-{x}"),
+        inner.map(lambda x: f"({x})"),
+        st.tuples(st.sampled_from(FUNCTIONS), st.lists(st.one_of(
+            inner, st.tuples(st.sampled_from(KEYWORD_ARGUMENTS), inner).map(" = ".join)),
+            max_size=4)).map(lambda t: f"{t[0]}({', '.join(t[1])})"),
+        st.lists(inner, max_size=4).map(lambda xs: "[" + ", ".join(xs) + "]"),
+    ),
+    max_leaves=10,
+)
+
+
+def replace_value(draw, text):
+    """Put a random expression (or a name from the text) where the text has a value."""
+    tokens = tokenize(text)
+    values = value_spans(tokens)
+    names = sorted({value for kind, value in tokens if kind == "name"})
+    choices = [EXPRESSIONS, EXPRESSIONS] + ([st.sampled_from(names)] if names else [])
+    replacement = draw(st.one_of(choices))
+    if not values:
+        at = _boundary(draw, text)
+        return text[:at] + replacement + text[at:]
+    start, end = draw(st.sampled_from(values))
+    return join(tokens[:start]) + replacement + join(tokens[end:])
+
+
 def insert_import(draw, text):
     target = draw(st.sampled_from(IMPORT_TARGETS))
     lines = text.split("\n")
@@ -358,9 +442,11 @@ def splice_line(draw, text):
     return "\n".join(lines)
 
 
+#: the mutations, some listed more than once to draw them more often
 MUTATIONS = [delete_token, delete_span, duplicate_token, duplicate_line, swap_tokens, truncate,
              inject_random_chars, inject_special_chars, inject_word, replace_token, long_number,
-             deep_nesting, long_line, insert_import, splice_line]
+             deep_nesting, deep_nesting, long_line, insert_import, splice_line, splice_line,
+             replace_value, replace_value, replace_value]
 
 
 @st.composite
@@ -460,8 +546,7 @@ def assert_well_formed(summary, diag: snnc.Diagnostics) -> None:
                 f"(length {length})"
 
 
-@FUZZ_SETTINGS
-@settings(max_examples=TEXT_CASES)
+@settings(FUZZ_SETTINGS, max_examples=TEXT_CASES)
 @given(text=mutated_texts())
 def test_mutated_text(workdir, text):
     diag = snnc.Diagnostics()
@@ -469,8 +554,7 @@ def test_mutated_text(workdir, text):
     assert_well_formed(summary, diag)
 
 
-@FUZZ_SETTINGS
-@settings(max_examples=BYTES_CASES)
+@settings(FUZZ_SETTINGS, max_examples=BYTES_CASES)
 @given(data=mutated_bytes())
 def test_mutated_bytes(workdir, data):
     path = workdir / ROOT_NAME

@@ -163,3 +163,29 @@ def test_public_parse_raises_compile_error_with_diagnostics():
     with pytest.raises(snnc.CompileError) as caught:
         snnc.parse("population p LIF[3]\n")
     assert caught.value.diagnostics.items[0].code == "E104"
+
+
+def test_rendered_line_is_the_parsers_line_even_after_a_line_separator():
+    diag = Diagnostics()
+    text = "population h: LIF[10]\n# Gerstner \u2028 Kistler\npopulation g: LFI[10]\n"
+    assert snnc.check_text(text, diag, "t.snn") is None
+    rendered = snnc.render(diag.items[0], diag.sources)
+    assert " 3 | population g: LFI[10]" in rendered
+
+
+def test_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.snn"
+    path.write_bytes(b"\xef\xbb\xbfpopulation h: LIF[10]\n")
+    diag = Diagnostics()
+    assert snnc.check_file(str(path), diag) is not None and diag.items == []
+
+
+@pytest.mark.parametrize("value", [
+    "^".join(["1"] * 600),                 # a long right-associative chain
+    "sqrt(" * 190 + "1" + ")" * 190,       # deep calls under the bracket limit
+    "-" * 3000 + "1",                      # a long chain of signs
+])
+def test_deep_expressions_are_diagnostics_never_crashes(value):
+    diag = Diagnostics()
+    snnc.check_text(f"population p: LIF[1] {{ bias = {value} }}\n", diag, "t.snn")
+    assert all(d.code == "E199" for d in diag.items)

@@ -75,7 +75,8 @@ MAX_NESTING = 200
 
 
 def deepest_nesting(text: str) -> tuple[int, int, int]:
-    """(depth, line, column) of the most deeply nested '(' or '[' outside strings and comments."""
+    """The deepest nesting of '(' and '[' outside strings and comments, with the line and
+    column of the bracket that first goes past :data:`MAX_NESTING` (or of the deepest one)."""
     depth = best = 0
     where = (1, 1)
     line, column = 1, 0
@@ -101,7 +102,9 @@ def deepest_nesting(text: str) -> tuple[int, int, int]:
         elif ch in "([":
             depth += 1
             if depth > best:
-                best, where = depth, (line, column)
+                best = depth
+                if best <= MAX_NESTING + 1:  # the bracket that crosses the limit
+                    where = (line, column)
         elif ch in ")]":
             depth = max(depth - 1, 0)
     return best, where[0], where[1]
