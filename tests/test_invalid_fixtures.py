@@ -10,6 +10,10 @@ the diagnostic belongs to another file, for example an import cycle closed in an
 file, the header names it relative to the fixture: ``# expect: E602 at 3:8 in _imports/x.snn``.
 Files under a folder whose name starts with '_' (such as ``_imports/``) are helpers that the
 fixtures import; they are not test cases themselves.
+
+Fixtures for the semantic passes and the locality/learning checks (shapes, ranges, rule
+variables, target capabilities) live in tests/fixtures/semantics/invalid/ and follow the same
+rules; their test ids start with ``semantics/``.
 """
 
 import os
@@ -22,16 +26,21 @@ import snnc
 from snnc.cli import main
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "invalid"
+SEMANTIC_FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures" / "semantics" / "invalid"
 HEADER = re.compile(r"#\s*expect:\s*(?P<code>[EW]\d{3})\s+at\s+(?P<line>\d+):(?P<column>\d+)"
                     r"(?:\s+in\s+(?P<file>\S+))?\s*$")
 
 
-def fixture_files() -> list[pathlib.Path]:
-    return sorted(p for p in FIXTURES.rglob("*.snn")
-                  if not any(part.startswith("_") for part in p.relative_to(FIXTURES).parts[:-1]))
+def fixture_files(root: pathlib.Path = FIXTURES) -> list[pathlib.Path]:
+    return sorted(p for p in root.rglob("*.snn")
+                  if not any(part.startswith("_") for part in p.relative_to(root).parts[:-1]))
 
 
-FILES = fixture_files()
+def fixture_id(path: pathlib.Path) -> str:
+    return f"semantics/{path.name}" if path.is_relative_to(SEMANTIC_FIXTURES) else path.name
+
+
+FILES = fixture_files() + fixture_files(SEMANTIC_FIXTURES)
 
 
 def read_lines(path: pathlib.Path) -> list[str]:
@@ -58,7 +67,7 @@ def test_there_are_enough_fixtures():
     assert all(p.suffix == ".snn" for p in FILES)
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[fixture_id(p) for p in FILES])
 def test_fixture_reports_the_expected_error(path):
     code, line, column, where = expectation(path)
     diag = snnc.Diagnostics()
