@@ -10,11 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
+import time
 import traceback
 
+import numpy as np
+
 import snnc
-from snnc.diagnostics import Diagnostics, Severity, render
+from snnc.backends import REGISTRY as BACKENDS
+from snnc.backends import MissingExtra, get_backend
+from snnc.backends.reference.plan import DELIVERIES
+from snnc.diagnostics import Diagnostics, Severity, did_you_mean, render
 from snnc.frontend.loader import load_file
 from snnc.ir.dump import dump
 from snnc.ir.lower import lower
@@ -27,8 +35,7 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 #: commands that later releases add, shown in --help so the design is visible in one place
 PLANNED = (
-    ("compile", "compile FILE --emit reference|nir|lava -o OUT/: write backend artifacts"),
-    ("run", "run FILE --steps N: simulate with the reference simulator"),
+    ("compile", "compile FILE --emit nir|lava: the NIR and Lava backends"),
     ("map", "map FILE --target CHIP: partition and place onto a chip's cores"),
     ("train", "train FILE --data ...: train with the network's learning rules"),
     ("import-nir", "import-nir GRAPH.nir -o NET.snn: read a NIR graph as .snn source"),
@@ -74,6 +81,58 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dump-ir-after", metavar="PASS", dest="dump_after",
                        help="print the IR after PASS ('lower' for the IR before any pass)")
     check.set_defaults(handler=run_check)
+
+    compile_ = commands.add_parser(
+        "compile", help="write a backend's artifacts for a .snn file",
+        description="Check FILE and write the artifacts of a backend into a folder. The folder "
+                    "is replaced atomically: a failed compile leaves the previous output intact.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  snnc compile examples/cuba.snn --emit reference -o build/cuba")
+    compile_.add_argument("file", metavar="FILE")
+    compile_.add_argument("--emit", choices=sorted(BACKENDS), default="reference",
+                          help="the backend (default: reference)")
+    compile_.add_argument("-o", "--output", required=True, metavar="DIR",
+                          help="output folder (replaced as a whole)")
+    compile_.add_argument("--target", metavar="NAME", help="check against this target")
+    compile_.add_argument("--delivery", choices=DELIVERIES, default="same_step",
+                          help="reference backend: when a spike reaches its target (see README)")
+    compile_.set_defaults(handler=run_compile)
+
+    run = commands.add_parser(
+        "run", help="simulate a .snn file with the reference simulator",
+        description="Simulate FILE with the reference simulator and save the recordings.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="input data (.npz): one array per data input, named like the input, of shape "
+               "[steps, *shape] or [steps, batch, *shape], 0/1 or boolean.\n"
+               "output (.npz): 'pop.var' arrays [steps, batch, *shape] for every recorded "
+               "variable, '<projection>.w' final weights, 'dt' and 'steps'.\n\n"
+               "example:\n  snnc run examples/cuba.snn --steps 10000 -o cuba.npz")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("--steps", type=int, metavar="N",
+                     help="number of steps (default: the network's duration / dt)")
+    run.add_argument("--input", metavar="DATA.npz", help="spikes for the data inputs")
+    run.add_argument("--batch", type=int, default=1, metavar="B",
+                     help="independent copies run side by side (default 1)")
+    run.add_argument("--record", metavar="WHAT",
+                     help="comma-separated: spikes, v, i, a (all populations) or pop.var; "
+                          "default: the program's 'record' statements, else all spikes")
+    run.add_argument("-o", "--output", metavar="OUT.npz", help="where to save the recordings")
+    run.add_argument("--rates", metavar="RATES.npz",
+                     help="also save each population's per-neuron firing rate in Hz")
+    run.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    run.add_argument("--delivery", choices=DELIVERIES, default="same_step",
+                     help="same_step (default; NIR importers) or next_step (Lava)")
+    run.add_argument("--seed", type=int, help="override the network seed for Poisson inputs")
+    run.add_argument("--format", choices=("text", "json"), default="text")
+    run.set_defaults(handler=run_run)
+
+    plot = commands.add_parser(
+        "plot", help="draw a raster, voltage traces and weight histograms (extra 'plot')",
+        description="Draw the recordings of 'snnc run' as PNG files.")
+    plot.add_argument("recording", metavar="OUT.npz")
+    plot.add_argument("-o", "--output", metavar="DIR", default=".",
+                      help="folder for the PNG files (default: here)")
+    plot.set_defaults(handler=run_plot)
 
     passes = commands.add_parser("passes", help="list the compiler passes",
                                  description="List the passes of the default pipeline, in order.")
@@ -217,3 +276,249 @@ def format_summary(path: str, summary: Summary, diag: Diagnostics, max_rows: int
         if len(summary.projections) > max_rows:
             lines.append(f"  ... and {len(summary.projections) - max_rows} more")
     return "\n".join(lines)
+
+
+# ---- compile, run, plot ------------------------------------------------------------------------
+
+def compile_net(path: str, diag: Diagnostics, target: str | None = None):
+    """Load, lower and check ``path``; the network or None (diagnostics are in ``diag``)."""
+    program = load_file(path, diag)
+    if program is None:
+        return None
+    net = lower(program, diag)
+    if net is None:
+        return None
+    return run_pipeline(net, diag, DEFAULT_PIPELINE, options={"check-target": {"target": target}})
+
+
+def write_folder(files: dict[str, str | bytes], output: str) -> None:
+    """Write ``files`` into ``output`` atomically: a fresh folder replaces the old one whole."""
+    parent = os.path.dirname(os.path.abspath(output))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".snnc-", dir=parent)
+    try:
+        for name, content in sorted(files.items()):
+            path = os.path.join(staging, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb" if isinstance(content, bytes) else "w") as handle:
+                handle.write(content)
+        if os.path.isdir(output):
+            retired = tempfile.mkdtemp(prefix=".snnc-old-", dir=parent)
+            os.rename(output, os.path.join(retired, "old"))
+            os.rename(staging, output)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """Save arrays to ``path`` atomically (a temporary file renamed into place)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".snnc-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def run_compile(args) -> int:
+    diag = Diagnostics()
+    net = compile_net(args.file, diag, args.target)
+    if net is not None:
+        options = {"delivery": args.delivery} if args.emit == "reference" else {}
+        try:
+            backend = get_backend(args.emit, **options)
+        except MissingExtra as error:
+            print(f"snnc compile: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        backend.check(net, diag)
+        if not diag.has_errors:
+            write_folder(backend.emit(net), args.output)
+    print_diagnostics(diag)
+    if diag.has_errors:
+        return EXIT_ERRORS
+    print(f"{args.file}: wrote {args.emit} artifacts to {args.output}")
+    return EXIT_OK
+
+
+def record_list(args, net, variables: dict) -> tuple[list[str], list[str]]:
+    """(variables to record, unknown names asked for)."""
+    if args.record:
+        wanted, unknown = [], []
+        for word in (w.strip() for w in args.record.split(",") if w.strip()):
+            suffix = {"spikes": ".s", "v": ".v", "i": ".i", "a": ".a"}.get(word)
+            if suffix is not None:
+                wanted += [k for k in variables if k.endswith(suffix)]
+            elif word.endswith(".w"):
+                continue  # final weights are always saved
+            elif word in variables:
+                wanted.append(word)
+            else:
+                unknown.append(word)
+        return list(dict.fromkeys(wanted)), unknown
+    chosen = [f"{r.owner}.{r.variable}" for r in net.records if not r.is_projection]
+    chosen = [c for c in chosen if c in variables]
+    return chosen or [k for k in variables if k.endswith(".s")], []
+
+
+def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnostics):
+    """The data inputs as {name: bool array [steps, batch, n]}; E604 for mismatches."""
+    wanted = {name: shape for name, (shape, source) in module.INPUTS.items() if source == "data"}
+    given: dict[str, np.ndarray] = {}
+    if path is not None:
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                given = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError) as error:
+            diag.error("E601", None, f"cannot read input data '{path}': {error}",
+                       hint="save the spikes with numpy.savez(path, input_name=array)")
+            return None
+    inputs = {}
+    for name, shape in wanted.items():
+        size = int(np.prod(shape))
+        if name not in given:
+            diag.warning("W601", None, f"input '{name}' gets no spikes",
+                         hint="give them with --input data.npz (an array named "
+                              f"'{name}' of shape [steps, {', '.join(map(str, shape))}])")
+            continue
+        array = given[name]
+        expected = tuple(shape)
+        if array.ndim == len(expected) + 1 and array.shape[1:] == expected:
+            array = array.reshape(array.shape[0], 1, size)
+        elif array.ndim == len(expected) + 2 and array.shape[2:] == expected and \
+                array.shape[1] in (1, batch):
+            array = array.reshape(array.shape[0], array.shape[1], size)
+        else:
+            diag.error("E604", None, f"input '{name}' has shape {list(array.shape)}; expected "
+                       f"[steps, {', '.join(map(str, expected))}] or [steps, batch, "
+                       f"{', '.join(map(str, expected))}] with batch 1 or {batch}")
+            continue
+        if array.shape[0] < steps:
+            diag.error("E604", None, f"input '{name}' has {array.shape[0]} steps; {steps} are "
+                       "simulated", hint="pass --steps with at most that many steps")
+            continue
+        if not np.isin(array, (0, 1)).all():
+            diag.error("E604", None, f"input '{name}' must hold spikes (0 or 1)")
+            continue
+        inputs[name] = np.broadcast_to(array.astype(bool), (array.shape[0], batch, size))
+    for name in sorted(set(given) - set(wanted)):
+        diag.warning("W602", None, f"'{path}' holds '{name}', which is not a data input",
+                     hint=did_you_mean(name, wanted) or f"data inputs: {', '.join(wanted) or '-'}")
+    return None if diag.has_errors else inputs
+
+
+def run_run(args) -> int:
+    from snnc.backends.reference.runner import load_simulation
+
+    if args.batch < 1 or (args.steps is not None and args.steps < 1):
+        print("snnc run: --steps and --batch must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    diag = Diagnostics()
+    net = compile_net(args.file, diag)
+    if net is None:
+        print_diagnostics(diag)
+        return EXIT_ERRORS
+    steps = args.steps
+    if steps is None:
+        if net.settings.duration is None:
+            print_diagnostics(diag)
+            print("snnc run: give --steps (the network has no 'duration')", file=sys.stderr)
+            return EXIT_USAGE
+        steps = round(net.settings.duration / net.settings.dt)
+    module = load_simulation(net, args.delivery)
+    record, unknown = record_list(args, net, module.VARIABLES)
+    for word in unknown:
+        diag.error("E605", None, f"cannot record '{word}'",
+                   hint=did_you_mean(word, module.VARIABLES) or
+                   "record spikes, v, i, a or population.variable")
+    inputs = load_inputs(args.input, module, steps, args.batch, diag)
+    if inputs is None or diag.has_errors:
+        print_diagnostics(diag)
+        return EXIT_ERRORS
+    spiking = [k for k in module.VARIABLES if k.endswith(".s") and k.split(".")[0] in
+               {p.name for p in net.populations()}]
+    internal = list(dict.fromkeys(record + spiking))  # spikes are always counted
+    seed = net.settings.seed if args.seed is None else args.seed
+    sim = module.Simulation(batch=args.batch, dtype=args.dtype, seed=seed)
+    progress, bar = progress_bar(steps)
+    start = time.perf_counter()
+    out = sim.run(steps, inputs, record=internal, progress=progress)
+    seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    counts = {key[:-2]: int(out[key].sum()) for key in spiking}
+    duration = steps * net.settings.dt * args.batch
+    if args.output:
+        saved = {k: v for k, v in out.items() if k in record or k.endswith(".w")}
+        saved.update(dt=np.float64(net.settings.dt), steps=np.int64(steps))
+        write_npz(args.output, saved)
+    if args.rates:
+        rates = {key[:-2]: out[key].sum(axis=(0, 1)) / duration for key in spiking}
+        write_npz(args.rates, rates)
+    print_diagnostics(diag)
+    if args.format == "json":
+        print(json.dumps({"file": args.file, "steps": steps, "batch": args.batch,
+                          "seconds": seconds, "spikes": counts,
+                          "rates_hz": {k: c / duration / net.node(k).size
+                                       for k, c in counts.items()},
+                          "output": args.output, "rates": args.rates}, indent=2))
+    else:
+        print(f"{args.file}: {steps:,} steps of {format_quantity_dt(net.settings.dt)} "
+              f"(batch {args.batch}) in {seconds:.3f} s")
+        for name, count in counts.items():
+            print(f"  {name:<20} {count:>12,} spikes  {count / duration / net.node(name).size:8.2f} Hz")
+        if args.output:
+            print(f"  recordings: {args.output} ({', '.join(record) or 'weights only'})")
+        if args.rates:
+            print(f"  rates: {args.rates}")
+    return EXIT_OK
+
+
+def progress_bar(steps: int):
+    """A tqdm bar on long runs in a terminal (nothing otherwise)."""
+    if steps < 2000 or not sys.stderr.isatty():
+        return None, None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None, None
+    bar = tqdm(total=steps, unit="step", file=sys.stderr, mininterval=0.5)
+    state = {"last": 0}
+
+    def update(n: int) -> None:
+        if n - state["last"] >= 100 or n == steps:
+            bar.update(n - state["last"])
+            state["last"] = n
+    return update, bar
+
+
+def run_plot(args) -> int:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("snnc plot needs matplotlib: pip install 'snnc[plot]'", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with np.load(args.recording, allow_pickle=False) as archive:
+            data = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as error:
+        print(f"snnc plot: cannot read '{args.recording}': {error}", file=sys.stderr)
+        return EXIT_ERRORS
+    from snnc.plots import plot_recording
+    os.makedirs(args.output, exist_ok=True)
+    written = plot_recording(data, args.output, plt)
+    for path in written:
+        print(path)
+    if not written:
+        print(f"snnc plot: '{args.recording}' holds no spikes, voltages or weights",
+              file=sys.stderr)
+        return EXIT_ERRORS
+    return EXIT_OK

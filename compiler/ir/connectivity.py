@@ -121,29 +121,33 @@ class Connectivity:
                                   for _ in range(n_post)]) if n_post else np.zeros(0, np.int64)
             post = np.repeat(np.arange(n_post, dtype=np.int64), self.k)
         elif self.kind in ("conv2d", "sumpool2d"):
-            post, pre = self._conv_pairs(pre_shape, post_shape)
+            post, pre, _ = self.conv_synapses(pre_shape, post_shape)
         else:
             post, pre = np.nonzero(self.file.load().reshape(n_post, n_pre))
         return post.astype(np.int64), pre.astype(np.int64)
 
-    def _conv_pairs(self, pre_shape, post_shape):
+    def kernel_shape(self, pre_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """[out channels, in channels, kernel, kernel] (pooling: one shared tap per channel)."""
+        if self.kind == "conv2d":
+            return (self.channels, pre_shape[0], self.kernel, self.kernel)
+        return (pre_shape[0], 1, self.kernel, self.kernel)
+
+    def conv_synapses(self, pre_shape, post_shape):
+        """(post, pre, kernel tap) of every synapse of a conv2d/sumpool2d, sorted by post then
+        pre; the tap is the flat index into :meth:`kernel_shape`, so weights are shared."""
         c_in, h, w = pre_shape
         c_out, oh, ow = post_shape
-        posts, pres = [], []
-        for co in range(c_out):
-            in_channels = range(c_in) if self.kind == "conv2d" else (co,)
-            for y in range(oh):
-                for x in range(ow):
-                    i = (co * oh + y) * ow + x
-                    for ci in in_channels:
-                        for ky in range(self.kernel):
-                            yy = y * self.stride - self.padding + ky
-                            if not 0 <= yy < h:
-                                continue
-                            for kx in range(self.kernel):
-                                xx = x * self.stride - self.padding + kx
-                                if 0 <= xx < w:
-                                    posts.append(i)
-                                    pres.append((ci * h + yy) * w + xx)
-        order = np.lexsort((np.array(pres), np.array(posts)))
-        return np.array(posts, dtype=np.int64)[order], np.array(pres, dtype=np.int64)[order]
+        k = self.kernel
+        co, y, x, ci, ky, kx = np.meshgrid(np.arange(c_out), np.arange(oh), np.arange(ow),
+                                           np.arange(c_in if self.kind == "conv2d" else 1),
+                                           np.arange(k), np.arange(k), indexing="ij")
+        channel = ci if self.kind == "conv2d" else co
+        yy = y * self.stride - self.padding + ky
+        xx = x * self.stride - self.padding + kx
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        post = ((co * oh + y) * ow + x)[inside]
+        pre = ((channel * h + yy) * w + xx)[inside]
+        tap = (((co * (c_in if self.kind == "conv2d" else 1) + ci) * k + ky) * k + kx)[inside]
+        order = np.lexsort((pre, post))
+        return (post[order].astype(np.int64), pre[order].astype(np.int64),
+                tap[order].astype(np.int64))

@@ -1,0 +1,235 @@
+"""Code generation: a :class:`~snnc.backends.reference.plan.Plan` becomes a standalone numpy
+module (``simulation.py``) and its arrays (``network.npz``).
+
+The module is straight-line code per step: one block per input, per population (in update
+order) and per projection, with scalar constants printed as literals and per-neuron constants
+loaded from the data file. Names in the generated code are derived from indices
+(``p0``, ``w3``); user names appear only in comments and as ``repr`` string literals.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from importlib import resources
+
+import jinja2
+import numpy as np
+
+from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
+
+
+def literal(value: float) -> str:
+    """A float as a Python literal that reads back to the same double."""
+    return repr(float(value))
+
+
+@dataclass
+class Emitter:
+    plan: Plan
+    data: dict[str, np.ndarray] = field(default_factory=dict)
+    init: list[str] = field(default_factory=list)  # lines of Simulation.__init__
+    reset: list[str] = field(default_factory=list)  # lines of Simulation.reset
+    step: list[str] = field(default_factory=list)  # lines of Simulation.step
+
+    # -- naming -------------------------------------------------------------------------------
+    def pop_id(self, name: str) -> str:
+        return f"p{[p.name for p in self.plan.populations].index(name)}"
+
+    def input_id(self, name: str) -> str:
+        return f"x{[x.name for x in self.plan.inputs].index(name)}"
+
+    def source_id(self, name: str) -> str:
+        if name in [x.name for x in self.plan.inputs]:
+            return self.input_id(name)
+        return self.pop_id(name)
+
+    def proj_id(self, projection: ProjectionPlan) -> str:
+        return f"w{self.plan.projections.index(projection)}"
+
+    # -- sources ------------------------------------------------------------------------------
+    def delays_of(self, source: str) -> int:
+        return max((p.delay for p in self.plan.projections if p.pre == source), default=0)
+
+    def spikes_at(self, source: str, delay: int) -> str:
+        """The spikes of ``source`` emitted ``delay`` steps ago (bool array [batch, n])."""
+        ident = self.source_id(source)
+        if delay == 0:
+            return f"self.{ident}_s"
+        depth = self.delays_of(source) + 1
+        return f"self.{ident}_ring[(n - {delay}) % {depth}]"
+
+    def store_spikes(self, source: str, size: int) -> None:
+        ident = self.source_id(source)
+        depth = self.delays_of(source) + 1
+        self.reset.append(f"self.{ident}_s = np.zeros((self.batch, {size}), dtype=bool)")
+        if depth > 1:
+            self.reset.append(f"self.{ident}_ring = np.zeros(({depth}, self.batch, {size}), "
+                              "dtype=bool)")
+            self.step.append(f"self.{ident}_ring[n % {depth}] = self.{ident}_s")
+
+    # -- blocks -------------------------------------------------------------------------------
+    def emit_inputs(self) -> None:
+        for x in self.plan.inputs:
+            ident = self.input_id(x.name)
+            self.step.append(f"# input {x.name}{list(x.shape)}: {x.source}")
+            if x.source == "data":
+                self.step.append(f"self.{ident}_s = inputs[{x.name!r}][n]")
+            elif x.source == "poisson":
+                self.reset.append(f"self.{ident}_rng = np.random.default_rng("
+                                  f"[self.seed, {self.plan.inputs.index(x)}])")
+                self.step.append(f"self.{ident}_s = self.{ident}_rng.random((self.batch, "
+                                 f"{x.size})) < {literal(x.probability)}")
+            else:
+                self.data[f"{ident}_spikes"] = x.spikes
+                self.init.append(f"self.{ident}_spikes = self.data[{ident + '_spikes'!r}]")
+                self.step.append(f"self.{ident}_s = np.broadcast_to(self.{ident}_spikes[n], "
+                                 f"(self.batch, {x.size}))")
+            self.store_spikes(x.name, x.size)
+
+    def emit_projection_data(self) -> None:
+        for p in self.plan.projections:
+            ident = self.proj_id(p)
+            if p.dense:
+                self.data[ident] = p.weights
+                self.init.append(f"self.{ident} = self._array({ident!r})  # {p.name}: "
+                                 f"[{p.n_post}, {p.n_pre}] dense")
+            else:
+                for key, array in (("", p.weights), ("_post", p.post_index),
+                                   ("_indptr", p.indptr)):
+                    self.data[ident + key] = array
+                self.init.append(f"self.{ident} = self._array({ident!r})  # {p.name}: "
+                                 f"{len(p.weights)} synapses, CSR by pre neuron")
+                self.init.append(f"self.{ident}_post = self.data[{ident + '_post'!r}]")
+                self.init.append(f"self.{ident}_indptr = self.data[{ident + '_indptr'!r}]")
+
+    def param(self, pop: PopulationPlan, key: str, default: float) -> str:
+        """The attribute holding a per-neuron parameter vector (scalars are broadcast)."""
+        ident = f"{self.pop_id(pop.name)}_{key}"
+        if key in pop.arrays:
+            value = pop.arrays[key]
+        else:
+            value = np.full(pop.size, pop.scalars.get(key, default))
+        self.data[ident] = np.asarray(value, dtype=np.float64)
+        self.init.append(f"self.{ident} = self._array({ident!r})")
+        return f"self.{ident}"
+
+    def deliver(self, projections: list[ProjectionPlan], buffer: str) -> None:
+        """Lines that set ``buffer`` to the summed input the projections deliver this step."""
+        step = self.step
+        for p in projections:
+            ident = self.proj_id(p)
+            spikes = self.spikes_at(p.pre, p.delay)
+            if p.dense:
+                step.append(f"{buffer} += {spikes}.astype(self.dtype) @ self.{ident}.T  # {p.name}")
+            else:
+                step.append(f"_propagate({spikes}, self.{ident}_indptr, self.{ident}_post, "
+                            f"self.{ident}, {buffer})  # {p.name}")
+
+    def emit_population(self, pop: PopulationPlan) -> None:
+        ident = self.pop_id(pop.name)
+        step, reset = self.step, self.reset
+        size = pop.size
+        step.append(f"# {'population' if pop.spiking else 'readout'} {pop.name}"
+                    f"{list(pop.shape)}: {pop.model}")
+        zeros = f"np.zeros((self.batch, {size}), self.dtype)"
+        v, total = f"self.{ident}_v", f"self.{ident}_total"
+        reset.append(f"{v} = np.empty((self.batch, {size}), self.dtype)")
+        reset.append(f"{v}[:] = {self.param(pop, 'v_init', 0.0)}")
+        reset.append(f"{total} = {zeros}")
+        reset.append(f"self.{ident}_j = {zeros}")
+        incoming = self.plan.incoming(pop.name)
+        direct = [p for p in incoming if p.receptor is None]
+        if pop.has_syn:
+            reset.append(f"self.{ident}_i = {zeros}")
+            if direct:
+                self.deliver(direct, f"self.{ident}_j")
+            a_syn = self.param(pop, "a_syn", 0.0)
+            step.append(f"_decay_add(self.{ident}_i, {a_syn}, self.{ident}_j, {total})"
+                        + ("" if direct else "  # no input"))
+        elif direct:  # no synaptic filter: the current is this step's input
+            reset.append(f"self.{ident}_i = {zeros}")
+            self.init.append(f"self.{ident}_no_memory = np.zeros({size}, self.dtype)")
+            self.deliver(direct, f"self.{ident}_j")
+            step.append(f"_decay_add(self.{ident}_i, self.{ident}_no_memory, self.{ident}_j, "
+                        f"{total})")
+        for k, (receptor, a) in enumerate(sorted(pop.receptors.items())):
+            r = f"self.{ident}_r{k}"
+            reset.append(f"{r} = {zeros}  # receptor {receptor}")
+            self.init.append(f"self.{ident}_r{k}_decay = np.full({size}, {literal(a)}, "
+                             "self.dtype)")
+            self.deliver([p for p in incoming if p.receptor == receptor], f"self.{ident}_j")
+            step.append(f"_decay_add({r}, self.{ident}_r{k}_decay, self.{ident}_j, {total})"
+                        f"  # receptor {receptor}")
+        args = [v, total] + [self.param(pop, key, default) for key, default in (
+            ("a_mem", 1.0), ("v_leak", 0.0), ("c_in", 1.0), ("bias", 0.0), ("threshold", 1.0),
+            ("v_reset", 0.0))]
+        reset_code = {"none": 0, "zero": 1, "subtract": 2}[pop.reset]
+        reset.append(f"self.{ident}_ref = np.zeros((self.batch, {size}), np.int64)")
+        reset.append(f"self.{ident}_a = {zeros}")
+        reset.append(f"self.{ident}_s = np.zeros((self.batch, {size}), dtype=bool)")
+        args += [str(reset_code), str(pop.refractory), f"self.{ident}_ref", f"self.{ident}_a",
+                 self.param(pop, "beta_adapt", 0.0), self.param(pop, "rho", 0.0),
+                 f"self.{ident}_s", str(pop.spiking)]
+        step.append(f"_neuron({', '.join(args)})")
+
+    def build(self) -> None:
+        self.emit_projection_data()
+        self.emit_inputs()
+        for pop in self.plan.populations:
+            self.emit_population(pop)
+            depth = self.delays_of(pop.name) + 1
+            if depth > 1:
+                ident = self.pop_id(pop.name)
+                self.reset.append(f"self.{ident}_ring = np.zeros(({depth}, self.batch, "
+                                  f"{pop.size}), dtype=bool)")
+                self.step.append(f"self.{ident}_ring[n % {depth}] = self.{ident}_s")
+
+
+def variables(plan: Plan, emitter: Emitter) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Recordable variables: 'pop.var' -> (attribute, shape)."""
+    out = {}
+    for x in plan.inputs:
+        out[f"{x.name}.s"] = (f"{emitter.input_id(x.name)}_s", x.shape)
+    for pop in plan.populations:
+        ident = emitter.pop_id(pop.name)
+        names = ["v"] + (["s"] if pop.spiking else [])
+        names += ["i"] if any(line.startswith(f"self.{ident}_i =") for line in emitter.reset) else []
+        names += ["a"] if pop.adaptive else []
+        for name in names:
+            out[f"{pop.name}.{name}"] = (f"{ident}_{name}", pop.shape)
+    return out
+
+
+def render(plan: Plan, version: str) -> tuple[str, bytes]:
+    """The generated module's source and its ``network.npz`` (deterministic bytes)."""
+    emitter = Emitter(plan)
+    emitter.build()
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             loader=jinja2.FunctionLoader(load_template))
+    template = env.get_template("simulation.py.j2")
+    source = template.render(
+        plan=plan, version=version, init=emitter.init, reset=emitter.reset, step=emitter.step,
+        variables=variables(plan, emitter),
+        weights={p.name: emitter.proj_id(p) for p in plan.projections},
+        inputs={x.name: (x.shape, x.source) for x in plan.inputs},
+        literal=literal)
+    return source, save_npz(emitter.data)
+
+
+def load_template(name: str) -> str:
+    return resources.files("snnc.backends.reference").joinpath("templates", name).read_text()
+
+
+def save_npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """An uncompressed .npz with fixed member order and timestamps (byte-identical output)."""
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for key in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]),
+                                      allow_pickle=False)
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, member.getvalue())
+    return buffer.getvalue()

@@ -1,0 +1,268 @@
+"""The simulation plan: the IR made concrete for one simulation (arrays, order, delays).
+
+Conventions (README, "Numerical conventions"):
+
+- Step n = 0 .. T-1. Every population is updated once per step, in topological order of the
+  projections without delay; inputs come first.
+- A projection with delay d delivers a spike emitted at step n into the post population's
+  input at step n + d_eff. With ``delivery = same_step`` (default, as snnTorch, Norse and the
+  other NIR importers run layered networks) d_eff = d for projections that go forward in the
+  order, and max(d, 1) for projections that close a cycle (they read the previous step).
+  With ``delivery = next_step`` (Lava's convention: every connection adds one step)
+  d_eff = d + 1 everywhere.
+- Parameters are materialised per neuron only when they vary; constants stay scalars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from snnc.ir.network import Network
+from snnc.ir.nodes import Input, Population, Projection
+from snnc.ir.values import Constant, rng_for
+
+DELIVERIES = ("same_step", "next_step")
+DENSE_THRESHOLD = 0.25  # store a projection as a dense matrix above this density
+
+
+@dataclass
+class PopulationPlan:
+    """Per-population constants; ``scalars`` are Python floats, ``arrays`` per-neuron vectors."""
+
+    name: str
+    model: str
+    size: int
+    shape: tuple[int, ...]
+    spiking: bool
+    has_syn: bool  # the model's own synaptic current (CubaLIF, CubaLI)
+    adaptive: bool
+    reset: str
+    refractory: int
+    scalars: dict[str, float] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    receptors: dict[str, float] = field(default_factory=dict)  # receptor name -> decay factor
+    surrogate: tuple[str, dict] = ("fast_sigmoid", {"beta": 10.0})
+
+    def value(self, name: str):
+        return self.scalars[name] if name in self.scalars else self.arrays[name]
+
+
+@dataclass
+class ProjectionPlan:
+    name: str
+    pre: str
+    post: str
+    n_pre: int
+    n_post: int
+    delay: int  # effective delay d_eff in steps
+    receptor: str | None
+    dense: bool
+    #: dense: weights [post, pre]; sparse: per-synapse arrays sorted by pre, then post
+    weights: np.ndarray
+    post_index: np.ndarray | None = None
+    pre_index: np.ndarray | None = None
+    indptr: np.ndarray | None = None  # CSR by pre neuron: synapses of pre j are indptr[j]:indptr[j+1]
+    learning: bool = False
+    mask: np.ndarray | None = None  # dense projections that are not full: where synapses exist
+
+
+@dataclass
+class InputPlan:
+    name: str
+    size: int
+    shape: tuple[int, ...]
+    source: str  # data | poisson | file
+    probability: float = 0.0  # per step, for poisson
+    spikes: np.ndarray | None = None  # [steps, size] for file sources
+
+
+@dataclass
+class Plan:
+    name: str
+    dt: float
+    seed: int
+    integration: str
+    delivery: str
+    inputs: list[InputPlan]
+    populations: list[PopulationPlan]  # in update order
+    projections: list[ProjectionPlan]
+    max_delay: int
+
+    def incoming(self, name: str) -> list[ProjectionPlan]:
+        return [p for p in self.projections if p.post == name]
+
+
+def decay(net: Network, tau):
+    """Per-step decay of a time constant (scalar or array) under the network's scheme."""
+    if net.settings.integration == "exact":
+        return np.exp(-net.settings.dt / tau)
+    return 1.0 - net.settings.dt / tau
+
+
+def materialize(net: Network, population: Population, name: str):
+    value = population.params[name]
+    if isinstance(value, Constant):
+        return float(value.value)
+    rng = rng_for(net.settings.seed, population.name, name)
+    return value.materialize(population.size, rng)
+
+
+def update_order(net: Network) -> tuple[list[str], set[str]]:
+    """Populations in update order and the names of projections that close a cycle.
+
+    Edges with an explicit delay do not constrain the order. Among the others, a depth-first
+    search in declaration order marks as cycle-closing every edge that points back to a
+    population still on the search stack (self-loops included).
+    """
+    populations = [p.name for p in net.populations()]
+    graph = nx.DiGraph()
+    graph.add_nodes_from(populations)
+    back: set[str] = set()
+    edges = [p for p in net.projections() if p.delay_steps == 0
+             and isinstance(net.node(p.pre), Population)]
+    state: dict[str, int] = {}  # 1 on stack, 2 done
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        for p in edges:
+            if p.pre != name:
+                continue
+            if state.get(p.post) == 1:
+                back.add(p.name)
+            elif p.post not in state:
+                visit(p.post)
+        state[name] = 2
+
+    for name in populations:
+        if name not in state:
+            visit(name)
+    for p in edges:
+        if p.name not in back:
+            graph.add_edge(p.pre, p.post)
+    rank = {name: i for i, name in enumerate(populations)}
+    order = list(nx.lexicographical_topological_sort(graph, key=lambda n: rank[n]))
+    return order, back
+
+
+def effective_delay(projection: Projection, back: set[str], delivery: str) -> int:
+    if delivery == "next_step":
+        return projection.delay_steps + 1
+    if projection.name in back:
+        return max(projection.delay_steps, 1)
+    return projection.delay_steps
+
+
+def input_scale(net: Network, population: Population, a_mem):
+    option = population.options.get("input_scale", "one")
+    if isinstance(option, float):
+        return option
+    if option == "one":
+        return 1.0
+    if option == "one_minus_decay":
+        return 1.0 - a_mem
+    r = materialize(net, population, "r")
+    return r * net.settings.dt / materialize(net, population, "tau_mem")
+
+
+def plan_population(net: Network, population: Population) -> PopulationPlan:
+    model = population.model
+    plan = PopulationPlan(
+        population.name, model.name, population.size, population.shape, model.spiking,
+        "tau_syn" in population.params, "tau_adapt" in population.params,
+        population.options.get("reset", "none"), int(population.options.get("refractory_steps", 0)),
+        surrogate=population.options.get("surrogate", ("fast_sigmoid", {"beta": 10.0})))
+    values = {}
+    if "tau_mem" in population.params:
+        values["a_mem"] = decay(net, materialize(net, population, "tau_mem"))
+    else:  # IF: no leak
+        values["a_mem"] = 1.0
+    if plan.has_syn:
+        values["a_syn"] = decay(net, materialize(net, population, "tau_syn"))
+    if plan.adaptive:
+        values["rho"] = decay(net, materialize(net, population, "tau_adapt"))
+        values["beta_adapt"] = materialize(net, population, "beta_adapt")
+    values["c_in"] = input_scale(net, population, values["a_mem"])
+    for name in ("v_leak", "bias", "v_init", "threshold", "v_reset"):
+        if name in population.params:
+            values[name] = materialize(net, population, name)
+    for name, value in values.items():
+        if isinstance(value, np.ndarray):
+            plan.arrays[name] = value.astype(np.float64)
+        else:
+            plan.scalars[name] = float(value)
+    for projection in net.incoming(population.name):
+        if projection.receptor is not None:
+            plan.receptors[projection.receptor.name] = float(decay(net, projection.receptor.tau))
+    return plan
+
+
+def plan_projection(net: Network, projection: Projection, delay: int) -> ProjectionPlan:
+    pre, post = net.node(projection.pre), net.node(projection.post)
+    rng = rng_for(net.settings.seed, projection.name, "synapses")
+    posts, pres = projection.connectivity.materialize(pre.shape, post.shape, rng)
+    weight_rng = rng_for(net.settings.seed, projection.name, "weight")
+    connectivity = projection.connectivity
+    if connectivity.kind == "file" and isinstance(projection.weight, Constant) \
+            and projection.weight.value == 1.0:
+        matrix = connectivity.file.load().reshape(post.size, pre.size)
+        weights = matrix[posts, pres].astype(np.float64)
+    elif connectivity.kind in ("conv2d", "sumpool2d"):  # one weight per kernel tap, shared
+        _, _, taps = connectivity.conv_synapses(pre.shape, post.shape)
+        kernel = projection.weight.materialize(int(np.prod(connectivity.kernel_shape(pre.shape))),
+                                               weight_rng).astype(np.float64)
+        weights = kernel[taps]
+    else:
+        weights = projection.weight.materialize(len(posts), weight_rng).astype(np.float64)
+    n = pre.size * post.size
+    dense = n > 0 and len(posts) / n > DENSE_THRESHOLD
+    receptor = projection.receptor.name if projection.receptor else None
+    plan = ProjectionPlan(projection.name, projection.pre, projection.post, pre.size, post.size,
+                          delay, receptor, dense, weights, learning=bool(projection.rules))
+    if dense:
+        matrix = np.zeros((post.size, pre.size))
+        matrix[posts, pres] = weights
+        plan.weights = matrix
+        if len(posts) < n:
+            plan.mask = np.zeros((post.size, pre.size), dtype=bool)
+            plan.mask[posts, pres] = True
+        return plan
+    order = np.lexsort((posts, pres))
+    plan.post_index = posts[order]
+    plan.pre_index = pres[order]
+    plan.weights = weights[order]
+    plan.indptr = np.searchsorted(plan.pre_index, np.arange(pre.size + 1)).astype(np.int64)
+    return plan
+
+
+def plan_input(net: Network, node: Input) -> InputPlan:
+    plan = InputPlan(node.name, node.size, node.shape, node.source)
+    if node.source == "poisson":
+        plan.probability = node.poisson_rate * net.settings.dt
+    elif node.source == "file":
+        plan.spikes = node.file.load().reshape(-1, node.size).astype(bool)
+    return plan
+
+
+def build_plan(net: Network, delivery: str = "same_step") -> Plan:
+    order, back = update_order(net)
+    projections = []
+    for projection in net.projections():
+        projections.append(plan_projection(net, projection,
+                                           effective_delay(projection, back, delivery)))
+    populations = [plan_population(net, net.node(name)) for name in order]
+    inputs = [plan_input(net, node) for node in net.inputs()]
+    max_delay = max((p.delay for p in projections), default=0)
+    s = net.settings
+    return Plan(s.name, s.dt, s.seed, s.integration, delivery, inputs, populations, projections,
+                max_delay)
+
+
+def describe_size(plan: Plan) -> str:
+    neurons = sum(p.size for p in plan.populations)
+    synapses = sum(int(np.count_nonzero(p.weights)) if p.dense else len(p.weights)
+                   for p in plan.projections)
+    return f"{neurons} neurons, {synapses} synapses, max delay {plan.max_delay}"
+

@@ -1,0 +1,56 @@
+"""Pictures of a recording (``snnc plot``): spike rasters, voltage traces, weight histograms.
+
+Takes ``matplotlib.pyplot`` as an argument, so that importing this module needs no extra.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def plot_recording(data: dict[str, np.ndarray], folder: str, plt) -> list[str]:
+    """Write raster.png, voltages.png and weights.png for what ``data`` holds; their paths."""
+    dt = float(data.get("dt", 1e-3))
+    written = []
+    spikes = {k[:-2]: v for k, v in data.items() if k.endswith(".s") and v.ndim >= 2}
+    if spikes:
+        fig, axes = plt.subplots(len(spikes), 1, figsize=(8, 2 + 1.5 * len(spikes)), squeeze=False)
+        for ax, (name, array) in zip(axes[:, 0], sorted(spikes.items()), strict=True):
+            flat = array[:, 0].reshape(array.shape[0], -1)
+            steps, neurons = np.nonzero(flat)
+            ax.scatter(steps * dt * 1e3, neurons, s=1, marker="|", color="black")
+            ax.set_ylabel(f"{name}\nneuron")
+            ax.set_xlim(0, flat.shape[0] * dt * 1e3)
+        axes[-1, 0].set_xlabel("time (ms)")
+        written.append(save(fig, os.path.join(folder, "raster.png"), plt))
+    voltages = {k[:-2]: v for k, v in data.items() if k.endswith(".v") and v.ndim >= 2}
+    if voltages:
+        fig, axes = plt.subplots(len(voltages), 1, figsize=(8, 2 + 1.5 * len(voltages)),
+                                 squeeze=False)
+        for ax, (name, array) in zip(axes[:, 0], sorted(voltages.items()), strict=True):
+            flat = array[:, 0].reshape(array.shape[0], -1)
+            time = np.arange(flat.shape[0]) * dt * 1e3
+            for k in range(min(5, flat.shape[1])):
+                ax.plot(time, flat[:, k], linewidth=0.8)
+            ax.set_ylabel(f"{name}\nv")
+        axes[-1, 0].set_xlabel("time (ms)")
+        written.append(save(fig, os.path.join(folder, "voltages.png"), plt))
+    weights = {k[:-2]: v for k, v in data.items() if k.endswith(".w")}
+    if weights:
+        fig, axes = plt.subplots(1, len(weights), figsize=(3 + 3 * len(weights), 3), squeeze=False)
+        for ax, (name, array) in zip(axes[0], sorted(weights.items()), strict=True):
+            values = array[array != 0] if array.ndim == 2 else array
+            ax.hist(values.ravel(), bins=40, color="gray")
+            ax.set_title(name, fontsize=9)
+            ax.set_xlabel("weight")
+        written.append(save(fig, os.path.join(folder, "weights.png"), plt))
+    return written
+
+
+def save(fig, path: str, plt) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,108 @@
+"""`snnc compile --emit reference`, `snnc run` and `snnc plot` from the command line."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from snnc.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RANDMAN = str(ROOT / "examples" / "eprop_randman.snn")
+STDP = str(ROOT / "examples" / "stdp.snn")
+
+
+@pytest.fixture(autouse=True)
+def numpy_kernels(monkeypatch, tmp_path):
+    """Keep these tests fast: no numba compilation, a private cache folder."""
+    monkeypatch.setenv("SNNC_NO_NUMBA", "1")
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_run_records_saves_rates_and_reports(tmp_path, capsys):
+    out, rates = tmp_path / "out.npz", tmp_path / "rates.npz"
+    assert main(["run", STDP, "--steps", "200", "-o", str(out), "--rates", str(rates)]) == 0
+    text = capsys.readouterr().out
+    assert "200 steps of 1 ms" in text and "out" in text
+    with np.load(out) as data:
+        assert data["out.s"].shape == (200, 1, 10) and data["out.v"].shape == (200, 1, 10)
+        assert data["poisson_in->out.w"].shape == (10, 100)
+        assert float(data["dt"]) == 1e-3 and int(data["steps"]) == 200
+        spikes = data["out.s"].sum(axis=(0, 1))
+    with np.load(rates) as data:
+        assert np.allclose(data["out"], spikes / 0.2)
+
+
+def test_run_with_input_data_and_batch(tmp_path, capsys):
+    data = tmp_path / "data.npz"
+    np.savez(data, units=np.random.default_rng(0).random((50, 3, 20)) < 0.3)
+    assert main(["run", RANDMAN, "--steps", "50", "--batch", "3", "--input", str(data),
+                 "--record", "spikes,v", "-o", str(tmp_path / "o.npz"), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["batch"] == 3 and report["spikes"]["hidden"] > 0
+    with np.load(tmp_path / "o.npz") as out:
+        assert out["hidden.s"].shape == (50, 3, 128) and out["out.v"].shape == (50, 3, 10)
+
+
+@pytest.mark.parametrize("array,message", [
+    (np.zeros((50, 21), bool), "has shape [50, 21]"),
+    (np.zeros((10, 20), bool), "has 10 steps"),
+    (np.full((50, 20), 2), "must hold spikes"),
+])
+def test_bad_input_data_is_a_diagnostic(array, message, tmp_path, capsys):
+    data = tmp_path / "data.npz"
+    np.savez(data, units=array)
+    assert main(["run", RANDMAN, "--steps", "50", "--input", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert "E604" in err and message in err and "Traceback" not in err
+
+
+def test_unknown_record_and_missing_inputs(tmp_path, capsys):
+    assert main(["run", RANDMAN, "--steps", "5", "--record", "hiden.s"]) == 1
+    err = capsys.readouterr().err
+    assert "E605" in err and "did you mean 'hidden.s'?" in err
+    assert main(["run", RANDMAN, "--steps", "5"]) == 0
+    assert "W601" in capsys.readouterr().err
+
+
+def test_run_needs_steps_without_duration(capsys):
+    assert main(["run", STDP]) == 2
+    assert "--steps" in capsys.readouterr().err
+
+
+def test_compile_writes_a_standalone_simulation(tmp_path, capsys):
+    out = tmp_path / "build"
+    assert main(["compile", STDP, "--emit", "reference", "-o", str(out)]) == 0
+    assert sorted(os.listdir(out)) == ["network.npz", "simulation.py"]
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from simulation import Simulation; "
+              "out = Simulation().run(100, record=['out.s']); print(out['out.s'].shape)")
+    result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "(100, 1, 10)"
+
+
+def test_compile_is_deterministic_and_a_failure_keeps_the_previous_output(tmp_path, capsys):
+    out = tmp_path / "build"
+    assert main(["compile", STDP, "-o", str(out)]) == 0
+    first = {name: (out / name).read_bytes() for name in os.listdir(out)}
+    assert main(["compile", STDP, "-o", str(out)]) == 0
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == first
+    broken = tmp_path / "broken.snn"
+    broken.write_text("population p: LFI[3]\n")
+    assert main(["compile", str(broken), "-o", str(out)]) == 1
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == first
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".snnc")] == []
+
+
+def test_plot_writes_pictures(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "o.npz"
+    assert main(["run", STDP, "--steps", "100", "-o", str(out), "--record", "spikes,v"]) == 0
+    assert main(["plot", str(out), "-o", str(tmp_path / "pics")]) == 0
+    pictures = sorted(os.listdir(tmp_path / "pics"))
+    assert pictures == ["raster.png", "voltages.png", "weights.png"]
+    assert all((tmp_path / "pics" / p).read_bytes()[:4] == b"\x89PNG" for p in pictures)
