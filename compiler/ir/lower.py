@@ -348,8 +348,11 @@ class Lowering:
         if fresh and shape is not None:
             if rate is None and poisson_rate is not None:
                 rate = poisson_rate
+            spans = {}
+            if isinstance(decl.source, ast.Call) and decl.source.kwarg("rate") is not None:
+                spans["rate"] = decl.source.kwarg("rate").span
             self.net.add_node(Input(decl.name.text, shape, source, rate, poisson_rate, file,
-                                    decl.span))
+                                    decl.span, spans))
 
     def lower_source(self, expr: ast.Expr):
         if not isinstance(expr, ast.Call):
@@ -432,6 +435,8 @@ class Lowering:
         connectivity = self.lower_connectivity(decl)
         weight, delay = self.lower_projection_settings(decl)
         spans = {s.name.text: s.value.span for s in decl.settings}
+        if decl.connectivity is not None:
+            spans["connectivity"] = decl.connectivity.span
         if decl.receptors and isinstance(decl.receptors[0], ast.Call):
             spans["receptor"] = decl.receptors[0].span
         receptor = self.lower_receptors(decl)
@@ -514,6 +519,11 @@ class Lowering:
         return (weight, delay) if ok else (None, None)
 
     def lower_delay(self, expr: ast.Expr, arg: Arg, projection: str) -> int | None:
+        if isinstance(expr, ast.Call) and expr.func.text in ("uniform", "normal", "file"):
+            self.diag.error("E209", expr.span, "a delay is one constant per projection",
+                            hint="per-synapse delays are not supported; split the projection "
+                                 "into several with different delays")
+            return None
         value = self.values.quantity(expr, arg, f"'delay' of projection '{projection}'")
         if value is None:
             return None

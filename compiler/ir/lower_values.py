@@ -58,9 +58,12 @@ class ValueChecker:
             for name, sub in bound.items():
                 if name in ("path", "key"):
                     ok = self.string(sub, f"'{name}' of file()") is not None and ok
-                else:
-                    ok = self.quantity(sub, Arg(name, arg.dims), f"{name} of {what}") \
-                        is not None and ok
+                    continue
+                checked = self.quantity(sub, Arg(name, arg.dims), f"{name} of {what}")
+                if checked is not None and name == "std" and checked.value < 0:
+                    self.diag.error("E209", sub.span, "a standard deviation cannot be negative")
+                    checked = None
+                ok = checked is not None and ok
             return value if ok else None
         return self._check_quantity(expr, value, arg, what, per_element)
 

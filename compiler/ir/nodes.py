@@ -53,6 +53,8 @@ class Input:
     poisson_rate: float | None
     file: ParamValue | None
     span: Span
+    #: where the source's values are written ('rate' of a Poisson source)
+    spans: dict[str, Span] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def size(self) -> int:

@@ -53,7 +53,7 @@ class CheckRanges:
         for node in net.nodes():
             if isinstance(node, Input):
                 if node.poisson_rate is not None and node.poisson_rate * dt > 1:
-                    diag.error("E209", node.span, f"Poisson rate {Quantity(node.poisson_rate, FREQUENCY)} gives more than one spike per step of "
+                    diag.error("E209", node.spans.get("rate", node.span), f"Poisson rate {Quantity(node.poisson_rate, FREQUENCY)} gives more than one spike per step of "
                                f"{Quantity(dt, TIME)}", hint="lower the rate or dt")
                 continue
             for name in TIME_CONSTANTS:

@@ -70,6 +70,15 @@ class CheckRuleVariables:
                     diag.error(code, instance.span, f"rule '{rule.name}' on '{projection.name}': "
                                f"{message}", hint=hint,
                                notes=[f"the rule reads it at {where}"])
+        post = ends["post"]
+        for update in rule.updates:
+            if update.trigger is not None and update.trigger.text == "post" and \
+                    isinstance(post, Population) and not post.model.spiking:
+                diag.error("E218", instance.span, f"rule '{rule.name}' on '{projection.name}': "
+                           f"post '{post.name}' ({post.model.name}) never spikes, so its "
+                           "'on post' update never happens", notes=[f"the update is at "
+                                                                    f"{update.span}"])
+                break
         for signal in rule.signals:
             call = signal.value
             if not isinstance(call, ast.Call) or call.func.text not in FEEDBACK:
@@ -77,12 +86,18 @@ class CheckRuleVariables:
             source = call.kwarg("from") or (call.args[0] if call.args else None)
             if not isinstance(source, ast.Ref) or len(source.parts) != 1:
                 continue
-            value = instance.args.get(source.parts[0].text)
-            name = value.name if isinstance(value, Symbol) else source.parts[0].text
+            param = source.parts[0].text
+            value = instance.args.get(param)
+            if isinstance(value, Symbol):
+                name = value.name
+            elif value is not None:
+                name = f"{param} = {getattr(value, 'value', value)!s}"
+            else:
+                name = param
             node = net.node(name) if net.has_node(name) else None
             if not isinstance(node, Population) or not node.readout:
-                diag.error("E217", instance.span, f"rule '{rule.name}': the feedback source "
-                           f"'{name}' is not a readout population",
+                diag.error("E217", instance.span, f"rule '{rule.name}' on '{projection.name}': "
+                           f"the feedback source '{name}' is not a readout population",
                            hint="declare it with 'readout NAME: LI[n]' and pass it, e.g. "
                                 "'readout = out'",
                            notes=[f"the generator is at {call.span}"])

@@ -50,14 +50,17 @@ class CheckShapes:
     @staticmethod
     def check_file(projection, pre, post, diag: Diagnostics) -> None:
         source = projection.connectivity.file
+        where = projection.spans.get("connectivity", projection.span)
         try:
             matrix = source.load()
         except (OSError, ValueError, KeyError) as error:
-            diag.error("E601", projection.span, f"cannot read weights from '{source.path}': "
+            diag.error("E601", where, f"cannot read weights from '{source.path}': "
                        f"{error}", hint="save a [post, pre] matrix with numpy.save")
             return
-        if matrix.size != pre.size * post.size or not np.issubdtype(matrix.dtype, np.number):
-            diag.error("E210", projection.span, f"'{source.path}' holds {matrix.shape} values; "
-                       f"expected a numeric [{post.size}, {pre.size}] matrix (post, pre)")
+        if matrix.shape != (post.size, pre.size) or not np.issubdtype(matrix.dtype, np.number):
+            diag.error("E210", where, f"'{source.path}' holds an array of shape "
+                       f"{list(matrix.shape)}; expected a numeric [{post.size}, {pre.size}] "
+                       f"matrix [post, pre]",
+                       hint="transpose it" if matrix.shape == (pre.size, post.size) else None)
         elif not np.all(np.isfinite(matrix)):
-            diag.error("E209", projection.span, f"'{source.path}' contains NaN or infinite weights")
+            diag.error("E209", where, f"'{source.path}' contains NaN or infinite weights")

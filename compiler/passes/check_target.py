@@ -63,7 +63,8 @@ class CheckTarget:
         engine = profile.learning
         where = a.rule.span
         what = f"rule '{report.rule}' on '{report.projection}'"
-        nonlocal_notes = [f"{t.span}: {t.reason}" for t in a.terms if t.tag in ("remote", "future")]
+        nonlocal_notes = list(dict.fromkeys(f"{t.span}: {t.reason}" for t in a.terms
+                                            if t.tag in ("remote", "future")))
         if engine.engine == "reference":
             if report.cls in ("c", "d", "c+d"):
                 diag.warning("W301", where, f"{what} is class {report.cls} "
@@ -96,10 +97,10 @@ class CheckTarget:
         post = [s for s in a.state if s.index == frozenset({"i"}) and not s.name.startswith("signal")]
         signals = [g for g in a.generators]
         synaptic = [s for s in a.state if {"i", "j"} <= s.index and s.name != "adam moments"]
-        reads_v = sorted(r for r in a.reads if r.endswith(".v") or r.endswith(".i")
-                         or r.endswith(".a"))
+        reads_v = sorted(r for r in a.reads if r.startswith("post.") and r != "post.s")
+        reads_pre = sorted(r for r in a.reads if r.startswith("pre.") and r != "pre.s")
         if engine.pre_traces is not None and len(pre) > engine.pre_traces:
-            diag.error("E303", where, f"{what} needs {len(pre)} pre-synaptic traces "
+            diag.error("E303", where, f"{what} needs {len(pre)} pre-synaptic trace(s) "
                        f"({', '.join(s.name for s in pre)}); {name} has {engine.pre_traces}",
                        hint="share time constants between pre traces")
         third = len(signals) + (1 if reads_v and engine.reads_post_state == "as_third_factor" else 0)
@@ -115,6 +116,10 @@ class CheckTarget:
                        f"{engine.tags_per_synapse} tag per synapse",
                        hint="a rule whose eligibility factorizes (no filter after the product) "
                             "needs no per-synapse trace")
+        if reads_pre:
+            diag.error("E306", where, f"{what} reads {', '.join(reads_pre)}; {name}'s learning "
+                       "engine sees only pre-synaptic spikes and their traces",
+                       hint="filter pre.s with lowpass(...) instead")
         if reads_v and engine.reads_post_state is False:
             diag.error("E306", where, f"{what} reads {', '.join(reads_v)}; {name}'s learning "
                        "engine reads only spike traces", hint="Loihi 2 can deliver a "
@@ -122,8 +127,9 @@ class CheckTarget:
         if a.divides or a.functions:
             used = sorted(a.functions | ({"/"} if a.divides else set()))
             diag.error("E307", where, f"{what} uses {', '.join(used)} on variables; {name}'s "
-                       "engine computes only sums of products", hint="precompute the factor in "
-                       "the post neuron and deliver it as a third factor")
+                       "engine computes only sums of products of traces, the weight and "
+                       "constants", hint="rewrite the update as a sum of products; a factor "
+                       "computed from the post neuron alone can arrive as a third factor")
         if any(s.name == "adam moments" for s in a.state):
             diag.error("E308", where, f"{what} uses the adam optimizer, which needs per-synapse "
                        f"moment estimates that {name} cannot keep", hint="use 'optimizer = sgd'")

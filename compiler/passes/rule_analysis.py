@@ -59,7 +59,7 @@ CONSTANT = Info()
 
 @dataclass(frozen=True)
 class StateItem:
-    """One trace: its name (``lowpass@line:col`` when anonymous), where it is indexed, and how
+    """One trace: its name (``lowpass@file:line:col`` when anonymous), where it is indexed, and how
     many numbers it holds for this projection."""
 
     name: str
@@ -303,7 +303,7 @@ class RuleAnalyzer:
         if name == "lowpass" and self.collect_anonymous and not self.is_named_trace(call):
             key = call.span
             if key not in self.anonymous:
-                self.anonymous[key] = StateItem(f"lowpass@{key.line}:{key.column}", info.index,
+                self.anonymous[key] = StateItem(f"lowpass@{key}", info.index,
                                                 self.count(info.index), key,
                                                 count_ops(call.args[0]) + 1)
         return info

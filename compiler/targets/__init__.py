@@ -23,6 +23,13 @@ from snnc.frontend.evaluate import Evaluator, Symbol
 from snnc.units import Quantity
 
 ENGINES = ("none", "sum_of_products", "software", "reference")
+#: capacities a profile may state (TARGETS.md); mapping reads them
+CAPACITY_KEYS = ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "synapses_per_core",
+                 "input_axons_per_core", "output_axons_per_core", "plastic_axon_factor",
+                 "routing_entries_per_chip", "destinations_per_neuron", "destinations_per_core",
+                 "fan_in_per_neuron", "input_rows_per_neuron", "recurrent_targets_per_neuron",
+                 "input_channels", "output_neurons", "weight_bits", "kernel_size_max",
+                 "channels_max")
 LEARNING_KEYS = ("engine", "classes", "pre_traces", "post_traces", "third_factor_channels",
                  "tags_per_synapse", "reads_post_state", "constant_mantissa", "constant_exponent")
 
@@ -72,12 +79,15 @@ def profile_from_dict(data: dict) -> TargetProfile:
 def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile | None:
     """A custom target: its base profile with the block's overrides (E219 for bad entries)."""
     evaluator = Evaluator(diag)
+    if not unique_entries(decl.body, diag):
+        return None
     settings = {s.name.text: s for s in decl.body if isinstance(s, ast.Setting)}
     base_name = "generic"
     if "base" in settings:
         value = evaluator.evaluate(settings["base"].value)
         if not isinstance(value, Symbol) or value.name not in builtin_names():
-            diag.error("E212", settings["base"].value.span, "unknown base target",
+            diag.error("E212", settings["base"].value.span,
+                       f"unknown base target '{getattr(value, 'name', '?')}'",
                        hint=did_you_mean(getattr(value, "name", ""), builtin_names())
                        or "bases are the built-in targets: " + ", ".join(builtin_names()))
             return None
@@ -87,6 +97,12 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
     ok = True
     for name, setting in settings.items():
         if name == "base":
+            continue
+        if name not in CAPACITY_KEYS:
+            diag.error("E219", setting.name.span, f"unknown target capacity '{name}'",
+                       hint=did_you_mean(name, CAPACITY_KEYS) or "capacities: "
+                       + ", ".join(CAPACITY_KEYS))
+            ok = False
             continue
         value = evaluator.evaluate(setting.value)
         if not isinstance(value, Quantity) or not value.dimensionless or value.value < 0:
@@ -104,11 +120,27 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
                        hint="the only section is 'learning { ... }'")
             ok = False
             continue
-        ok = read_learning(section, learning, evaluator, diag) and ok
+        ok = unique_entries(section.body, diag) and read_learning(section, learning, evaluator,
+                                                                  diag) and ok
     if not ok:
         return None
     return TargetProfile(decl.name.text, f"custom target based on {base_name}",
                          (str(decl.span),), LearningEngine(**learning), capacity)
+
+
+def unique_entries(body, diag: Diagnostics) -> bool:
+    """E202 for a setting or section written twice in a target block."""
+    seen: dict[str, object] = {}
+    ok = True
+    for entry in body:
+        name = entry.name.text
+        if name in seen:
+            diag.error("E202", entry.name.span, f"'{name}' is set twice in this target",
+                       notes=[f"first set at {seen[name]}"])
+            ok = False
+        else:
+            seen[name] = entry.name.span
+    return ok
 
 
 def read_learning(section: ast.TargetSection, learning: dict, evaluator: Evaluator,
