@@ -31,6 +31,8 @@ class Emitter:
     init: list[str] = field(default_factory=list)  # lines of Simulation.__init__
     reset: list[str] = field(default_factory=list)  # lines of Simulation.reset
     step: list[str] = field(default_factory=list)  # lines of Simulation.step
+    learn: list[str] = field(default_factory=list)  # lines of Simulation.step, when learning
+    errors: dict[str, str] = field(default_factory=dict)  # readout -> attribute of its error
 
     # -- naming -------------------------------------------------------------------------------
     def pop_id(self, name: str) -> str:
@@ -96,16 +98,50 @@ class Emitter:
                                  f"[{p.n_post}, {p.n_pre}] dense")
             else:
                 for key, array in (("", p.weights), ("_post", p.post_index),
-                                   ("_indptr", p.indptr)):
+                                   ("_pre", p.pre_index), ("_indptr", p.indptr)):
                     self.data[ident + key] = array
                 self.init.append(f"self.{ident} = self._array({ident!r})  # {p.name}: "
                                  f"{len(p.weights)} synapses, CSR by pre neuron")
-                self.init.append(f"self.{ident}_post = self.data[{ident + '_post'!r}]")
-                self.init.append(f"self.{ident}_indptr = self.data[{ident + '_indptr'!r}]")
+                for key in ("_post", "_pre", "_indptr"):
+                    self.init.append(f"self.{ident}{key} = self.data[{ident + key!r}]")
+            if p.mask is not None and p.learning:
+                self.data[ident + "_mask"] = p.mask
+                self.init.append(f"self.{ident}_mask = self.data[{ident + '_mask'!r}]")
+
+    def population(self, name: str) -> PopulationPlan:
+        return next(p for p in self.plan.populations if p.name == name)
+
+    def quantity_value(self, expr, instance=None) -> float:
+        """The SI value of a literal quantity, or of a rule parameter named by ``expr``."""
+        from snnc.diagnostics import Diagnostics
+        from snnc.frontend import ast
+        from snnc.frontend.evaluate import Evaluator
+        if isinstance(expr, ast.Ref) and instance is not None:
+            return instance.args[expr.parts[0].text].value
+        return Evaluator(Diagnostics()).evaluate(expr).value
+
+    def error_for(self, readout: str) -> str:
+        """The attribute holding the readout's per-step error dL/dv [batch, n] (computed once)."""
+        if readout not in self.errors:
+            ident = f"self.{self.pop_id(readout)}_error"
+            self.errors[readout] = ident
+            loss = next((loss for loss in self.plan.net.losses if loss.population == readout),
+                        None)
+            size = self.population(readout).size
+            self.reset.append(f"{ident} = np.zeros((self.batch, {size}), self.dtype)")
+            if loss is None:
+                self.learn.insert(0, f"{ident}.fill(0.0)  # no loss is defined on {readout}")
+            else:
+                source = f"self.{self.pop_id(readout)}_{loss.variable}"
+                self.learn.insert(0, f"{ident}[...] = self._error(n, {readout!r}, "
+                                     f"{loss.kind!r}, {source})  # loss {loss.kind}")
+        return self.errors[readout]
 
     def param(self, pop: PopulationPlan, key: str, default: float) -> str:
         """The attribute holding a per-neuron parameter vector (scalars are broadcast)."""
         ident = f"{self.pop_id(pop.name)}_{key}"
+        if ident in self.data:
+            return f"self.{ident}"
         if key in pop.arrays:
             value = pop.arrays[key]
         else:
@@ -168,12 +204,14 @@ class Emitter:
         reset.append(f"self.{ident}_ref = np.zeros((self.batch, {size}), np.int64)")
         reset.append(f"self.{ident}_a = {zeros}")
         reset.append(f"self.{ident}_s = np.zeros((self.batch, {size}), dtype=bool)")
+        reset.append(f"self.{ident}_u = {zeros}  # membrane before the reset")
         args += [str(reset_code), str(pop.refractory), f"self.{ident}_ref", f"self.{ident}_a",
                  self.param(pop, "beta_adapt", 0.0), self.param(pop, "rho", 0.0),
-                 f"self.{ident}_s", str(pop.spiking)]
+                 f"self.{ident}_s", str(pop.spiking), f"self.{ident}_u"]
         step.append(f"_neuron({', '.join(args)})")
 
     def build(self) -> None:
+        from snnc.backends.reference.rules import emit_learning
         self.emit_projection_data()
         self.emit_inputs()
         for pop in self.plan.populations:
@@ -184,6 +222,7 @@ class Emitter:
                 self.reset.append(f"self.{ident}_ring = np.zeros(({depth}, self.batch, "
                                   f"{pop.size}), dtype=bool)")
                 self.step.append(f"self.{ident}_ring[n % {depth}] = self.{ident}_s")
+        emit_learning(self, self.plan, self.plan.net)
 
 
 def variables(plan: Plan, emitter: Emitter) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -210,6 +249,7 @@ def render(plan: Plan, version: str) -> tuple[str, bytes]:
     template = env.get_template("simulation.py.j2")
     source = template.render(
         plan=plan, version=version, init=emitter.init, reset=emitter.reset, step=emitter.step,
+        learn=emitter.learn,
         variables=variables(plan, emitter),
         weights={p.name: emitter.proj_id(p) for p in plan.projections},
         inputs={x.name: (x.shape, x.source) for x in plan.inputs},

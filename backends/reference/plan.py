@@ -90,6 +90,7 @@ class Plan:
     populations: list[PopulationPlan]  # in update order
     projections: list[ProjectionPlan]
     max_delay: int
+    net: Network | None = None  # the IR it was built from (learning rules are printed from it)
 
     def incoming(self, name: str) -> list[ProjectionPlan]:
         return [p for p in self.projections if p.post == name]
@@ -257,7 +258,7 @@ def build_plan(net: Network, delivery: str = "same_step") -> Plan:
     max_delay = max((p.delay for p in projections), default=0)
     s = net.settings
     return Plan(s.name, s.dt, s.seed, s.integration, delivery, inputs, populations, projections,
-                max_delay)
+                max_delay, net)
 
 
 def describe_size(plan: Plan) -> str:

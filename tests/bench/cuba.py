@@ -233,12 +233,12 @@ def ensure_brian2(venv: str) -> tuple[str | None, str]:
     python = venv_python(venv)
     if brian2_ready(python):
         return python, "cached"
-    log(f"building the Brian2 environment in {venv} (first use; takes a minute or two)")
     pip_log = os.path.join(tempfile.gettempdir(), "snnc-bench-brian2-pip.log")
     reasons = []
     if os.path.isdir(venv) and os.listdir(venv) and not os.path.exists(
             os.path.join(venv, "pyvenv.cfg")):
         return None, f"{venv} exists and is not a virtual environment: not touching it"
+    log(f"building the Brian2 environment in {venv} (first use; takes a minute or two)")
     for base in base_pythons():
         try:
             made = subprocess.run([base, "-m", "venv", "--clear", venv], capture_output=True,
