@@ -39,7 +39,7 @@ FUNCTIONS = {"exp": "np.exp", "log": "np.log", "abs": "np.abs", "sign": "np.sign
              "sqrt": "np.sqrt", "tanh": "np.tanh", "min": "np.minimum", "max": "np.maximum",
              "clip": "np.clip"}
 EMPTY = frozenset()
-I, J, IJ = frozenset({"i"}), frozenset({"j"}), frozenset({"i", "j"})
+POST, PRE, SYNAPSE = frozenset({"i"}), frozenset({"j"}), frozenset({"i", "j"})
 
 
 def literal(value: float) -> str:
@@ -108,7 +108,7 @@ class RuleEmitter:
     # -- shapes ---------------------------------------------------------------------------------
     def shape(self, index: frozenset) -> str:
         n_pre, n_post = self.plan.n_pre, self.plan.n_post
-        if index - {"k"} >= IJ or ("i" in index and "j" in index):
+        if index - {"k"} >= SYNAPSE or ("i" in index and "j" in index):
             return f"(self.batch, {n_post}, {n_pre})" if self.plan.dense else \
                 f"(self.batch, {len(self.plan.weights)})"
         if "i" in index:
@@ -119,16 +119,16 @@ class RuleEmitter:
 
     def lift(self, code: str, index: frozenset, constant: bool, target: frozenset) -> str:
         """Broadcast ``code`` (computed at ``index``) to the layout of ``target``."""
-        if constant or index == target or not (target >= IJ):
+        if constant or index == target or not (target >= SYNAPSE):
             return code
         w = self.e.proj_id(self.plan)
         if self.plan.dense:
-            if index == J:
+            if index == PRE:
                 return f"{code}[:, None, :]"
             return f"{code}[:, :, None]"  # {i} [batch, post] or {} [batch, 1]
-        if index == J:
+        if index == PRE:
             return f"{code}[:, self.{w}_pre]"
-        if index == I:
+        if index == POST:
             return f"{code}[:, self.{w}_post]"
         return code
 
@@ -289,15 +289,15 @@ class RuleEmitter:
                 e.learn.append(f"{attribute}[...] = {new}")
         for signal in self.rule.signals:
             self.emit_signal(signal)
-        synapse = self.shape(IJ)
+        synapse = self.shape(SYNAPSE)
         e.learn.append(f"dw = np.zeros({synapse}, self.dtype)")
         for update in self.rule.updates:
-            term = self.render(update.value, IJ)
+            term = self.render(update.value, SYNAPSE)
             if update.trigger is not None and update.trigger.text in ("pre", "post"):
                 side = update.trigger.text
                 spikes = self.neuron(self.pre if side == "pre" else self.post, "s",
                                      delivered=side == "pre")
-                term = f"{term} * {self.lift(spikes, J if side == 'pre' else I, False, IJ)}"
+                term = f"{term} * {self.lift(spikes, PRE if side == 'pre' else POST, False, SYNAPSE)}"
             self.flush()
             e.learn.append(f"dw += {term}")
         self.emit_weight_update()
@@ -308,7 +308,7 @@ class RuleEmitter:
 
     @staticmethod
     def scope(index: frozenset) -> str:
-        return {EMPTY: "scalar", J: "per pre neuron", I: "per post neuron"}.get(
+        return {EMPTY: "scalar", PRE: "per pre neuron", POST: "per post neuron"}.get(
             index, "per synapse")
 
     def emit_signal(self, signal: ast.SignalDef) -> None:
