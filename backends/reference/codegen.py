@@ -19,6 +19,11 @@ import numpy as np
 from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
 
 
+#: the membrane's per-neuron parameters, rows of ``<pop>_params``, with their defaults
+NEURON_PARAMS = {"a_mem": 1.0, "v_leak": 0.0, "c_in": 1.0, "bias": 0.0, "threshold": 1.0,
+                 "v_reset": 0.0, "beta_adapt": 0.0, "rho": 0.0}
+
+
 def literal(value: float) -> str:
     """A float as a Python literal that reads back to the same double."""
     return repr(float(value))
@@ -138,8 +143,21 @@ class Emitter:
         return self.errors[readout]
 
     def param(self, pop: PopulationPlan, key: str, default: float) -> str:
-        """The attribute holding a per-neuron parameter vector (scalars are broadcast)."""
+        """The attribute holding a per-neuron parameter vector (scalars are broadcast). The
+        membrane's parameters are rows of one matrix ``<pop>_params`` (one kernel argument)."""
         ident = f"{self.pop_id(pop.name)}_{key}"
+        if key in NEURON_PARAMS:
+            stacked = f"{self.pop_id(pop.name)}_params"
+            if stacked not in self.data:
+                rows = [np.broadcast_to(np.asarray(pop.arrays[k] if k in pop.arrays else
+                                                   pop.scalars.get(k, d), dtype=np.float64),
+                                        (pop.size,)) for k, d in NEURON_PARAMS.items()]
+                self.data[stacked] = np.stack(rows)
+                self.init.append(f"self.{stacked} = self._array({stacked!r})  # rows: "
+                                 + ", ".join(NEURON_PARAMS))
+                for row, name in enumerate(NEURON_PARAMS):
+                    self.init.append(f"self.{self.pop_id(pop.name)}_{name} = self.{stacked}[{row}]")
+            return f"self.{ident}"
         if ident in self.data:
             return f"self.{ident}"
         if key in pop.arrays:
@@ -197,17 +215,15 @@ class Emitter:
             self.deliver([p for p in incoming if p.receptor == receptor], f"self.{ident}_j")
             step.append(f"_decay_add({r}, self.{ident}_r{k}_decay, self.{ident}_j, {total})"
                         f"  # receptor {receptor}")
-        args = [v, total] + [self.param(pop, key, default) for key, default in (
-            ("a_mem", 1.0), ("v_leak", 0.0), ("c_in", 1.0), ("bias", 0.0), ("threshold", 1.0),
-            ("v_reset", 0.0))]
+        self.param(pop, "a_mem", 1.0)  # creates <pop>_params
         reset_code = {"none": 0, "zero": 1, "subtract": 2}[pop.reset]
         reset.append(f"self.{ident}_ref = np.zeros((self.batch, {size}), np.int64)")
         reset.append(f"self.{ident}_a = {zeros}")
         reset.append(f"self.{ident}_s = np.zeros((self.batch, {size}), dtype=bool)")
         reset.append(f"self.{ident}_u = {zeros}  # membrane before the reset")
-        args += [str(reset_code), str(pop.refractory), f"self.{ident}_ref", f"self.{ident}_a",
-                 self.param(pop, "beta_adapt", 0.0), self.param(pop, "rho", 0.0),
-                 f"self.{ident}_s", str(pop.spiking), f"self.{ident}_u"]
+        args = [v, total, f"self.{ident}_params", str(reset_code), str(pop.refractory),
+                f"self.{ident}_ref", f"self.{ident}_a", f"self.{ident}_s", str(pop.spiking),
+                f"self.{ident}_u"]
         step.append(f"_neuron({', '.join(args)})")
 
     def build(self) -> None:
