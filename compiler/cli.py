@@ -103,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate FILE with the reference simulator and save the recordings.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="input data (.npz): one array per data input, named like the input, of shape "
-               "[steps, *shape] or [steps, batch, *shape], 0/1 or boolean.\n"
+               "[steps, *shape] or [steps, batch, *shape], 0/1 or boolean; for learning rules "
+               "also 'target.<readout>' (labels [batch] for cross-entropy, values [steps, batch, "
+               "n] for mse), 'label' (class labels for local readouts) and 'reward' [steps] or "
+               "[steps, batch].\n"
                "output (.npz): 'pop.var' arrays [steps, batch, *shape] for every recorded "
                "variable, '<projection>.w' final weights, 'dt' and 'steps'.\n\n"
                "example:\n  snnc run examples/cuba.snn --steps 10000 -o cuba.npz")
@@ -123,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--delivery", choices=DELIVERIES, default="same_step",
                      help="same_step (default; NIR importers) or next_step (Lava)")
     run.add_argument("--seed", type=int, help="override the network seed for Poisson inputs")
+    run.add_argument("--no-learn", action="store_true",
+                     help="freeze the weights (learning rules do not run)")
     run.add_argument("--format", choices=("text", "json"), default="text")
     run.set_defaults(handler=run_run)
 
@@ -407,10 +412,24 @@ def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnost
             diag.error("E604", None, f"input '{name}' must hold spikes (0 or 1)")
             continue
         inputs[name] = np.broadcast_to(array.astype(bool), (array.shape[0], batch, size))
-    for name in sorted(set(given) - set(wanted)):
+    special = {name for name in given if name.startswith("target.") or name in ("label", "reward")}
+    for name in sorted(set(given) - set(wanted) - special):
         diag.warning("W602", None, f"'{path}' holds '{name}', which is not a data input",
                      hint=did_you_mean(name, wanted) or f"data inputs: {', '.join(wanted) or '-'}")
     return None if diag.has_errors else inputs
+
+
+def load_supervision(path: str | None) -> tuple[dict, np.ndarray | None]:
+    """Targets ('target.<readout>', 'label') and the reward ('reward') of a data file."""
+    if path is None:
+        return {}, None
+    with np.load(path, allow_pickle=False) as archive:
+        targets = {key[len("target."):]: archive[key] for key in archive.files
+                   if key.startswith("target.")}
+        if "label" in archive.files:
+            targets["label"] = archive["label"]
+        reward = archive["reward"] if "reward" in archive.files else None
+    return targets, reward
 
 
 def run_run(args) -> int:
@@ -431,6 +450,10 @@ def run_run(args) -> int:
             print("snnc run: give --steps (the network has no 'duration')", file=sys.stderr)
             return EXIT_USAGE
         steps = round(net.settings.duration / net.settings.dt)
+    get_backend("reference").check(net, diag)
+    if diag.has_errors:
+        print_diagnostics(diag)
+        return EXIT_ERRORS
     module = load_simulation(net, args.delivery)
     record, unknown = record_list(args, net, module.VARIABLES)
     for word in unknown:
@@ -446,9 +469,16 @@ def run_run(args) -> int:
     internal = list(dict.fromkeys(record + spiking))  # spikes are always counted
     seed = net.settings.seed if args.seed is None else args.seed
     sim = module.Simulation(batch=args.batch, dtype=args.dtype, seed=seed)
+    targets, reward = load_supervision(args.input)
     progress, bar = progress_bar(steps)
     start = time.perf_counter()
-    out = sim.run(steps, inputs, record=internal, progress=progress)
+    try:
+        out = sim.run(steps, inputs, record=internal, progress=progress, targets=targets,
+                      reward=reward, learn=not args.no_learn)
+    except ValueError as error:  # targets of the wrong shape
+        diag.error("E604", None, str(error))
+        print_diagnostics(diag)
+        return EXIT_ERRORS
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()

@@ -35,3 +35,47 @@ def test_pair_stdp_reproduces_the_exponential_window(delta, tmp_path):
     potentiation = 0.01 * 1.0 * math.exp(-delta / 16.8) if delta >= 0 else 0.0
     depression = 0.01 * 1.05 * math.exp(delta / 33.7) if delta <= 0 else 0.0
     assert change == pytest.approx(potentiation - depression, abs=1e-12)
+
+
+ONLINE = """
+network o { dt = 1 ms
+ seed = 9 }
+input x[20]: poisson(rate = 30 Hz)
+population h: CubaLIF[32] { tau_mem = 20 ms
+ reset = subtract }
+readout out: LI[4] { tau_mem = 20 ms }
+x -> h: dense { weight = normal(0.2, 0.2)
+ learn eprop(lr = 1e-2, readout = out) }
+h -> h: sparse(p = 0.3) { weight = normal(0, 0.1)
+ learn eprop_symmetric(lr = 1e-2, readout = out) }
+h -> out: dense { learn delta(lr = 1e-2, readout = out) }
+loss cross_entropy(sum_over_time(out.v))
+"""
+
+
+def test_same_seed_gives_bit_identical_weights_after_learning(tmp_path):
+    module = load_module(compile_text(ONLINE), tmp_path)
+    runs = [module.Simulation(batch=3).run(200, targets={"out": np.array([0, 1, 2])},
+                                           record=["h.s"]) for _ in range(2)]
+    for key in ("x->h.w", "h->h.w", "h->out.w"):
+        assert np.array_equal(runs[0][key], runs[1][key])
+    initial = module.Simulation().data
+    assert not np.allclose(runs[0]["h->out.w"], initial["w2"])
+
+
+def test_readout_learning_reduces_its_error(tmp_path):
+    """The delta rule on a fixed hidden layer is gradient descent on the per-step error."""
+    module = load_module(compile_text(ONLINE.replace("learn eprop(lr = 1e-2, readout = out)", "")
+                                      .replace("learn eprop_symmetric(lr = 1e-2, readout = out)",
+                                               "")), tmp_path)
+    sim = module.Simulation(batch=4)
+    labels = np.array([0, 1, 2, 3])
+    losses = []
+    for _ in range(6):
+        out = sim.run(150, targets={"out": labels}, record=["out.v"])
+        v = out["out.v"]
+        p = np.exp(v - v.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        losses.append(-np.mean(np.log(p[:, np.arange(4), labels] + 1e-12)))
+        sim.reset()
+    assert losses[-1] < 0.8 * losses[0], losses

@@ -106,3 +106,30 @@ def test_plot_writes_pictures(tmp_path, capsys):
     pictures = sorted(os.listdir(tmp_path / "pics"))
     assert pictures == ["raster.png", "voltages.png", "weights.png"]
     assert all((tmp_path / "pics" / p).read_bytes()[:4] == b"\x89PNG" for p in pictures)
+
+
+def test_exact_oracles_are_refused_as_online_rules(tmp_path, capsys):
+    source = tmp_path / "oracle.snn"
+    source.write_text("input x[4]\npopulation h: CubaLIF[5]\nreadout out: LI[2]\n"
+                      "x -> h { learn bptt(readout = out) }\nh -> out\n"
+                      "loss cross_entropy(sum_over_time(out.v))\n")
+    assert main(["run", str(source), "--steps", "10"]) == 1
+    err = capsys.readouterr().err
+    assert "E501" in err and "backprop_through_time" in err
+
+
+def test_supervised_targets_come_with_the_data(tmp_path, capsys):
+    data = tmp_path / "data.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, units=rng.random((30, 2, 20)) < 0.3, **{"target.out": np.array([1, 3])})
+    out = tmp_path / "o.npz"
+    assert main(["run", RANDMAN, "--steps", "30", "--batch", "2", "--input", str(data),
+                 "-o", str(out)]) == 0
+    frozen = tmp_path / "f.npz"
+    assert main(["run", RANDMAN, "--steps", "30", "--batch", "2", "--input", str(data),
+                 "-o", str(frozen), "--no-learn"]) == 0
+    with np.load(out) as a, np.load(frozen) as b:
+        assert not np.array_equal(a["hidden->out.w"], b["hidden->out.w"])
+    np.savez(data, units=rng.random((30, 2, 20)) < 0.3, **{"target.out": np.ones((30, 2, 4))})
+    assert main(["run", RANDMAN, "--steps", "30", "--batch", "2", "--input", str(data)]) == 1
+    assert "E604" in capsys.readouterr().err

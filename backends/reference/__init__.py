@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from snnc.backends.reference.codegen import render
 from snnc.backends.reference.plan import DELIVERIES, build_plan
+from snnc.backends.reference.rules import check_online
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
 
@@ -21,7 +22,8 @@ class ReferenceBackend:
     delivery: str = "same_step"
 
     def check(self, net: Network, diag: Diagnostics) -> None:
-        """Every construct of the language runs here; nothing to refuse."""
+        """Every construct runs here, except the exact oracles as online rules (E501)."""
+        check_online(net, diag)
 
     def emit(self, net: Network) -> dict[str, str | bytes]:
         from snnc import __version__

@@ -18,7 +18,6 @@ import numpy as np
 
 from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
 
-
 #: the membrane's per-neuron parameters, rows of ``<pop>_params``, with their defaults
 NEURON_PARAMS = {"a_mem": 1.0, "v_leak": 0.0, "c_in": 1.0, "bias": 0.0, "threshold": 1.0,
                  "v_reset": 0.0, "beta_adapt": 0.0, "rho": 0.0}
