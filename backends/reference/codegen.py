@@ -211,7 +211,15 @@ class Emitter:
             reset.append(f"{r} = {zeros}  # receptor {receptor}")
             self.init.append(f"self.{ident}_r{k}_decay = np.full({size}, {literal(a)}, "
                              "self.dtype)")
-            self.deliver([p for p in incoming if p.receptor == receptor], f"self.{ident}_j")
+            feeding = [p for p in incoming if p.receptor == receptor]
+            if len(feeding) == 1 and not feeding[0].dense:  # one call: decay, deliver, add
+                p = feeding[0]
+                w = self.proj_id(p)
+                step.append(f"_decay_deliver({r}, self.{ident}_r{k}_decay, "
+                            f"{self.spikes_at(p.pre, p.delay)}, self.{w}_indptr, self.{w}_post, "
+                            f"self.{w}, {total})  # receptor {receptor}: {p.name}")
+                continue
+            self.deliver(feeding, f"self.{ident}_j")
             step.append(f"_decay_add({r}, self.{ident}_r{k}_decay, self.{ident}_j, {total})"
                         f"  # receptor {receptor}")
         self.param(pop, "a_mem", 1.0)  # creates <pop>_params
