@@ -234,3 +234,10 @@ def test_numba_kernels_match_the_numpy_kernels_bit_for_bit(text, steps, tmp_path
     assert sum(int(a[k].sum()) for k in record if k.endswith(".s")) > 0
     for key in record:
         assert np.array_equal(a[key], b[key]), key
+
+
+def test_integrate_and_fire_integrates_constant_input_linearly(tmp_path):
+    out, _ = simulate(one_neuron("IF", "bias = 0.3\n v_init = -0.2\n threshold = 100"),
+                      tmp_path, 100, record=["n.v"])
+    expected = -0.2 + 0.3 * (np.arange(100) + 1)
+    assert np.max(np.abs(out["n.v"][:, 0, 0] - expected)) < 1e-12
