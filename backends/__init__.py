@@ -11,6 +11,7 @@ import importlib
 #: backend name -> (module, class, extra that provides its dependencies or None)
 REGISTRY: dict[str, tuple[str, str, str | None]] = {
     "reference": ("snnc.backends.reference", "ReferenceBackend", None),
+    "nir": ("snnc.backends.nir", "NirBackend", "nir"),
 }
 
 

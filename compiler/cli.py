@@ -35,7 +35,7 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 #: commands that later releases add, shown in --help so the design is visible in one place
 PLANNED = (
-    ("compile", "compile FILE --emit nir|lava: the NIR and Lava backends"),
+    ("compile", "compile FILE --emit lava: the Lava backend"),
     ("map", "map FILE --target CHIP: partition and place onto a chip's cores"),
     ("train", "train FILE --data ...: train with the network's learning rules"),
     ("import-nir", "import-nir GRAPH.nir -o NET.snn: read a NIR graph as .snn source"),
@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="output folder (replaced as a whole)")
     compile_.add_argument("--target", metavar="NAME", help="check against this target")
     compile_.add_argument("--delivery", choices=DELIVERIES, default="same_step",
-                          help="reference backend: when a spike reaches its target (see README)")
+                          help="when a spike reaches its target (see README)")
+    compile_.add_argument("--allow-lossy", action="store_true",
+                          help="nir: export constructs NIR cannot express without them "
+                               "(warnings instead of errors)")
     compile_.set_defaults(handler=run_compile)
 
     run = commands.add_parser(
@@ -336,7 +339,9 @@ def run_compile(args) -> int:
     diag = Diagnostics()
     net = compile_net(args.file, diag, args.target)
     if net is not None:
-        options = {"delivery": args.delivery} if args.emit == "reference" else {}
+        options = {"delivery": args.delivery}
+        if args.emit == "nir":
+            options["allow_lossy"] = args.allow_lossy
         try:
             backend = get_backend(args.emit, **options)
         except MissingExtra as error:

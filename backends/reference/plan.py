@@ -67,6 +67,7 @@ class ProjectionPlan:
     indptr: np.ndarray | None = None  # CSR by pre neuron: synapses of pre j are indptr[j]:indptr[j+1]
     learning: bool = False
     mask: np.ndarray | None = None  # dense projections that are not full: where synapses exist
+    kernel: np.ndarray | None = None  # conv2d/sumpool2d: the shared kernel [out, in, k, k]
 
 
 @dataclass
@@ -111,18 +112,19 @@ def materialize(net: Network, population: Population, name: str):
     return value.materialize(population.size, rng)
 
 
-def update_order(net: Network) -> tuple[list[str], set[str]]:
+def update_order(net: Network, with_delayed: bool = False) -> tuple[list[str], set[str]]:
     """Populations in update order and the names of projections that close a cycle.
 
-    Edges with an explicit delay do not constrain the order. Among the others, a depth-first
-    search in declaration order marks as cycle-closing every edge that points back to a
-    population still on the search stack (self-loops included).
+    Edges with an explicit delay do not constrain the order (unless ``with_delayed``, which
+    gives the cycles as a NIR importer sees them). Among the others, a depth-first search in
+    declaration order marks as cycle-closing every edge that points back to a population still
+    on the search stack (self-loops included).
     """
     populations = [p.name for p in net.populations()]
     graph = nx.DiGraph()
     graph.add_nodes_from(populations)
     back: set[str] = set()
-    edges = [p for p in net.projections() if p.delay_steps == 0
+    edges = [p for p in net.projections() if (with_delayed or p.delay_steps == 0)
              and isinstance(net.node(p.pre), Population)]
     state: dict[str, int] = {}  # 1 on stack, 2 done
 
@@ -215,13 +217,16 @@ def plan_projection(net: Network, projection: Projection, delay: int) -> Project
         kernel = projection.weight.materialize(int(np.prod(connectivity.kernel_shape(pre.shape))),
                                                weight_rng).astype(np.float64)
         weights = kernel[taps]
+        kernel = kernel.reshape(connectivity.kernel_shape(pre.shape))
     else:
+        kernel = None
         weights = projection.weight.materialize(len(posts), weight_rng).astype(np.float64)
     n = pre.size * post.size
     dense = n > 0 and len(posts) / n > DENSE_THRESHOLD
     receptor = projection.receptor.name if projection.receptor else None
     plan = ProjectionPlan(projection.name, projection.pre, projection.post, pre.size, post.size,
-                          delay, receptor, dense, weights, learning=bool(projection.rules))
+                          delay, receptor, dense, weights, learning=bool(projection.rules),
+                          kernel=kernel)
     if dense:
         matrix = np.zeros((post.size, pre.size))
         matrix[posts, pres] = weights

@@ -1,0 +1,55 @@
+"""The NIR backend: ``network.nir`` (HDF5, via the ``nir`` package; extra ``snnc[nir]``).
+
+``check`` reports what NIR cannot express (E502-E507): an error by default, a warning with
+``allow_lossy``. Values are validated before writing (E508: finite, time constants > 0),
+since nir itself checks structure but not values.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import nir  # noqa: F401 - a missing extra must fail when the backend is loaded
+import numpy as np
+
+from snnc.backends.nir.export import export_graph, lossy_constructs
+from snnc.backends.reference.plan import build_plan
+from snnc.diagnostics import Diagnostics
+from snnc.ir.network import Network
+
+
+@dataclass
+class NirBackend:
+    name: str = "nir"
+    allow_lossy: bool = False
+    delivery: str = "same_step"
+
+    def check(self, net: Network, diag: Diagnostics) -> None:
+        plan = build_plan(net, self.delivery)
+        for code, span, message in lossy_constructs(net, plan):
+            if self.allow_lossy:
+                diag.warning("W" + code[1:], span, message + " (exported without it)")
+            else:
+                diag.error(code, span, message,
+                           hint="pass --allow-lossy to export without it (a warning then)")
+
+    def emit(self, net: Network) -> dict[str, str | bytes]:
+        from snnc import __version__
+        graph = export_graph(net, __version__, self.delivery)
+        validate(graph)
+        buffer = io.BytesIO()
+        nir.write(buffer, graph)
+        return {"network.nir": buffer.getvalue()}
+
+
+def validate(graph) -> None:
+    """Every parameter finite and every time constant positive (a bug otherwise: the IR
+    passes already checked the program)."""
+    for name, node in graph.nodes.items():
+        for key, value in vars(node).items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                if not np.all(np.isfinite(value)):
+                    raise ValueError(f"NIR node '{name}': {key} is not finite")
+                if key.startswith("tau") and not np.all(value > 0):
+                    raise ValueError(f"NIR node '{name}': {key} must be positive")

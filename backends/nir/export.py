@@ -1,0 +1,221 @@
+"""Export to NIR: the network as a ``nir.NIRGraph`` that Euler-discretizing importers
+(snnTorch, Norse, Lava) run step for step like the reference simulator (INTEROP.md).
+
+NIR is continuous time. The importers integrate with forward Euler at the network's dt,
+current first, so a decay a per step is exported as ``tau = dt / (1 - a)`` (for exact
+integration a = exp(-dt/tau) gives a different, equivalent tau), and the input scaling c_in as
+``r = c_in tau / dt``; a current-based neuron's synaptic input is scaled by
+``w_in = tau_syn / dt``, which makes the current jump by exactly the weight. A projection with a
+receptor becomes a leaky integrator (LI) node whose output is that current, feeding a LIF.
+
+What NIR cannot express (subtractive reset, no reset, adaptive thresholds, refractoriness,
+biases, initial potentials, plasticity) is reported by :func:`lossy_constructs`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan, build_plan
+from snnc.ir.network import Network
+
+
+def tau_of(decay, dt: float):
+    """The time constant whose forward-Euler decay over dt is ``decay``."""
+    return dt / (1.0 - np.asarray(decay, dtype=np.float64))
+
+
+def per_neuron(pop: PopulationPlan, key: str, default: float) -> np.ndarray:
+    value = pop.arrays[key] if key in pop.arrays else pop.scalars.get(key, default)
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (pop.size,)).reshape(pop.shape) \
+        .copy()
+
+
+def lossy_constructs(net: Network, plan: Plan) -> list[tuple[str, object, str]]:
+    """(code, span, message) for every construct NIR 1.0.8 cannot express."""
+    problems = []
+    for pop in plan.populations:
+        node = net.node(pop.name)
+        where = node.span
+        if pop.model == "ALIF":
+            problems.append(("E503", where, f"'{pop.name}' is ALIF: NIR has no adaptive "
+                                             "threshold"))
+        if pop.spiking and pop.reset == "subtract":
+            problems.append(("E502", node.spans.get("reset", where), f"'{pop.name}' resets by subtraction: NIR resets to "
+                                             "v_reset"))
+        if pop.spiking and pop.reset == "none":
+            problems.append(("E502", node.spans.get("reset", where), f"'{pop.name}' does not reset: NIR resets to "
+                                             "v_reset"))
+        if pop.refractory:
+            problems.append(("E504", node.spans.get("refractory", where), f"'{pop.name}' has a refractory period: NIR has "
+                                             "none"))
+        if np.any(per_neuron(pop, "bias", 0.0) != 0):
+            problems.append(("E506", node.spans.get("bias", where),
+                             f"'{pop.name}' has a bias: NIR neurons have none"))
+        if np.any(per_neuron(pop, "v_init", 0.0) != 0):
+            problems.append(("E507", node.spans.get("v_init", where),
+                             f"'{pop.name}' starts at v_init != 0: NIR states start at 0"))
+    for projection in net.projections():
+        if projection.rules:
+            names = ", ".join(r.name for r in projection.rules)
+            problems.append(("E505", projection.rules[0].span,
+                             f"'{projection.name}' learns ({names}): NIR has no plasticity; "
+                             "the rules go into the metadata"))
+    return problems
+
+
+class Exporter:
+    def __init__(self, net: Network, plan: Plan, version: str):
+        self.net, self.plan, self.version = net, plan, version
+        self.dt = plan.dt
+        self.nodes: dict = {}
+        self.edges: list[tuple[str, str]] = []
+
+    def population_node(self, pop: PopulationPlan, receptors: bool):
+        import nir
+
+        dt = self.dt
+        meta = {"snnc_population": pop.name, "snnc_model": pop.model, "reset": pop.reset}
+        tau_mem = tau_of(per_neuron(pop, "a_mem", 1.0), dt) if pop.model not in ("IF",) else None
+        c_in = per_neuron(pop, "c_in", 1.0)
+        v_leak = per_neuron(pop, "v_leak", 0.0)
+        threshold = per_neuron(pop, "threshold", 1.0)
+        v_reset = per_neuron(pop, "v_reset", 0.0)
+        if pop.model == "IF":
+            return nir.IF(r=c_in / dt, v_threshold=threshold, v_reset=v_reset, metadata=meta)
+        r = c_in * tau_mem / dt
+        if pop.has_syn and not receptors:
+            tau_syn = tau_of(per_neuron(pop, "a_syn", 0.0), dt)
+            if pop.spiking:
+                return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak,
+                                   v_threshold=threshold, v_reset=v_reset, w_in=tau_syn / dt,
+                                   metadata=meta)
+            return nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak,
+                              w_in=tau_syn / dt, metadata=meta)
+        if pop.spiking:
+            return nir.LIF(tau=tau_mem, r=r, v_leak=v_leak, v_threshold=threshold,
+                           v_reset=v_reset, metadata=meta)
+        return nir.LI(tau=tau_mem, r=r, v_leak=v_leak, metadata=meta)
+
+    def current_node(self, pop: PopulationPlan, decay: float, label: str):
+        """A synaptic current as a leaky integrator: v <- decay v + J (r = tau / dt)."""
+        import nir
+
+        tau = float(tau_of(decay, self.dt))
+        shape = pop.shape
+        return nir.LI(tau=np.full(shape, tau), r=np.full(shape, tau / self.dt),
+                      v_leak=np.zeros(shape), metadata={"snnc_current": label})
+
+    def weight_node(self, p: ProjectionPlan, pre_shape, post_shape):
+        import nir
+
+        connectivity = self.net.projection(p.name).connectivity
+        meta = {"snnc_projection": p.name, "snnc_connectivity": connectivity.describe()}
+        if connectivity.kind == "conv2d":
+            return nir.Conv2d(input_shape=tuple(pre_shape[1:]), weight=p.kernel,
+                              stride=connectivity.stride, padding=connectivity.padding,
+                              dilation=1, groups=1, bias=np.zeros(p.kernel.shape[0]),
+                              metadata=meta)
+        if connectivity.kind == "sumpool2d":
+            k, s = connectivity.kernel, connectivity.stride
+            if not np.all(p.kernel == 1.0):
+                meta["snnc_scale"] = float(p.kernel.ravel()[0])
+            return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([s, s]),
+                                 padding=np.array([0, 0]), metadata=meta)
+        matrix = dense_weights(p)
+        if connectivity.kind == "one_to_one" and tuple(pre_shape) == tuple(post_shape):
+            return nir.Scale(scale=np.diag(matrix).reshape(post_shape).copy(), metadata=meta)
+        return nir.Linear(weight=matrix, metadata=meta)
+
+    def build(self):
+        import nir
+
+        names = {pop.name: pop for pop in self.plan.populations}
+        for x in self.plan.inputs:
+            self.nodes[x.name] = nir.Input(input_type={"input": np.array(x.shape)},
+                                           metadata={"snnc_source": x.source})
+        currents: dict[tuple[str, str], str] = {}
+        for pop in self.plan.populations:
+            receptors = bool(pop.receptors)
+            self.nodes[pop.name] = self.population_node(pop, receptors)
+            if receptors:
+                if pop.has_syn:
+                    name = f"{pop.name}.current"
+                    self.nodes[name] = self.current_node(pop, per_neuron(pop, "a_syn", 0.0)
+                                                         .ravel()[0], "synaptic current")
+                    self.edges.append((name, pop.name))
+                    currents[(pop.name, "")] = name
+                for receptor, decay in sorted(pop.receptors.items()):
+                    name = f"{pop.name}.{receptor}"
+                    self.nodes[name] = self.current_node(pop, decay, f"receptor {receptor}")
+                    self.edges.append((name, pop.name))
+                    currents[(pop.name, receptor)] = name
+        for p in self.plan.projections:
+            pre_shape = self.net.node(p.pre).shape
+            post_shape = names[p.post].shape
+            source = p.pre
+            connectivity = self.net.projection(p.name).connectivity
+            if len(pre_shape) > 1 and connectivity.kind not in ("conv2d", "sumpool2d"):
+                flat = f"{p.name}.flatten"
+                self.nodes[flat] = nir.Flatten(input_type={"input": np.array(pre_shape)},
+                                               start_dim=0, end_dim=-1)
+                self.edges.append((source, flat))
+                source = flat
+            self.nodes[p.name] = self.weight_node(p, pre_shape, post_shape)
+            self.edges.append((source, p.name))
+            source = p.name
+            extra = p.delay - (1 if p.name in self.back_edges() else 0)
+            if extra > 0:
+                delay = f"{p.name}.delay"
+                self.nodes[delay] = nir.Delay(delay=np.full(post_shape, extra * self.dt))
+                self.edges.append((source, delay))
+                source = delay
+            target = currents.get((p.post, p.receptor or ""), p.post)
+            self.edges.append((source, target))
+        outgoing = {pre for pre, _ in self.edges}
+        recorded = {r.owner for r in self.net.records if not r.is_projection}
+        shown = [pop for pop in self.plan.populations if self.net.node(pop.name).readout
+                 or pop.name not in outgoing or pop.name in recorded]
+        for pop in shown or self.plan.populations:  # outputs: readouts, ends, recordings
+            name = f"{pop.name}.output"
+            self.nodes[name] = nir.Output(output_type={"output": np.array(pop.shape)})
+            self.edges.append((pop.name, name))
+        if not self.plan.inputs and self.plan.populations:
+            # nir.read needs an entry point: an autonomous network gets a silent input
+            first = self.plan.populations[0]
+            self.nodes["silent"] = nir.Input(input_type={"input": np.array([1])},
+                                             metadata={"snnc_source": "silent"})
+            self.nodes["silent->" + first.name] = nir.Linear(weight=np.zeros((first.size, 1)))
+            self.edges += [("silent", "silent->" + first.name), ("silent->" + first.name,
+                                                                 first.name)]
+        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=self.metadata())
+
+    def back_edges(self) -> set[str]:
+        from snnc.backends.reference.plan import update_order
+        if not hasattr(self, "_back"):
+            self._back = update_order(self.net, with_delayed=True)[1]
+        return self._back
+
+    def metadata(self) -> dict:
+        s = self.net.settings
+        rules = []
+        for report in self.net.analyses.get("check-locality", []):
+            rules.append(report.to_json())
+        return {"snnc_version": self.version, "network": s.name, "dt": s.dt, "seed": s.seed,
+                "integration": s.integration, "delivery": self.plan.delivery,
+                "learning": json.dumps(rules, sort_keys=True)}
+
+
+def dense_weights(p: ProjectionPlan) -> np.ndarray:
+    if p.dense:
+        return np.array(p.weights, dtype=np.float64)
+    matrix = np.zeros((p.n_post, p.n_pre))
+    matrix[p.post_index, p.pre_index] = p.weights
+    return matrix
+
+
+def export_graph(net: Network, version: str, delivery: str = "same_step"):
+    plan = build_plan(net, delivery)
+    return Exporter(net, plan, version).build()
