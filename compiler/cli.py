@@ -38,7 +38,6 @@ PLANNED = (
     ("compile", "compile FILE --emit lava: the Lava backend"),
     ("map", "map FILE --target CHIP: partition and place onto a chip's cores"),
     ("train", "train FILE --data ...: train with the network's learning rules"),
-    ("import-nir", "import-nir GRAPH.nir -o NET.snn: read a NIR graph as .snn source"),
 )
 
 EPILOG = "planned commands (not in this release):\n" + "\n".join(
@@ -141,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", metavar="DIR", default=".",
                       help="folder for the PNG files (default: here)")
     plot.set_defaults(handler=run_plot)
+
+    importer = commands.add_parser(
+        "import-nir", help="read a NIR graph as .snn source (extra 'nir')",
+        description="Read a NIR graph written by any toolchain and write .snn source that snnc "
+                    "compiles, plus an .npz archive with its arrays next to it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  snnc import-nir lif.nir --dt 1e-4 -o lif.snn")
+    importer.add_argument("graph", metavar="GRAPH.nir")
+    importer.add_argument("-o", "--output", required=True, metavar="NET.snn")
+    importer.add_argument("--dt", type=float, metavar="SECONDS",
+                          help="the time step (required unless the graph's metadata has 'dt')")
+    importer.set_defaults(handler=run_import)
 
     passes = commands.add_parser("passes", help="list the compiler passes",
                                  description="List the passes of the default pipeline, in order.")
@@ -557,3 +568,42 @@ def run_plot(args) -> int:
               file=sys.stderr)
         return EXIT_ERRORS
     return EXIT_OK
+
+
+def run_import(args) -> int:
+    try:
+        from snnc.backends.nir.importer import import_graph
+    except ImportError:
+        print("snnc import-nir needs nir: pip install 'snnc[nir]'", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dt is not None and not (args.dt > 0 and np.isfinite(args.dt)):
+        print("snnc import-nir: --dt must be a positive number of seconds", file=sys.stderr)
+        return EXIT_USAGE
+    diag = Diagnostics()
+    stem = os.path.splitext(os.path.basename(args.output))[0]
+    archive = stem + ".npz"
+    result = import_graph(args.graph, diag, args.dt, stem, archive)
+    if result is not None:
+        text, arrays = result
+        folder = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(folder, exist_ok=True)
+        if arrays:
+            write_npz(os.path.join(folder, archive), arrays)
+        write_text(args.output, text)
+        check = Diagnostics()
+        if snnc.check_file(args.output, check) is None:  # a bug: our own output must compile
+            print_diagnostics(check)
+            return EXIT_INTERNAL
+    print_diagnostics(diag)
+    if result is None:
+        return EXIT_ERRORS
+    print(f"{args.graph}: wrote {args.output}" + (f" and {archive}" if result[1] else ""))
+    return EXIT_OK
+
+
+def write_text(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".snnc-", suffix=".snn", dir=folder)
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, path)

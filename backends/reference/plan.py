@@ -208,6 +208,7 @@ def plan_projection(net: Network, projection: Projection, delay: int) -> Project
     posts, pres = projection.connectivity.materialize(pre.shape, post.shape, rng)
     weight_rng = rng_for(net.settings.seed, projection.name, "weight")
     connectivity = projection.connectivity
+    kernel = None
     if connectivity.kind == "file" and isinstance(projection.weight, Constant) \
             and projection.weight.value == 1.0:
         matrix = connectivity.file.load().reshape(post.size, pre.size)
@@ -219,7 +220,6 @@ def plan_projection(net: Network, projection: Projection, delay: int) -> Project
         weights = kernel[taps]
         kernel = kernel.reshape(connectivity.kernel_shape(pre.shape))
     else:
-        kernel = None
         weights = projection.weight.materialize(len(posts), weight_rng).astype(np.float64)
     n = pre.size * post.size
     dense = n > 0 and len(posts) / n > DENSE_THRESHOLD

@@ -1,0 +1,444 @@
+"""Import from NIR: a graph written by any toolchain becomes readable ``.snn`` source (plus an
+``.npz`` with its arrays) that snnc compiles and simulates as the Euler importers would.
+
+The network runs at ``dt`` (the graph's ``dt`` metadata or ``--dt``) with ``integration =
+euler``: a NIR neuron with time constant tau decays by 1 - dt/tau per step, its input is scaled
+by r dt / tau (``input_scale = r_dt_over_tau``), and a current-based neuron's synaptic input
+dt / tau_syn * w_in is folded into the weights of the projections that feed it.
+
+A projection is the chain of nodes between two populations (or an input and a population):
+``[Flatten] -> Linear | Affine | Conv2d | SumPool2d | Scale -> [Delay]``. An Affine or Conv2d
+bias becomes the population's ``bias`` (exact for LIF, IF and LI; an approximation behind a
+synaptic filter, reported). Anything else is refused with a diagnostic naming the node.
+"""
+
+from __future__ import annotations
+
+import io
+import keyword
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from snnc.diagnostics import Diagnostics
+
+NEURONS = {"LIF": "LIF", "CubaLIF": "CubaLIF", "IF": "IF", "LI": "LI", "CubaLI": "CubaLI"}
+WEIGHTS = ("Linear", "Affine", "Conv2d", "SumPool2d", "Scale")
+PASS_THROUGH = ("Flatten", "Delay")
+RESERVED = {"import", "network", "neuron", "input", "population", "readout", "rule", "loss",
+            "record", "target", "pre", "post", "w", "net"}
+
+
+class ImportFailed(Exception):
+    """A diagnostic was reported; nothing is written."""
+
+
+@dataclass
+class Projection:
+    name: str
+    pre: str
+    post: str
+    kind: str  # dense | conv2d | sumpool2d | one_to_one
+    weights: np.ndarray | None
+    delay_steps: int = 0
+    options: dict = field(default_factory=dict)
+
+
+def identifier(name: str, taken: set[str]) -> str:
+    """A valid, unused .snn name for a NIR node name (``lif1.lif`` -> ``lif1_lif``)."""
+    text = re.sub(r"[^A-Za-z0-9_]", "_", name) or "node"
+    if text[0].isdigit():
+        text = "n" + text
+    if keyword.iskeyword(text) or text in RESERVED:
+        text += "_"
+    candidate, k = text, 2
+    while candidate in taken:
+        candidate, k = f"{text}_{k}", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def read_graph(path: str, diag: Diagnostics):
+    """The NIR graph in ``path``, or None after an E6xx diagnostic."""
+    import h5py
+    import nir
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        diag.error("E601", None, f"cannot read '{path}': {error.strerror or error}")
+        return None
+    if not data.startswith(b"\x89HDF\r\n\x1a\n"):
+        diag.error("E610", None, f"'{path}' is not a NIR file (NIR files are HDF5)",
+                   hint="export one with nir.write(path, graph)")
+        return None
+    try:
+        with h5py.File(io.BytesIO(data), "r") as handle:
+            types = sorted(node_types(handle["node"]))
+    except (OSError, KeyError, ValueError) as error:
+        diag.error("E610", None, f"'{path}' is not a readable NIR file: {error}",
+                   hint="the file may be truncated")
+        return None
+    known = set(nir.__all__) if hasattr(nir, "__all__") else set(dir(nir))
+    unknown = [t for t in types if t not in known]
+    if unknown:
+        diag.error("E612", None, f"'{path}' uses the node type '{unknown[0]}', which nir "
+                   f"{nir.version} does not define")
+        return None
+    try:
+        return nir.read(io.BytesIO(data))
+    except Exception as error:  # nir raises many kinds for invalid graphs
+        diag.error("E611", None, f"'{path}' is not a valid NIR graph: {error}",
+                   hint="nir's own type check refuses it; re-export it with a current nir")
+        return None
+
+
+def node_types(group) -> set[str]:
+    """Every node type named in a NIR HDF5 group, nested graphs included."""
+    out = set()
+    if "type" in group:
+        value = group["type"][()]
+        out.add(value.decode() if isinstance(value, bytes) else str(value))
+    if "nodes" in group:
+        for name in group["nodes"]:
+            out |= node_types(group["nodes"][name])
+    return out
+
+
+class Importer:
+    def __init__(self, graph, dt: float, source: str, diag: Diagnostics):
+        self.graph = graph
+        self.dt = dt
+        self.source = source
+        self.diag = diag
+        self.taken: set[str] = set()
+        self.names: dict[str, str] = {}
+        self.inputs: dict[str, tuple[int, ...]] = {}
+        self.populations: dict[str, dict] = {}
+        self.projections: list[Projection] = []
+        self.arrays: dict[str, np.ndarray] = {}
+        self.records: list[str] = []
+        self.warnings: list[str] = []
+
+    def fail(self, code: str, message: str, hint: str | None = None):
+        self.diag.error(code, None, message, hint=hint)
+        raise ImportFailed
+
+    # -- structure ------------------------------------------------------------------------------
+    def run(self) -> None:
+        nodes = self.graph.nodes
+        for name, node in nodes.items():
+            kind = type(node).__name__
+            if kind == "NIRGraph":
+                self.fail("E612", f"node '{name}' is a nested NIRGraph, which snnc does not "
+                          "import yet", hint="flatten the graph before exporting it")
+            if kind not in NEURONS and kind not in WEIGHTS and kind not in PASS_THROUGH and \
+                    kind not in ("Input", "Output"):
+                self.fail("E612", f"node '{name}' is a {kind}, which has no .snn equivalent",
+                          hint="snnc imports Input, Output, LIF, CubaLIF, IF, LI, CubaLI, "
+                               "Linear, Affine, Conv2d, SumPool2d, Scale, Flatten and Delay")
+            self.check_values(name, node)
+        for name in sorted(nodes):
+            if type(nodes[name]).__name__ in ("Input", *NEURONS):
+                self.names[name] = identifier(name, self.taken)
+        for name in sorted(nodes):
+            node = nodes[name]
+            kind = type(node).__name__
+            if kind == "Input":
+                shape = tuple(int(v) for v in np.atleast_1d(node.input_type["input"]))
+                self.inputs[self.names[name]] = shape
+            elif kind in NEURONS:
+                self.populations[self.names[name]] = self.population(name, node)
+        for name in sorted(nodes):
+            if type(nodes[name]).__name__ in ("Input", *NEURONS):
+                for successor in self.successors(name):
+                    self.follow(name, successor)
+
+    def check_values(self, name: str, node) -> None:
+        for key, value in vars(node).items():
+            if key in ("metadata", "input_type", "output_type"):
+                continue
+            array = np.asarray(value) if not isinstance(value, dict) else None
+            if array is None or array.dtype.kind not in "fiu":
+                continue
+            if not np.all(np.isfinite(array)):
+                self.fail("E613", f"node '{name}': {key} holds NaN or infinite values")
+            if key.startswith("tau") and not np.all(array > 0):
+                self.fail("E613", f"node '{name}': {key} must be positive, not "
+                          f"{float(np.min(array)):g}")
+
+    def successors(self, name: str) -> list[str]:
+        return sorted(post for pre, post in self.graph.edges if pre == name)
+
+    def follow(self, start: str, first: str) -> None:
+        """Walk pass-through nodes and one weight node from ``start`` to a population."""
+        nodes = self.graph.nodes
+        chain, current = [], first
+        while True:
+            kind = type(nodes[current]).__name__
+            if kind in NEURONS or kind == "Output":
+                break
+            if kind == "Input":
+                self.fail("E611", f"edge into the input node '{current}'")
+            chain.append(current)
+            following = self.successors(current)
+            if len(following) != 1:
+                self.fail("E611", f"node '{current}' feeds {len(following)} nodes; snnc imports "
+                          "chains of one weight node between two populations")
+            current = following[0]
+        if type(nodes[current]).__name__ == "Output":
+            if type(nodes[start]).__name__ in NEURONS:
+                self.records.append(f"{self.names[start]}.s" if
+                                    self.populations[self.names[start]]["spiking"]
+                                    else f"{self.names[start]}.v")
+            return
+        weights = [n for n in chain if type(nodes[n]).__name__ in WEIGHTS]
+        delay = sum(int(round(float(np.max(nodes[n].delay)) / self.dt)) for n in chain
+                    if type(nodes[n]).__name__ == "Delay")
+        if len(weights) == 1:
+            self.projection(start, weights[0], current, delay)
+        elif weights:
+            self.composed(start, [n for n in chain if type(nodes[n]).__name__ != "Delay"],
+                          current, delay)
+        else:
+            self.fail("E611", f"no weight node between '{start}' and '{current}'",
+                      hint="connect populations through Linear, Affine, Conv2d, SumPool2d or "
+                           "Scale nodes")
+
+    def composed(self, start: str, chain: list[str], end: str, delay: int) -> None:
+        """Several linear nodes in a row (e.g. SumPool2d then Conv2d) become one dense
+        projection: the composed map, computed on the basis vectors of the pre population."""
+        shape = self.inputs.get(self.names[start]) or self.populations[self.names[start]]["shape"]
+        size = int(np.prod(shape))
+        if size > 20000:
+            self.fail("E611", f"the chain {' -> '.join(chain)} would compose into a dense "
+                      f"matrix with {size} columns", hint="add a neuron layer between them")
+        basis = np.eye(size).reshape((size,) + tuple(shape))
+        zero = np.zeros((1,) + tuple(shape))
+        for name in chain:
+            basis = apply(self.graph.nodes[name], basis, with_bias=False)
+            zero = apply(self.graph.nodes[name], zero, with_bias=True)
+        target = self.populations[self.names[end]]
+        factor = target["input_factor"]
+        weights = basis.reshape(size, -1).T * factor[:, None]
+        name = identifier("_".join(chain), self.taken)
+        self.projections.append(Projection(name, self.names[start], self.names[end], "dense",
+                                           weights, delay))
+        bias = zero.reshape(-1)
+        if np.any(bias != 0):
+            previous = target["settings"].get("bias", (np.zeros(bias.size), ""))[0]
+            target["settings"]["bias"] = (previous + bias * target["w_in"], "")
+
+    # -- populations ----------------------------------------------------------------------------
+    def population(self, name: str, node) -> dict:
+        kind = type(node).__name__
+        params = {key: np.asarray(getattr(node, key), dtype=np.float64)
+                  for key in vars(node) if key not in ("metadata", "input_type", "output_type")
+                  and getattr(node, key) is not None}
+        shape = self.shape_of(node, params)
+        spiking = kind in ("LIF", "CubaLIF", "IF")
+        entry = {"model": NEURONS[kind], "shape": shape, "spiking": spiking, "settings": {},
+                 "nir": name, "input_factor": np.ones(int(np.prod(shape))),
+                 "w_in": np.ones(int(np.prod(shape)))}
+        settings = entry["settings"]
+        tau = params.get("tau", params.get("tau_mem"))
+        if tau is not None:
+            settings["tau_mem"] = (tau, "s")
+        if kind in ("CubaLIF", "CubaLI"):
+            settings["tau_syn"] = (params["tau_syn"], "s")
+            w_in = params.get("w_in", np.ones(1))
+            # the current jumps by dt / tau_syn * w_in * (W s): folded into the weights
+            entry["input_factor"] = np.broadcast_to(
+                self.dt / params["tau_syn"] * w_in, shape).reshape(-1).copy()
+            entry["w_in"] = np.broadcast_to(w_in, shape).reshape(-1).copy()
+        if "v_leak" in params:
+            settings["v_leak"] = (params["v_leak"], "")
+        r = params.get("r", np.ones(1))
+        if kind == "IF":
+            scale = np.broadcast_to(r * self.dt, shape)
+            if not np.all(scale == scale.ravel()[0]):
+                self.fail("E611", f"node '{name}': IF with a different r for every neuron")
+            settings["input_scale"] = (float(scale.ravel()[0]), "")
+        else:
+            settings["r"] = (r, "")
+            settings["input_scale"] = ("r_dt_over_tau", None)
+        if spiking:
+            settings["threshold"] = (params["v_threshold"], "")
+            settings["reset"] = ("zero", None)
+            settings["v_reset"] = (params.get("v_reset", np.zeros(1)), "")
+        return entry
+
+    @staticmethod
+    def shape_of(node, params) -> tuple[int, ...]:
+        output = getattr(node, "output_type", None) or {}
+        for value in output.values():
+            shape = tuple(int(v) for v in np.atleast_1d(value))
+            if shape and all(v > 0 for v in shape):
+                return shape
+        largest = max(params.values(), key=lambda a: a.size)
+        return tuple(largest.shape) or (1,)
+
+    # -- projections ----------------------------------------------------------------------------
+    def projection(self, start: str, weight_name: str, end: str, delay: int) -> None:
+        node = self.graph.nodes[weight_name]
+        kind = type(node).__name__
+        pre, post = self.names[start], self.names[end]
+        target = self.populations[post]
+        factor = target["input_factor"]
+        name = identifier(weight_name, self.taken)
+        bias = None
+        if kind in ("Linear", "Affine"):
+            weights = np.asarray(node.weight, dtype=np.float64) * factor[:, None]
+            projection = Projection(name, pre, post, "dense", weights, delay)
+            if kind == "Affine":
+                bias = np.asarray(node.bias, dtype=np.float64)
+        elif kind == "Scale":
+            weights = np.asarray(node.scale, dtype=np.float64).reshape(-1) * factor
+            projection = Projection(name, pre, post, "one_to_one", weights, delay)
+        elif kind == "Conv2d":
+            stride, padding = self.square(weight_name, node.stride), self.square(weight_name,
+                                                                                 node.padding)
+            if int(np.max(node.dilation)) != 1 or int(node.groups) != 1:
+                self.fail("E611", f"node '{weight_name}': Conv2d with dilation or groups")
+            kernel = np.asarray(node.weight, dtype=np.float64)
+            if not np.all(factor == factor[0]):
+                self.fail("E611", f"node '{weight_name}': a convolution into neurons with "
+                          "different input scaling")
+            projection = Projection(name, pre, post, "conv2d", kernel * factor[0], delay,
+                                    {"kernel": kernel.shape[2], "stride": stride,
+                                     "padding": padding, "channels": kernel.shape[0]})
+            bias = np.repeat(np.asarray(node.bias, dtype=np.float64),
+                             int(np.prod(target["shape"][1:])))
+        else:  # SumPool2d
+            kernel = self.square(weight_name, node.kernel_size)
+            stride = self.square(weight_name, node.stride)
+            if int(np.max(node.padding)) != 0:
+                self.fail("E611", f"node '{weight_name}': SumPool2d with padding")
+            projection = Projection(name, pre, post, "sumpool2d", None, delay,
+                                    {"kernel": kernel, "stride": stride})
+            if not np.all(factor == 1.0):
+                projection.weights = np.full(1, factor[0])
+        if bias is not None and np.any(bias != 0):
+            if target["model"] in ("CubaLIF", "CubaLI"):
+                self.diag.warning("W616", None, f"node '{weight_name}': its bias enters "
+                                  f"'{end}' behind the synaptic filter; imported as the "
+                                  "neurons' bias (same steady state, different transient)")
+            previous = target["settings"].get("bias", (np.zeros(bias.size), ""))[0]
+            # behind a synaptic filter the same steady state needs w_in * b
+            target["settings"]["bias"] = (previous + bias * target["w_in"], "")
+        self.projections.append(projection)
+
+    def square(self, name: str, value) -> int:
+        values = np.atleast_1d(np.asarray(value)).astype(int)
+        if not np.all(values == values[0]):
+            self.fail("E611", f"node '{name}': only square kernels, strides and padding")
+        return int(values[0])
+
+    # -- writing --------------------------------------------------------------------------------
+    def value(self, key: str, value, unit: str | None) -> str:
+        """A .snn value: a literal when uniform, else file(...) into the sidecar archive."""
+        if unit is None:
+            return str(value)
+        array = np.asarray(value, dtype=np.float64)
+        suffix = f" {unit}" if unit else ""
+        if array.size == 1 or np.all(array == array.ravel()[0]):
+            return f"{float(array.ravel()[0])!r}{suffix}".replace("inf", "1e999")
+        self.arrays[key] = array.reshape(-1)
+        return f'file("{self.archive}", key = "{key}")'
+
+    def write(self, name: str, archive: str) -> str:
+        self.archive = archive
+        lines = [f"# Imported from the NIR graph {self.source!r} by snnc.",
+                 "# Euler integration at the graph's dt reproduces what NIR importers compute.",
+                 f"network {identifier(name, set())} {{",
+                 f"  dt = {self.dt!r} s", "  integration = euler", "}", ""]
+        for input_name, shape in self.inputs.items():
+            lines.append(f"input {input_name}[{', '.join(map(str, shape))}]")
+        for pop_name, entry in self.populations.items():
+            kind = "population" if entry["spiking"] else "readout"
+            lines += ["", f"{kind} {pop_name}: {entry['model']}[{', '.join(map(str, entry['shape']))}]"
+                      f" {{  # NIR node {entry['nir']!r}"]
+            for key, (value, unit) in entry["settings"].items():
+                lines.append(f"  {key} = {self.value(f'{pop_name}.{key}', value, unit)}")
+            lines.append("}")
+        for p in self.projections:
+            connectivity = {"dense": 'file("{a}", key = "{k}")', "one_to_one": "one_to_one",
+                            "conv2d": "conv2d(kernel = {kernel}, stride = {stride}, padding = "
+                                      "{padding}, channels = {channels})",
+                            "sumpool2d": "sumpool2d(kernel = {kernel}, stride = {stride})"}[p.kind]
+            key = f"{p.name}.weight"
+            body = []
+            if p.kind == "dense":
+                self.arrays[key] = p.weights
+                text = connectivity.format(a=self.archive, k=key)
+            else:
+                text = connectivity.format(**p.options)
+                if p.weights is not None:
+                    body.append(f"  weight = {self.value(key, p.weights, '')}")
+            if p.delay_steps:
+                body.append(f"  delay = {p.delay_steps}")
+            lines.append("")
+            lines.append(f"{p.pre} -> {p.post} as {p.name}: {text}" + (" {" if body else ""))
+            if body:
+                lines += body + ["}"]
+        if self.records:
+            lines += ["", "record " + ", ".join(sorted(set(self.records)))]
+        return "\n".join(lines) + "\n"
+
+
+def apply(node, x: np.ndarray, with_bias: bool) -> np.ndarray:
+    """A NIR linear node applied to a batch x [batch, *shape] (numpy, for composing maps)."""
+    kind = type(node).__name__
+    if kind == "Flatten":
+        return x.reshape(x.shape[0], -1)
+    if kind in ("Linear", "Affine"):
+        out = x.reshape(x.shape[0], -1) @ np.asarray(node.weight, dtype=np.float64).T
+        if kind == "Affine" and with_bias:
+            out = out + np.asarray(node.bias, dtype=np.float64)
+        return out
+    if kind == "Scale":
+        return x * np.asarray(node.scale, dtype=np.float64)
+    if kind == "SumPool2d":
+        k = int(np.atleast_1d(node.kernel_size)[0])
+        stride = int(np.atleast_1d(node.stride)[0])
+        return windows(x, k, stride, 0).sum(axis=(-2, -1))
+    # Conv2d: cross-correlation with zero padding
+    weight = np.asarray(node.weight, dtype=np.float64)
+    stride = int(np.atleast_1d(node.stride)[0])
+    padding = int(np.atleast_1d(node.padding)[0])
+    patches = windows(x, weight.shape[2], stride, padding)  # [batch, C_in, oh, ow, k, k]
+    out = np.einsum("bcyxij,ocij->boyx", patches, weight)
+    if with_bias:
+        out = out + np.asarray(node.bias, dtype=np.float64)[None, :, None, None]
+    return out
+
+
+def windows(x: np.ndarray, k: int, stride: int, padding: int) -> np.ndarray:
+    """Sliding k x k windows of x [batch, C, H, W]: [batch, C, out_h, out_w, k, k]."""
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    view = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))
+    return view[:, :, ::stride, ::stride]
+
+
+def import_graph(path: str, diag: Diagnostics, dt: float | None, name: str,
+                 archive: str) -> tuple[str, dict[str, np.ndarray]] | None:
+    """(.snn text, arrays for ``archive``) of the graph in ``path``, or None after errors."""
+    graph = read_graph(path, diag)
+    if graph is None:
+        return None
+    if dt is None:
+        value = graph.metadata.get("dt") if isinstance(graph.metadata, dict) else None
+        if value is None:
+            diag.error("E614", None, f"'{path}' does not say its time step",
+                       hint="give it with --dt, e.g. --dt 1e-4 (seconds)")
+            return None
+        dt = float(np.asarray(value))
+    importer = Importer(graph, dt, path, diag)
+    try:
+        importer.run()
+    except ImportFailed:
+        return None
+    text = importer.write(name, archive)
+    return text, importer.arrays
