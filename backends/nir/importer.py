@@ -287,7 +287,11 @@ class Importer:
         pre, post = self.names[start], self.names[end]
         target = self.populations[post]
         factor = target["input_factor"]
-        name = identifier(weight_name, self.taken)
+        original = (getattr(node, "metadata", None) or {}).get("snnc_projection")
+        if original == f"{pre}->{post}" and original == weight_name:
+            name = original  # snnc's own default name: written without 'as'
+        else:
+            name = identifier(weight_name, self.taken)
         bias = None
         if kind in ("Linear", "Affine"):
             weights = np.asarray(node.weight, dtype=np.float64) * factor[:, None]
@@ -368,7 +372,7 @@ class Importer:
                             "conv2d": "conv2d(kernel = {kernel}, stride = {stride}, padding = "
                                       "{padding}, channels = {channels})",
                             "sumpool2d": "sumpool2d(kernel = {kernel}, stride = {stride})"}[p.kind]
-            key = f"{p.name}.weight"
+            key = f"{p.name.replace('->', '_to_')}.weight"
             body = []
             if p.kind == "dense":
                 self.arrays[key] = p.weights
@@ -380,7 +384,8 @@ class Importer:
             if p.delay_steps:
                 body.append(f"  delay = {p.delay_steps}")
             lines.append("")
-            lines.append(f"{p.pre} -> {p.post} as {p.name}: {text}" + (" {" if body else ""))
+            alias = "" if p.name == f"{p.pre}->{p.post}" else f" as {p.name}"
+            lines.append(f"{p.pre} -> {p.post}{alias}: {text}" + (" {" if body else ""))
             if body:
                 lines += body + ["}"]
         if self.records:
