@@ -34,7 +34,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import snnc
@@ -54,6 +54,9 @@ FUZZ_SETTINGS = settings(
     derandomize=True,
     database=None,
     print_blob=True,
+    report_multiple_bugs=False,
+    # no explain phase: it is slow on these inputs and writes patch files into .hypothesis/
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.large_base_example, HealthCheck.filter_too_much],
 )
@@ -174,7 +177,7 @@ LONG_NUMBERS = [
     "0 / 0", "1 / 0", "(-1) ^ 0.5", "0 ^ -1", "(-8) ^ (1/3)", "exp(1000)", "log(0)", "sqrt(-1)",
     "exp(1e999)", "1e308 ms", "1e999 Hz", "1e-999 s", "10^12", "1e12", "1e13", "1000001",
     "2^63", "2^64", "9223372036854775808", "1.5", "-1", "+-+-1", "1 ms ^ 3", "1 ms ^ 1e300",
-    "(1 ms ^ 1e300) ^ 1e300", "1 ms ^ 0.5", "1 ms / 0 ms", "1 Hz * 1 ms", "[1e999]",
+    "(1 ms ^ 1e300) ^ 1e300", "(" * 16 + "1 s" + " ^ 1e300)" * 16, "1 ms ^ 0.5", "1 ms / 0 ms", "1 Hz * 1 ms", "[1e999]",
     "uniform(1e999, 0)", "normal(0, -1)", "\u0663",
 ]
 NESTING = [
@@ -182,10 +185,11 @@ NESTING = [
     ("sqrt(", ")"), ("exp(", ")"), ("lowpass(", ", 1 ms)"), ("uniform(0, ", ")"),
     ("normal(mean = ", ")"), ("1 + ", ""), ("2 * ", ""), ("2 ^ ", ""), ("(1 + ", ")"),
     ("(1 * ", ")"), ("[1, ", "]"), ("g(a = ", ")"), ("-(", ")"), ("(-", ")"), ("((", "))"),
+    ("(", " ^ 1e300)"), ("(", " ^ 2)"), ("(", " * 1 ms)"), ("(", " / 1e-300)"),
 ]
-DEPTHS = st.one_of(st.sampled_from([50, 100, 200, 250, 300, 330, 350, 400, 450, 500, 600, 800,
-                                     1000, 1500, 2000, 3000]),
-                   st.integers(50, 3000))
+DEPTHS = st.one_of(st.sampled_from([50, 64, 100, 128, 199, 200, 201, 250, 300, 330, 350, 400,
+                                     450, 480, 490, 500, 600, 800, 1000, 1500, 2000, 3000]),
+                   st.integers(50, 250), st.integers(50, 3000))
 IMPORT_TARGETS = ["other.snn", "cycle.snn", "missing.snn", "latin1.snn", "nul.snn",
                   "broken.snn", "adir.snn", "", ".", "..", "common/models.snn",
                   "common/../other.snn", ROOT_NAME, "./" + ROOT_NAME, "empty.snn", "bom.snn",
@@ -381,6 +385,27 @@ def long_line(draw, text):
     return text[:at] + sep + line + sep + text[at:]
 
 
+TOWER_STEPS = [(op, operand) for op in ("^", "*", "/", "+", "-")
+               for operand in ("1e300", "1e308", "2", "0.5", "-1", "0", "1 ms", "1e-300", "x")]
+
+
+def arithmetic_tower(draw, text):
+    """Wrap a value in 2-60 levels of '(value op operand)': exponents, units and magnitudes
+    that grow with every level (e.g. the dimension of '((1 s ^ 1e300) ^ 1e300)...')."""
+    tokens = tokenize(text)
+    values = value_spans(tokens)
+    if not values:
+        return text
+    start, end = draw(st.sampled_from(values))
+    steps = draw(st.lists(st.sampled_from(TOWER_STEPS), min_size=1, max_size=2))
+    levels = draw(st.integers(2, 60))
+    value = join(tokens[start:end])
+    opened = "(" * levels
+    closed = "".join(f" {steps[k % len(steps)][0]} {steps[k % len(steps)][1]})"
+                     for k in range(levels))
+    return join(tokens[:start]) + opened + value + closed + join(tokens[end:])
+
+
 UNIT_WORDS = ["ms", "s", "us", "Hz", "kHz", "V", "mV", "msec", "hz", "m", "ms2"]
 FUNCTIONS = ["uniform", "normal", "file", "poisson", "sqrt", "exp", "log", "lowpass",
              "surrogate", "decay", "sparse", "fixed_fan_in", "conv2d", "dense", "adam", "sgd",
@@ -447,7 +472,7 @@ def splice_line(draw, text):
 MUTATIONS = [delete_token, delete_span, duplicate_token, duplicate_line, swap_tokens, truncate,
              inject_random_chars, inject_special_chars, inject_word, replace_token, long_number,
              deep_nesting, deep_nesting, long_line, insert_import, splice_line, splice_line,
-             replace_value, replace_value, replace_value]
+             replace_value, replace_value, replace_value, arithmetic_tower]
 
 
 @st.composite

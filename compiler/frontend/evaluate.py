@@ -53,6 +53,9 @@ class ListValue:
 
 Value = Union[Quantity, Symbol, StringValue, CallValue, ListValue]
 
+#: the largest exponent a unit may reach (s^-2 is common, s^40 is a typo)
+MAX_UNIT_POWER = 12
+
 #: pure functions allowed in constant expressions
 CONSTANT_FUNCTIONS = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log}
 
@@ -159,13 +162,17 @@ class Evaluator:
                 return None
             value = left.value + right.value if op == "+" else left.value - right.value
             return self.finite(node, Quantity(value, left.dim))
-        if op == "*":
-            return self.finite(node, Quantity(left.value * right.value, left.dim * right.dim))
-        if op == "/":
-            if right.value == 0:
+        if op in "*/":
+            if op == "/" and right.value == 0:
                 self.diag.error("E209", node.span, "division by zero")
                 return None
-            return self.finite(node, Quantity(left.value / right.value, left.dim / right.dim))
+            dim = left.dim * right.dim if op == "*" else left.dim / right.dim
+            if max(abs(dim.time), abs(dim.voltage)) > MAX_UNIT_POWER:
+                self.diag.error("E205", node.span, "the unit of this value has an exponent "
+                                f"above {MAX_UNIT_POWER}")
+                return None
+            value = left.value * right.value if op == "*" else left.value / right.value
+            return self.finite(node, Quantity(value, dim))
         # op == "^"
         if not right.dimensionless or (not left.dimensionless and right.value != int(right.value)):
             self.diag.error("E205", node.span, "exponents must be dimensionless (and whole "
@@ -181,7 +188,15 @@ class Evaluator:
         if isinstance(value, complex):
             self.diag.error("E209", node.span, "the power is not a real number")
             return None
+        if not left.dimensionless and abs(right.value) > MAX_UNIT_POWER:
+            self.diag.error("E205", node.span, f"a unit raised to the power {right.value:g}",
+                            hint=f"unit exponents are whole numbers up to {MAX_UNIT_POWER}")
+            return None
         dim = left.dim ** int(right.value) if not left.dimensionless else Dim()
+        if max(abs(dim.time), abs(dim.voltage)) > MAX_UNIT_POWER:
+            self.diag.error("E205", node.span, "the unit of this value has an exponent above "
+                            f"{MAX_UNIT_POWER}")
+            return None
         return self.finite(node, Quantity(value, dim))
 
     def finite(self, node: ast.Binary, q: Quantity) -> Quantity | None:
