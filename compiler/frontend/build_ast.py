@@ -5,7 +5,7 @@ Every method receives the rule's ``meta`` (positions) and its children, already 
 
 from __future__ import annotations
 
-from lark import Token, Transformer, v_args
+from lark import Token, Tree
 
 from snnc.diagnostics import Span
 from snnc.frontend import ast
@@ -28,13 +28,28 @@ def unescape(literal: str) -> str:
     return "".join(out)
 
 
-@v_args(meta=True)
-class AstBuilder(Transformer):
-    """Callbacks named after grammar rules; spans point into ``file``."""
+class AstBuilder:
+    """Callbacks named after grammar rules, called bottom-up with each rule's ``meta``
+    (positions) and its converted children; spans point into ``file``."""
 
     def __init__(self, file: str) -> None:
-        super().__init__(visit_tokens=False)
         self.file = file
+
+    def transform(self, tree: Tree):
+        """Convert the parse tree without recursion (deep expressions stay safe)."""
+        results: dict[int, object] = {}
+        stack: list[tuple[Tree, bool]] = [(tree, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if not expanded:
+                stack.append((node, True))
+                stack.extend((child, False) for child in node.children
+                             if isinstance(child, Tree))
+                continue
+            children = [results.pop(id(child)) if isinstance(child, Tree) else child
+                        for child in node.children]
+            results[id(node)] = getattr(self, node.data)(node.meta, children)
+        return results[id(tree)]
 
     # -- positions ------------------------------------------------------------------------
     def span(self, meta) -> Span:

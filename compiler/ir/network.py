@@ -29,13 +29,19 @@ class Network:
     #: results that analysis passes attach, by pass name (e.g. "check-locality")
     analyses: dict[str, object] = field(default_factory=dict)
 
+    #: declaration-ordered indexes kept beside the graph (the graph stays the source of truth)
+    _nodes: dict = field(default_factory=dict, repr=False)
+    _projections: dict = field(default_factory=dict, repr=False)
+
     # -- building ---------------------------------------------------------------------------
     def add_node(self, node: Input | Population) -> None:
-        self.graph.add_node(node.name, payload=node, order=self.graph.number_of_nodes())
+        self.graph.add_node(node.name, payload=node, order=len(self._nodes))
+        self._nodes[node.name] = node
 
     def add_projection(self, projection: Projection) -> None:
         self.graph.add_edge(projection.pre, projection.post, key=projection.name,
-                            payload=projection, order=self.graph.number_of_edges())
+                            payload=projection, order=len(self._projections))
+        self._projections[projection.name] = projection
 
     # -- reading ----------------------------------------------------------------------------
     def node(self, name: str) -> Input | Population:
@@ -45,8 +51,7 @@ class Network:
         return name in self.graph
 
     def nodes(self) -> list[Input | Population]:
-        items = sorted(self.graph.nodes(data=True), key=lambda item: item[1]["order"])
-        return [data["payload"] for _, data in items]
+        return list(self._nodes.values())
 
     def inputs(self) -> list[Input]:
         return [n for n in self.nodes() if isinstance(n, Input)]
@@ -55,25 +60,29 @@ class Network:
         return [n for n in self.nodes() if isinstance(n, Population)]
 
     def projections(self) -> list[Projection]:
-        items = sorted(self.graph.edges(keys=True, data=True), key=lambda item: item[3]["order"])
-        return [data["payload"] for *_, data in items]
+        return list(self._projections.values())
 
     def projection(self, name: str) -> Projection | None:
-        return next((p for p in self.projections() if p.name == name), None)
+        return self._projections.get(name)
 
     def incoming(self, name: str) -> list[Projection]:
-        return [p for p in self.projections() if p.post == name]
+        return [self.graph.edges[pre, name, key]["payload"]
+                for pre, _, key in sorted(self.graph.in_edges(name, keys=True),
+                                          key=lambda e: self.graph.edges[e]["order"])]
 
     @property
     def neuron_count(self) -> int:
-        return sum(p.size for p in self.populations())
+        return sum(p.size for p in self._nodes.values() if isinstance(p, Population))
 
     def synapse_count(self, projection: Projection) -> int:
         return projection.connectivity.synapse_count(self.node(projection.pre).shape,
                                                      self.node(projection.post).shape)
 
     def verify(self) -> bool:
-        """Structural invariants every pass must keep."""
+        """Structural invariants every pass must keep (the indexes agree with the graph)."""
+        if set(self._nodes) != set(self.graph.nodes) or \
+                set(self._projections) != {k for *_, k in self.graph.edges(keys=True)}:
+            return False
         for name, data in self.graph.nodes(data=True):
             if not isinstance(data.get("payload"), (Input, Population)) or data["payload"].name != name:
                 return False
