@@ -5,9 +5,12 @@ every standard-library file. Each case applies one to four mutations to a seed: 
 (delete, duplicate, swap, replace with keywords or punctuation), character and span edits,
 truncation, random and awkward unicode (NUL, combining marks, bidi controls, emoji, CR, tabs,
 form feeds, line separators, lone surrogates), huge and tiny numbers, nesting 50-3000 levels
-deep, very long lines, imports of awkward files, and lines spliced in from other seeds. The
-text goes through ``snnc.check_text``; in a second test it is encoded (UTF-8, BOM, UTF-16,
-Latin-1), byte-mutated, written to a file and read back with ``snnc.check_file``.
+deep, arithmetic towers (exponents and units that grow every level), random expressions in
+place of values, very long lines, imports of awkward files, and lines spliced in from other
+seeds. The text goes through ``snnc.check_text``; in a second test it is encoded (UTF-8, BOM,
+UTF-16, Latin-1), byte-mutated, written to a file and read back with ``snnc.check_file``.
+Every check runs in a fresh thread, so recursion-depth failures do not depend on how deep
+pytest and hypothesis happen to be in the stack (see :func:`in_fresh_stack`).
 
 The property, for every case:
 
@@ -55,7 +58,7 @@ FUZZ_SETTINGS = settings(
     database=None,
     print_blob=True,
     report_multiple_bugs=False,
-    # no explain phase: it is slow on these inputs and writes patch files into .hypothesis/
+    # no explain phase: it re-runs variations of a failing case, slow with inputs this large
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.large_base_example, HealthCheck.filter_too_much],
