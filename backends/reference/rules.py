@@ -30,6 +30,7 @@ from snnc.frontend.evaluate import Symbol
 from snnc.ir.network import Network
 from snnc.ir.nodes import Population, Projection, RuleInstance
 from snnc.ir.values import Constant, rng_for
+from snnc.passes.check_rule_variables import walk
 from snnc.passes.rule_analysis import RuleAnalyzer
 from snnc.units import Quantity
 
@@ -67,18 +68,9 @@ def check_online(net: Network, diag: Diagnostics) -> None:
 
 
 def references(rule):
+    """Every name a rule's expressions read."""
     for statement in (*rule.traces, *rule.lets, *rule.updates, *rule.signals):
-        stack = [statement.value]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, ast.Ref):
-                yield node
-            elif isinstance(node, ast.Binary):
-                stack += [node.left, node.right]
-            elif isinstance(node, ast.Unary):
-                stack.append(node.operand)
-            elif isinstance(node, ast.Call):
-                stack += list(node.args) + [k.value for k in node.kwargs]
+        yield from (node for node in walk(statement.value) if isinstance(node, ast.Ref))
 
 
 class RuleEmitter:
