@@ -18,6 +18,9 @@ from snnc.backends.reference.plan import build_plan
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
 
+#: constructs that cannot be exported at all (not even by dropping something)
+UNEXPRESSIBLE = ("E508",)
+
 
 @dataclass
 class NirBackend:
@@ -28,7 +31,7 @@ class NirBackend:
     def check(self, net: Network, diag: Diagnostics) -> None:
         plan = build_plan(net, self.delivery)
         for code, span, message in lossy_constructs(net, plan):
-            if self.allow_lossy:
+            if self.allow_lossy and code not in UNEXPRESSIBLE:
                 diag.warning("W" + code[1:], span, message + " (exported without it)")
             else:
                 diag.error(code, span, message,

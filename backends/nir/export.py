@@ -58,6 +58,13 @@ def lossy_constructs(net: Network, plan: Plan) -> list[tuple[str, object, str]]:
             problems.append(("E507", node.spans.get("v_init", where),
                              f"'{pop.name}' starts at v_init != 0: NIR states start at 0"))
     for projection in net.projections():
+        pre, post = net.node(projection.pre), net.node(projection.post)
+        kind = projection.connectivity.kind
+        same = kind == "one_to_one" and tuple(pre.shape) == tuple(post.shape)
+        if len(post.shape) > 1 and kind not in ("conv2d", "sumpool2d") and not same:
+            problems.append(("E508", projection.span,
+                             f"'{projection.name}' delivers a flat vector into '{post.name}' of "
+                             f"shape {list(post.shape)}: NIR has no node that reshapes"))
         if projection.rules:
             names = ", ".join(r.name for r in projection.rules)
             problems.append(("E505", projection.rules[0].span,
@@ -120,8 +127,6 @@ class Exporter:
                               metadata=meta)
         if connectivity.kind == "sumpool2d":
             k, s = connectivity.kernel, connectivity.stride
-            if not np.all(p.kernel == 1.0):
-                meta["snnc_scale"] = float(p.kernel.ravel()[0])
             return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([s, s]),
                                  padding=np.array([0, 0]), metadata=meta)
         matrix = dense_weights(p)
@@ -157,7 +162,10 @@ class Exporter:
             post_shape = names[p.post].shape
             source = p.pre
             connectivity = self.net.projection(p.name).connectivity
-            if len(pre_shape) > 1 and connectivity.kind not in ("conv2d", "sumpool2d"):
+            same_shape = connectivity.kind == "one_to_one" and tuple(pre_shape) == \
+                tuple(post_shape)
+            if len(pre_shape) > 1 and connectivity.kind not in ("conv2d", "sumpool2d") and \
+                    not same_shape:
                 flat = f"{p.name}.flatten"
                 self.nodes[flat] = nir.Flatten(input_type={"input": np.array(pre_shape)},
                                                start_dim=0, end_dim=-1)
@@ -166,6 +174,11 @@ class Exporter:
             self.nodes[p.name] = self.weight_node(p, pre_shape, post_shape)
             self.edges.append((source, p.name))
             source = p.name
+            if connectivity.kind == "sumpool2d" and not np.all(p.kernel == 1.0):
+                scale = f"{p.name}.scale"  # the pooling weight, exactly
+                self.nodes[scale] = nir.Scale(scale=np.full(post_shape, p.kernel.ravel()[0]))
+                self.edges.append((source, scale))
+                source = scale
             extra = p.delay - (1 if p.name in self.back_edges() else 0)
             if extra > 0:
                 delay = f"{p.name}.delay"

@@ -11,7 +11,7 @@ The peers are driven by the README's code (section "Equivalence with other toolc
 this module executes. What a peer is known not to import (``peer_limitations``) is checked, not
 skipped: the case must then fail in that peer (an error or different spikes) and is reported
 as an expected failure; should it pass, the test fails, so that the stale limitation goes. Bugs
-of snnc's export are strict xfails asserting the right behaviour (``test_snnc_bug_*``).
+of snnc's export are kept as regression tests at the end of this file.
 """
 
 from __future__ import annotations
@@ -478,7 +478,7 @@ def test_readme_usage_runs(tmp_path, monkeypatch):
         assert np.array_equal(spikes[name].astype(bool), out[f"{name}.s"][:, 0].astype(bool))
 
 
-# ---- bugs of snnc's export, found by this tier ----------------------------------------------------
+# ---- regressions: bugs of snnc's export that this tier found ----------------------------------------------------
 
 POOL_WEIGHT = """network pool_weight {
   dt = 1 ms
@@ -492,26 +492,20 @@ record c.s, q.s
 """
 
 
-@pytest.mark.xfail(strict=True, reason="snnc bug: a sumpool2d weight other than 1 goes into the "
-                   "metadata only (snnc_scale); the graph sums unscaled and lossy_constructs is "
-                   "silent")
-def test_snnc_bug_sumpool_weight_is_exported_or_reported(tmp_path):
-    case = Case("pool_weight", POOL_WEIGHT, 0.3)
-    net = compile_case(case)
-    if lossy_constructs(net, build_plan(net)):
-        return  # reported as lossy: right too
-    prepared = prepare(case, tmp_path)
-    assert not mismatches(prepared, readme().norse_spikes(prepared.graph, prepared.inputs,
-                                                          prepared.populations))
+def test_sumpool_weight_is_exported_exactly():
+    """A pooling weight other than 1 becomes a Scale node after the SumPool2d (exact NIR;
+    neither peer imports Scale nodes, see the README's list, so this is checked on the graph)."""
+    net = compile_case(Case("pool_weight", POOL_WEIGHT, 0.3))
+    assert not lossy_constructs(net, build_plan(net))
+    graph = export_graph(net, snnc.__version__)
+    assert ("c->q", "c->q.scale") in graph.edges and ("c->q.scale", "q") in graph.edges
+    assert np.all(graph.nodes["c->q.scale"].scale == 0.5)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="snnc bug: a dense or one_to_one "
-                   "projection into a population of shape [c, h, w] (and one_to_one between "
-                   "such populations) makes nir's type check raise in export_graph")
 @pytest.mark.parametrize("pre,post,connectivity", [
     ("16", "1, 4, 4", "one_to_one"), ("1, 4, 4", "1, 4, 4", "one_to_one"),
     ("1, 4, 4", "1, 2, 2", "dense")])
-def test_snnc_bug_projection_into_shaped_population_exports(pre, post, connectivity):
+def test_projection_into_shaped_population_exports_or_is_reported(pre, post, connectivity):
     net = compile_case(Case("shaped", f"network shaped {{\n  dt = 1 ms\n}}\ninput x[{pre}]\n"
                                       f"population c: IF[{post}]\nx -> c: {connectivity} "
                                       "{ weight = 2 }\n"))
