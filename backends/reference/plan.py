@@ -264,11 +264,3 @@ def build_plan(net: Network, delivery: str = "same_step") -> Plan:
     s = net.settings
     return Plan(s.name, s.dt, s.seed, s.integration, delivery, inputs, populations, projections,
                 max_delay, net)
-
-
-def describe_size(plan: Plan) -> str:
-    neurons = sum(p.size for p in plan.populations)
-    synapses = sum(int(np.count_nonzero(p.weights)) if p.dense else len(p.weights)
-                   for p in plan.projections)
-    return f"{neurons} neurons, {synapses} synapses, max delay {plan.max_delay}"
-

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from snnc.backends.reference.codegen import literal
 from snnc.backends.reference.plan import Plan, ProjectionPlan
 from snnc.diagnostics import Diagnostics
 from snnc.frontend import ast
@@ -41,10 +42,6 @@ FUNCTIONS = {"exp": "np.exp", "log": "np.log", "abs": "np.abs", "sign": "np.sign
              "clip": "np.clip"}
 EMPTY = frozenset()
 POST, PRE, SYNAPSE = frozenset({"i"}), frozenset({"j"}), frozenset({"i", "j"})
-
-
-def literal(value: float) -> str:
-    return repr(float(value))
 
 
 def check_online(net: Network, diag: Diagnostics) -> None:
@@ -390,9 +387,3 @@ def emit_learning(emitter, plan: Plan, net: Network) -> None:
         projection = net.projection(projection_plan.name)
         for number, instance in enumerate(projection.rules):
             RuleEmitter(emitter, net, projection, projection_plan, instance, number).emit()
-
-
-def one_hot(labels: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros((len(labels), size))
-    out[np.arange(len(labels)), labels] = 1.0
-    return out
