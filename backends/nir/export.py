@@ -79,6 +79,7 @@ class Exporter:
         self.dt = plan.dt
         self.nodes: dict = {}
         self.edges: list[tuple[str, str]] = []
+        self.folds: dict[str, np.ndarray] = {}
 
     def population_node(self, pop: PopulationPlan, receptors: bool):
         import nir
@@ -90,9 +91,11 @@ class Exporter:
         v_leak = per_neuron(pop, "v_leak", 0.0)
         threshold = per_neuron(pop, "threshold", 1.0)
         v_reset = per_neuron(pop, "v_reset", 0.0)
+        folded = self.folds.get(pop.name) is not None
         if pop.model == "IF":
-            return nir.IF(r=c_in / dt, v_threshold=threshold, v_reset=v_reset, metadata=meta)
-        r = c_in * tau_mem / dt
+            r = np.full(pop.shape, 1.0 / dt) if folded else c_in / dt
+            return nir.IF(r=r, v_threshold=threshold, v_reset=v_reset, metadata=meta)
+        r = np.ones(pop.shape) if folded else c_in * tau_mem / dt
         if pop.has_syn and not receptors:
             tau_syn = tau_of(per_neuron(pop, "a_syn", 0.0), dt)
             if pop.spiking:
@@ -107,21 +110,49 @@ class Exporter:
         return nir.LI(tau=tau_mem, r=r, v_leak=v_leak, metadata=meta)
 
     def current_node(self, pop: PopulationPlan, decay: float, label: str):
-        """A synaptic current as a leaky integrator: v <- decay v + J (r = tau / dt)."""
+        """A synaptic current as a leaky integrator: v <- decay v + J (r = tau / dt), times the
+        post population's folded input scaling."""
         import nir
 
         tau = float(tau_of(decay, self.dt))
         shape = pop.shape
-        return nir.LI(tau=np.full(shape, tau), r=np.full(shape, tau / self.dt),
-                      v_leak=np.zeros(shape), metadata={"snnc_current": label})
+        fold = self.folds.get(pop.name)
+        r = np.full(shape, tau / self.dt) * (1.0 if fold is None else fold.reshape(shape))
+        return nir.LI(tau=np.full(shape, tau), r=r, v_leak=np.zeros(shape),
+                      metadata={"snnc_current": label})
+
+    def input_folds(self) -> dict[str, np.ndarray]:
+        """Per LIF/IF population, the input scaling to fold into its incoming weights, so that
+        the neuron is exported with r = 1 (LIF) or r dt = 1 (IF), as INTEROP.md recommends (Norse
+        ignores r). Folding needs a scalable path: Linear, Scale, LI currents, or a Conv2d with
+        one factor for the whole population; a population fed by pooling keeps its r."""
+        folds = {}
+        for pop in self.plan.populations:
+            if pop.model not in ("LIF", "IF") or not pop.spiking:
+                continue
+            c_in = per_neuron(pop, "c_in", 1.0).reshape(-1)
+            if pop.model == "LIF":
+                factor = c_in / (1.0 - per_neuron(pop, "a_mem", 1.0).reshape(-1))
+            else:
+                factor = c_in
+            kinds = {self.net.projection(p.name).connectivity.kind
+                     for p in self.plan.incoming(pop.name)}
+            if "sumpool2d" in kinds or ("conv2d" in kinds and
+                                        not np.all(factor == factor[0])):
+                continue
+            folds[pop.name] = factor
+        return folds
 
     def weight_node(self, p: ProjectionPlan, pre_shape, post_shape):
         import nir
 
         connectivity = self.net.projection(p.name).connectivity
         meta = {"snnc_projection": p.name, "snnc_connectivity": connectivity.describe()}
+        # a projection into a receptor current is scaled in the current node instead
+        fold = self.folds.get(p.post) if p.receptor is None else None
         if connectivity.kind == "conv2d":
-            return nir.Conv2d(input_shape=tuple(pre_shape[1:]), weight=p.kernel,
+            kernel = p.kernel if fold is None else p.kernel * fold[0]
+            return nir.Conv2d(input_shape=tuple(pre_shape[1:]), weight=kernel,
                               stride=connectivity.stride, padding=connectivity.padding,
                               dilation=1, groups=1, bias=np.zeros(p.kernel.shape[0]),
                               metadata=meta)
@@ -130,6 +161,8 @@ class Exporter:
             return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([s, s]),
                                  padding=np.array([0, 0]), metadata=meta)
         matrix = dense_weights(p)
+        if fold is not None:
+            matrix = matrix * fold[:, None]
         if connectivity.kind == "one_to_one" and tuple(pre_shape) == tuple(post_shape):
             return nir.Scale(scale=np.diag(matrix).reshape(post_shape).copy(), metadata=meta)
         return nir.Linear(weight=matrix, metadata=meta)
@@ -138,6 +171,7 @@ class Exporter:
         import nir
 
         names = {pop.name: pop for pop in self.plan.populations}
+        self.folds = self.input_folds()
         for x in self.plan.inputs:
             self.nodes[x.name] = nir.Input(input_type={"input": np.array(x.shape)},
                                            metadata={"snnc_source": x.source})
