@@ -8,8 +8,8 @@ dt / tau_syn * w_in is folded into the weights of the projections that feed it.
 
 A projection is the chain of nodes between two populations (or an input and a population):
 ``[Flatten] -> Linear | Affine | Conv2d | SumPool2d | Scale -> [Delay]``. An Affine or Conv2d
-bias becomes the population's ``bias`` (exact for LIF, IF and LI; an approximation behind a
-synaptic filter, reported). Anything else is refused with a diagnostic naming the node.
+bias becomes the population's ``bias`` (LIF, IF, LI) or, behind a synaptic filter (CubaLIF,
+CubaLI), the input of a 'tonic' source that spikes every step: exact either way. Anything else is refused with a diagnostic naming the node.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class Importer:
         self.projections: list[Projection] = []
         self.arrays: dict[str, np.ndarray] = {}
         self.records: list[str] = []
-        self.warnings: list[str] = []
+        self.tonic: str | None = None  # the always-spiking input that carries biases
 
     def fail(self, code: str, message: str, hint: str | None = None):
         self.diag.error(code, None, message, hint=hint)
@@ -228,8 +228,7 @@ class Importer:
                                            weights, delay))
         bias = zero.reshape(-1)
         if np.any(bias != 0):
-            previous = target["settings"].get("bias", (np.zeros(bias.size), ""))[0]
-            target["settings"]["bias"] = (previous + bias * target["w_in"], "")
+            self.add_bias(self.names[end], bias)
 
     # -- populations ----------------------------------------------------------------------------
     def population(self, name: str, node) -> dict:
@@ -324,15 +323,25 @@ class Importer:
                                     {"kernel": kernel, "stride": stride})
             if not np.all(factor == 1.0):
                 projection.weights = np.full(1, factor[0])
-        if bias is not None and np.any(bias != 0):
-            if target["model"] in ("CubaLIF", "CubaLI"):
-                self.diag.warning("W616", None, f"node '{weight_name}': its bias enters "
-                                  f"'{end}' behind the synaptic filter; imported as the "
-                                  "neurons' bias (same steady state, different transient)")
-            previous = target["settings"].get("bias", (np.zeros(bias.size), ""))[0]
-            # behind a synaptic filter the same steady state needs w_in * b
-            target["settings"]["bias"] = (previous + bias * target["w_in"], "")
         self.projections.append(projection)
+        if bias is not None and np.any(bias != 0):
+            self.add_bias(post, bias)
+
+    def add_bias(self, post: str, bias: np.ndarray) -> None:
+        """A constant input b into a population. Without a synaptic filter it is the neurons'
+        own ``bias`` (v += c_in (I + bias)); behind a filter (CubaLIF, CubaLI) it must pass
+        through the current: a 'tonic' input that spikes every step (a Poisson source with
+        probability 1 per step) drives the population with weights dt/tau_syn * w_in * b."""
+        target = self.populations[post]
+        if target["model"] not in ("CubaLIF", "CubaLI"):
+            previous = target["settings"].get("bias", (np.zeros(bias.size), ""))[0]
+            target["settings"]["bias"] = (previous + bias, "")
+            return
+        if self.tonic is None:
+            self.tonic = identifier("tonic", self.taken)
+        weights = (bias.reshape(-1) * target["input_factor"]).reshape(-1, 1)
+        name = identifier(f"{self.tonic}_{post}", self.taken)
+        self.projections.append(Projection(name, self.tonic, post, "dense", weights))
 
     def square(self, name: str, value) -> int:
         values = np.atleast_1d(np.asarray(value)).astype(int)
@@ -360,6 +369,9 @@ class Importer:
                  f"  dt = {self.dt!r} s", "  integration = euler", "}", ""]
         for input_name, shape in self.inputs.items():
             lines.append(f"input {input_name}[{', '.join(map(str, shape))}]")
+        if self.tonic is not None:
+            lines.append(f"input {self.tonic}[1]: poisson(rate = {1.0 / self.dt!r} Hz)"
+                         "  # spikes every step: carries the graph's biases")
         for pop_name, entry in self.populations.items():
             kind = "population" if entry["spiking"] else "readout"
             lines += ["", f"{kind} {pop_name}: {entry['model']}[{', '.join(map(str, entry['shape']))}]"

@@ -52,7 +52,7 @@ class CheckRanges:
         dt = net.settings.dt
         for node in net.nodes():
             if isinstance(node, Input):
-                if node.poisson_rate is not None and node.poisson_rate * dt > 1:
+                if node.poisson_rate is not None and node.poisson_rate * dt > 1 + 1e-9:
                     diag.error("E209", node.spans.get("rate", node.span), f"Poisson rate {Quantity(node.poisson_rate, FREQUENCY)} gives more than one spike per step of "
                                f"{Quantity(dt, TIME)}", hint="lower the rate or dt")
                 continue

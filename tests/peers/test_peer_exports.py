@@ -13,8 +13,8 @@ the peer is fixed): Norse 1.1.0 writes ``tau = dt / tau_mem_inv`` instead of ``1
 (right at dt = 1 s only), and exports its ``LIFCell`` as a CubaLIF with ``w_in = 1`` although
 its current jumps by the input itself (``w_in = tau_syn / dt`` in NIR); snnTorch 1.0.0's
 ``Synaptic`` with ``reset_mechanism="zero"`` also zeroes the input of the step after a spike,
-which its CubaLIF export does not say. snnc's own approximation of an Affine bias into a CubaLIF
-(W616) is an expected failure too.
+which its CubaLIF export does not say. An Affine bias into a CubaLIF goes through the synaptic
+current in snnc's import too (a 'tonic' input), so Norse's LIFCell with biases matches exactly.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def snnc_spikes(graph, dt: float, inputs: np.ndarray, layers: list[str], tmp_pat
     snn = tmp_path / "net.snn"
     assert main(["import-nir", str(tmp_path / "peer.nir"), "--dt", repr(dt), "-o", str(snn)]) == 0
     text = snn.read_text()
-    (x,) = re.findall(r"^input (\w+)\[", text, re.M)
+    (x,) = re.findall(r"^input (\w+)\[[^\]]*\]\s*$", text, re.M)  # the data input
     population = {nir_name: name for name, nir_name in
                   re.findall(r"^population (\w+): \w+\[.*# NIR node '([^']+)'", text, re.M)}
     assert set(layers) <= set(population), (layers, text)
@@ -209,18 +209,13 @@ def norse_model(cell: str, dt: float, bias: bool = True):
 
 NORSE_TAU_BUG = ("Norse 1.1.0's to_nir writes tau = dt / tau_mem_inv (and tau_syn = dt / "
                  "tau_syn_inv) instead of 1 / tau_mem_inv: the graph is right at dt = 1 s only")
-SNNC_W616 = ("snnc's importer (W616) turns an Affine bias into a CubaLIF into the neurons' "
-             "bias, which skips the synaptic filter: same steady state, different transient")
 NORSE_W_IN_BUG = ("Norse 1.1.0 exports LIFCell as a CubaLIF with w_in = 1, but its current "
                   "jumps by the input itself, which is w_in = tau_syn / dt in NIR")
-
 
 @pytest.mark.parametrize("cell,dt,repair,bias", [
     pytest.param("LIFBoxCell", 1.0, False, True, id="LIFBoxCell-dt1s"),
     pytest.param("LIFCell", 1.0, True, False, id="LIFCell-dt1s-w_in_repaired"),
-    pytest.param("LIFCell", 1.0, True, True, id="LIFCell-dt1s-w_in_repaired-bias",
-                 marks=pytest.mark.xfail(strict=True, reason=SNNC_W616,
-                                         raises=AssertionError)),
+    pytest.param("LIFCell", 1.0, True, True, id="LIFCell-dt1s-w_in_repaired-bias"),
     pytest.param("LIFBoxCell", 1e-3, False, False, id="LIFBoxCell-dt1ms",
                  marks=pytest.mark.xfail(strict=True, reason=NORSE_TAU_BUG,
                                          raises=AssertionError)),
