@@ -234,3 +234,19 @@ def test_unknown_node_types_and_dangling_edges_and_missing_dt(tmp_path, capsys):
     good = write_graph(tmp_path / "k.nir", small_graph())
     assert main(["import-nir", str(good), "-o", str(tmp_path / "z.snn")]) == 1
     assert "E614" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("node", [
+    lambda: nir.Threshold(threshold=np.array([1.0])),
+    lambda: nir.I(r=np.array([1.0])),
+])
+def test_node_types_without_an_snn_equivalent_are_refused_by_name(node, tmp_path, capsys):
+    made = node()
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([1])}),
+                                "odd": made,
+                                "output": nir.Output(output_type={"output": np.array([1])})},
+                         edges=[("input", "odd"), ("odd", "output")], type_check=False)
+    path = write_graph(tmp_path / "g.nir", graph)
+    assert main(["import-nir", str(path), "--dt", "1e-3", "-o", str(tmp_path / "x.snn")]) == 1
+    err = capsys.readouterr().err
+    assert "E612" in err and f"'odd' is a {type(made).__name__}" in err
