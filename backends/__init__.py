@@ -12,6 +12,7 @@ import importlib
 REGISTRY: dict[str, tuple[str, str, str | None]] = {
     "reference": ("snnc.backends.reference", "ReferenceBackend", None),
     "nir": ("snnc.backends.nir", "NirBackend", "nir"),
+    "lava": ("snnc.backends.lava", "LavaBackend", None),
 }
 
 

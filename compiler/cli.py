@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", required=True, metavar="DIR",
                           help="output folder (replaced as a whole)")
     compile_.add_argument("--target", metavar="NAME", help="check against this target")
-    compile_.add_argument("--delivery", choices=DELIVERIES, default="same_step",
-                          help="when a spike reaches its target (see README)")
+    compile_.add_argument("--delivery", choices=DELIVERIES, default=None,
+                          help="when a spike reaches its target (see README; default: "
+                               "same_step, and next_step for lava, whose only convention it is)")
     compile_.add_argument("--allow-lossy", action="store_true",
                           help="nir: export constructs NIR cannot express without them "
                                "(warnings instead of errors)")
@@ -350,9 +351,12 @@ def run_compile(args) -> int:
     diag = Diagnostics()
     net = compile_net(args.file, diag, args.target)
     if net is not None:
-        options = {"delivery": args.delivery}
+        options = {"delivery": args.delivery or
+                   ("next_step" if args.emit == "lava" else "same_step")}
         if args.emit == "nir":
             options["allow_lossy"] = args.allow_lossy
+        if args.emit == "lava":
+            options["source_file"] = os.path.basename(args.file)
         try:
             backend = get_backend(args.emit, **options)
         except MissingExtra as error:

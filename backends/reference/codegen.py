@@ -172,6 +172,9 @@ class Emitter:
         step = self.step
         for p in projections:
             ident = self.proj_id(p)
+            if self.weighs_at_synapse(p):
+                step.append(f"{buffer} += self.{ident}_next  # {p.name}, weighed last step")
+                continue
             spikes = self.spikes_at(p.pre, p.delay)
             if p.dense:
                 step.append(f"{buffer} += {spikes}.astype(self.dtype) @ self.{ident}.T  # {p.name}")
@@ -212,7 +215,8 @@ class Emitter:
             self.init.append(f"self.{ident}_r{k}_decay = np.full({size}, {literal(a)}, "
                              "self.dtype)")
             feeding = [p for p in incoming if p.receptor == receptor]
-            if len(feeding) == 1 and not feeding[0].dense:  # one call: decay, deliver, add
+            if len(feeding) == 1 and not feeding[0].dense \
+                    and not self.weighs_at_synapse(feeding[0]):  # one call: decay, deliver, add
                 p = feeding[0]
                 w = self.proj_id(p)
                 step.append(f"_decay_deliver({r}, self.{ident}_r{k}_decay, "
@@ -233,6 +237,30 @@ class Emitter:
                 f"self.{ident}_u"]
         step.append(f"_neuron({', '.join(args)})")
 
+    def weighs_at_synapse(self, p: ProjectionPlan) -> bool:
+        """With ``delivery = next_step`` a plastic synapse weighs a spike when it arrives (d
+        steps after it was sent), before that step's learning update, and the soma gets the
+        result one step later: Lava's and Loihi's order."""
+        return self.plan.delivery == "next_step" and p.learning
+
+    def weigh_at_synapses(self) -> None:
+        """The next step's input of plastic synapses (see ``weighs_at_synapse``)."""
+        for p in self.plan.projections:
+            if not self.weighs_at_synapse(p):
+                continue
+            ident = self.proj_id(p)
+            spikes = self.spikes_at(p.pre, p.delay - 1)
+            self.reset.append(f"self.{ident}_next = np.zeros((self.batch, {p.n_post}), "
+                              "self.dtype)")
+            if p.dense:
+                self.step.append(f"self.{ident}_next = {spikes}.astype(self.dtype) @ "
+                                 f"self.{ident}.T  # {p.name}: weighed at the synapse")
+            else:
+                self.step.append(f"self.{ident}_next.fill(0.0)")
+                self.step.append(f"_propagate({spikes}, self.{ident}_indptr, self.{ident}_post, "
+                                 f"self.{ident}, self.{ident}_next)  # {p.name}: weighed at "
+                                 "the synapse")
+
     def build(self) -> None:
         from snnc.backends.reference.rules import emit_learning
         self.emit_projection_data()
@@ -245,6 +273,7 @@ class Emitter:
                 self.reset.append(f"self.{ident}_ring = np.zeros(({depth}, self.batch, "
                                   f"{pop.size}), dtype=bool)")
                 self.step.append(f"self.{ident}_ring[n % {depth}] = self.{ident}_s")
+        self.weigh_at_synapses()
         emit_learning(self, self.plan, self.plan.net)
 
 

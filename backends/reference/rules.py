@@ -246,10 +246,18 @@ class RuleEmitter:
                 self.e.init.append(f"self.{ident} = self._array({ident!r})[None, :]")
             return f"self.{ident}"
         if attribute == "s":
-            if delivered:
-                return f"{self.e.spikes_at(node.name, self.plan.delay)}.astype(self.dtype)"
+            if delivered:  # the pre spike as it reaches the synapse (see synapse_lag)
+                return f"{self.e.spikes_at(node.name, self.synapse_lag())}.astype(self.dtype)"
             return f"self.{self.e.source_id(node.name)}_s.astype(self.dtype)"
         return f"self.{self.e.pop_id(node.name)}_{attribute}"
+
+    def synapse_lag(self) -> int:
+        """Steps from a pre spike to its arrival at the synapse: the projection's delay. With
+        ``delivery = same_step`` that is also when it reaches the post neuron; with
+        ``next_step`` (Lava, Loihi) the extra step lies between the synapse and the soma."""
+        if self.e.plan.delivery == "next_step":
+            return self.plan.delay - 1
+        return self.plan.delay
 
     # -- statements -----------------------------------------------------------------------------
     def emit(self) -> None:

@@ -1,0 +1,233 @@
+"""The Lava process graph of a network, as data: LIF processes, connections, sources.
+
+Lava's floating-point LIF (lava-nc 0.10.0, ``select_tag="floating_pt"``) computes, per step::
+
+    u <- u (1 - du) + a_in          v <- v (1 - dv) + u + bias_mant
+    s  = v > vth                    v <- 0 where s
+
+with one ``du``, ``dv`` and ``vth`` per process. snnc's neuron (README, "Numerical
+conventions") is ``I <- a_syn I + J``, ``v <- a_mem (v - v_leak) + v_leak + c_in (I + bias)``,
+spike when ``v > threshold``, reset to ``v_reset``. In the shifted voltage ``v' = v - v_reset``
+the two are the same update with
+
+    du = 1 - a_syn  (1 for LIF, IF, LI: u is this step's input)     dv = 1 - a_mem
+    u  = c_in I     (c_in folded into the incoming weights, row by row)
+    bias_mant = (1 - a_mem)(v_leak - v_reset) + c_in bias           vth = threshold - v_reset
+    v'(0) = v_init - v_reset
+
+and the recorded voltage is ``v' + v_reset``. A synaptic filter of a LIF, IF or LI population
+can also come from a receptor, when every incoming projection goes through the same one.
+Neurons whose (du, dv, vth) differ are split into one process per distinct triple; every
+connection is cut into the blocks between those groups. Non-spiking readouts (LI, CubaLI) are
+LIF processes with an infinite threshold.
+
+Connections add one step (a spike emitted at step n reaches the post neuron at n + 1), a
+DelayDense/DelaySparse with delay d at n + 1 + d: exactly the reference simulator's
+``--delivery next_step`` convention, whose plan this graph is built from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
+from snnc.diagnostics import Diagnostics
+from snnc.ir.network import Network
+
+
+@dataclass
+class NeuronGroup:
+    """One Lava LIF process: the neurons ``indices`` of population ``population``."""
+
+    name: str  # the Lava process name (the population's, or '<population>/<k>' when split)
+    population: str
+    indices: np.ndarray
+    du: float
+    dv: float
+    vth: float  # inf for readouts
+    bias: np.ndarray  # bias_mant per neuron (float)
+    v_init: np.ndarray  # shifted initial voltage per neuron
+    v_offset: np.ndarray  # v_reset per neuron: recorded v = v' + v_offset
+    refractory: int
+    spiking: bool
+
+    @property
+    def size(self) -> int:
+        return len(self.indices)
+
+
+@dataclass
+class Source:
+    """A spike source (Lava RingBuffer): ``data`` given at run time, ``poisson`` drawn by the
+    program as the reference simulator draws them, ``file`` spikes shipped in network.npz."""
+
+    name: str
+    size: int
+    shape: tuple[int, ...]
+    kind: str
+    probability: float = 0.0
+    stream: int = 0  # the reference simulator's generator is default_rng([seed, stream])
+    spikes: np.ndarray | None = None
+
+
+@dataclass
+class Connection:
+    """One Lava connection process: the block ``weights`` [post, pre] of a projection between
+    the pre neurons ``pre_indices`` (of ``pre``) and post neurons ``post_indices``."""
+
+    name: str
+    projection: str
+    pre: str  # source or group name
+    post: str
+    pre_indices: np.ndarray
+    post_indices: np.ndarray
+    weights: np.ndarray  # [post, pre], with the post neurons' c_in folded in
+    mask: np.ndarray | None  # where synapses exist (None: all), for sparse blocks
+    delay: int  # Lava's delay: 0 for Dense/Sparse
+    scale: np.ndarray  # c_in per post neuron of the block (weights = scale * w)
+    rule: object | None = None  # a LoihiRule for plastic projections
+
+    @property
+    def kind(self) -> str:
+        base = "Sparse" if self.mask is not None else "Dense"
+        if self.rule is not None:
+            return "Learning" + base
+        return ("Delay" + base) if self.delay > 0 else base
+
+
+@dataclass
+class LavaGraph:
+    name: str
+    dt: float
+    seed: int
+    sources: list[Source]
+    groups: list[NeuronGroup]
+    connections: list[Connection]
+    populations: dict[str, tuple[int, ...]] = field(default_factory=dict)  # name -> shape
+    #: projection -> (n_post, n_pre, post index, pre index): the synapse order of snnc's
+    #: weight layout for sparse projections (indices None for dense ones)
+    layouts: dict[str, tuple] = field(default_factory=dict)
+
+    def groups_of(self, population: str) -> list[NeuronGroup]:
+        return [g for g in self.groups if g.population == population]
+
+
+def per_neuron(pop: PopulationPlan, key: str, default: float) -> np.ndarray:
+    if key in pop.arrays:
+        return np.asarray(pop.arrays[key], dtype=np.float64)
+    return np.full(pop.size, float(pop.scalars.get(key, default)))
+
+
+def current_decay(pop: PopulationPlan, plan: Plan, net: Network, diag: Diagnostics):
+    """du per neuron, or None after an E510 (two synaptic currents cannot share one u)."""
+    incoming = plan.incoming(pop.name)
+    receptors = sorted({p.receptor for p in incoming if p.receptor is not None})
+    direct = [p for p in incoming if p.receptor is None]
+    span = net.node(pop.name).span
+    if not receptors:
+        return 1.0 - per_neuron(pop, "a_syn", 0.0) if pop.has_syn else np.ones(pop.size)
+    if pop.has_syn or direct or len(receptors) > 1:
+        currents = [f"receptor {r}" for r in receptors]
+        if pop.has_syn:
+            currents.insert(0, f"the {pop.model} current")
+        elif direct:
+            currents.insert(0, "direct input")
+        diag.error("E510", span, f"population '{pop.name}' integrates {len(currents)} synaptic "
+                   f"currents ({', '.join(currents)}); a Lava LIF process has one (u)",
+                   hint="give every incoming projection the same receptor (or none), or use the "
+                        "reference simulator")
+        return None
+    return np.full(pop.size, 1.0 - pop.receptors[receptors[0]])
+
+
+def neuron_groups(pop: PopulationPlan, du: np.ndarray) -> list[NeuronGroup]:
+    """Split ``pop`` into groups of identical (du, dv, vth), in order of first appearance."""
+    a_mem = per_neuron(pop, "a_mem", 1.0)
+    v_reset = per_neuron(pop, "v_reset", 0.0)
+    dv = 1.0 - a_mem
+    vth = per_neuron(pop, "threshold", 1.0) - v_reset if pop.spiking else np.full(pop.size, np.inf)
+    c_in = per_neuron(pop, "c_in", 1.0)
+    bias = (1.0 - a_mem) * (per_neuron(pop, "v_leak", 0.0) - v_reset) + \
+        c_in * per_neuron(pop, "bias", 0.0)
+    v_init = per_neuron(pop, "v_init", 0.0) - v_reset
+    keys = np.stack([du, dv, vth], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    groups = []
+    for number, label in enumerate(np.argsort(first, kind="stable")):
+        indices = np.flatnonzero(inverse == label)
+        k = indices[0]
+        name = pop.name if len(first) == 1 else f"{pop.name}/{number}"
+        groups.append(NeuronGroup(name, pop.name, indices, float(du[k]), float(dv[k]),
+                                  float(vth[k]), bias[indices], v_init[indices],
+                                  v_reset[indices], pop.refractory, pop.spiking))
+    return groups
+
+
+def dense_blocks(p: ProjectionPlan) -> tuple[np.ndarray, np.ndarray | None]:
+    """The projection as a dense [post, pre] weight matrix and its synapse mask (None: full)."""
+    if p.dense:
+        return p.weights, p.mask
+    matrix = np.zeros((p.n_post, p.n_pre))
+    mask = np.zeros((p.n_post, p.n_pre), dtype=bool)
+    matrix[p.post_index, p.pre_index] = p.weights
+    mask[p.post_index, p.pre_index] = True
+    return matrix, mask
+
+
+def build_graph(plan: Plan, net: Network, diag: Diagnostics) -> LavaGraph | None:
+    """The process graph of ``plan`` (built with ``delivery = next_step``); None after errors."""
+    graph = LavaGraph(plan.name, plan.dt, plan.seed, [], [], [])
+    for stream, x in enumerate(plan.inputs):
+        graph.sources.append(Source(x.name, x.size, x.shape, x.source, x.probability, stream,
+                                    x.spikes))
+        graph.populations[x.name] = x.shape
+    c_in: dict[str, np.ndarray] = {}
+    for pop in plan.populations:
+        graph.populations[pop.name] = pop.shape
+        span = net.node(pop.name).span
+        if pop.adaptive:
+            diag.error("E511", span, f"population '{pop.name}' is {pop.model}: Lava's LIF has "
+                       "no adaptive threshold", hint="use LIF or CubaLIF for the Lava backend")
+            continue
+        if pop.spiking and pop.reset != "zero":
+            how = "subtracts the threshold" if pop.reset == "subtract" else "is never reset"
+            diag.error("E512", span, f"population '{pop.name}' {how}; Lava's LIF resets the "
+                       "voltage to a fixed value", hint="use 'reset = zero' (to v_reset)")
+            continue
+        du = current_decay(pop, plan, net, diag)
+        if du is None:
+            continue
+        graph.groups.extend(neuron_groups(pop, du))
+        c_in[pop.name] = per_neuron(pop, "c_in", 1.0)
+    if diag.has_errors:
+        return None
+    for p in plan.projections:
+        graph.layouts[p.name] = (p.n_post, p.n_pre, p.post_index, p.pre_index)
+        graph.connections.extend(connections_of(p, graph, c_in[p.post]))
+    return graph
+
+
+def connections_of(p: ProjectionPlan, graph: LavaGraph, c_in: np.ndarray) -> list[Connection]:
+    """The blocks of projection ``p`` between the groups of its pre and post populations."""
+    matrix, mask = dense_blocks(p)
+    pres = graph.groups_of(p.pre) or [None]
+    posts = graph.groups_of(p.post)
+    out = []
+    for post in posts:
+        for pre in pres:
+            pre_name = p.pre if pre is None else pre.name
+            pre_indices = np.arange(p.n_pre) if pre is None else pre.indices
+            block = np.ix_(post.indices, pre_indices)
+            block_mask = None if mask is None else mask[block]
+            if block_mask is not None and not block_mask.any():
+                continue
+            if block_mask is not None and block_mask.all():
+                block_mask = None
+            scale = c_in[post.indices]
+            name = p.name if len(pres) * len(posts) == 1 else f"{p.name} [{pre_name} -> {post.name}]"
+            out.append(Connection(name, p.name, pre_name, post.name, pre_indices, post.indices,
+                                  matrix[block] * scale[:, None], block_mask, p.delay - 1, scale))
+    return out

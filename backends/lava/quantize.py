@@ -1,0 +1,160 @@
+"""Fixed-point parameters for Lava's bit-accurate LIF and Dense models (``fixed_pt``).
+
+Lava 0.10.0's fixed-point LIF keeps u and v as 24-bit integers and computes::
+
+    u <- (u (4096 - du - 1)) >> 12 + (a_in << 6)        (du: 12 bits, 0..4095)
+    v <- (v (4096 - dv)) >> 12 + u + (bias_mant << bias_exp)
+    s  = v > (vth << 6)                                 (vth: 17 bits)
+
+(the shifts truncate toward zero), and a Dense connection sends ``sum_j w_ij s_j`` shifted by
+``weight_exp`` with 8-bit weights (mixed signs lose the lowest bit). A group's voltage is
+represented as ``v_int = S v'`` with ``S = 2^k`` chosen so that the threshold uses most of the
+range (``S vth <= 2^22``, half of v's range); its incoming weights become
+``w_int = round(S w / (64 2^weight_exp))`` with the smallest exponent in [-8, 7] that keeps
+them in 8 bits. Decays are rounded to 1/4096. The report gives, per parameter, the value, its
+quantized value and the relative error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
+
+V_BITS = 24
+HEADROOM = 2 ** (V_BITS - 2)  # |S v| stays below half of v's range
+VTH_MAX = 2 ** 17 - 1
+BIAS_MANT_MAX = 2 ** 12 - 1
+SHIFT = 64  # thresholds and activations are shifted left by 6 bits
+
+
+@dataclass
+class FixedGroup:
+    scale: float  # S: v_int = S v'
+    du: int
+    dv: int
+    vth: int
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+    v_init: np.ndarray
+    errors: dict[str, tuple[float, float, float]]  # name -> (value, quantized, relative error)
+
+
+@dataclass
+class FixedConnection:
+    weights: np.ndarray
+    weight_exp: int
+    num_weight_bits: int
+    relative_error: float  # max |w - w_q| / max |w|
+    zeroed: int  # nonzero weights that became zero
+
+
+@dataclass
+class FixedPoint:
+    groups: dict[str, FixedGroup] = field(default_factory=dict)
+    connections: dict[str, FixedConnection] = field(default_factory=dict)
+    blockers: list[str] = field(default_factory=list)  # why fixed_pt cannot run this program
+
+    def report(self) -> dict:
+        return {
+            "runs_in_fixed_pt": not self.blockers,
+            "blockers": self.blockers,
+            "groups": {name: {"scale": g.scale, "du": g.du, "dv": g.dv, "vth": g.vth,
+                              "errors": {k: {"value": v, "quantized": q, "relative_error": e}
+                                         for k, (v, q, e) in g.errors.items()}}
+                       for name, g in self.groups.items()},
+            "connections": {name: {"weight_exp": c.weight_exp,
+                                   "num_weight_bits": c.num_weight_bits,
+                                   "max_relative_error": c.relative_error,
+                                   "weights_zeroed": c.zeroed}
+                            for name, c in self.connections.items()},
+        }
+
+
+def relative(value: float, quantized: float) -> float:
+    if value == quantized:
+        return 0.0
+    return abs(quantized - value) / abs(value) if value else math.inf
+
+
+def quantize_decay(d: float, offset: int) -> tuple[int, float]:
+    """The 12-bit register for decay ``d`` (effective decay (register + offset) / 4096)."""
+    register = int(np.clip(round(d * 4096) - offset, 0, 4095))
+    return register, (register + offset) / 4096
+
+
+def group_scale(g: NeuronGroup, incoming: list[Connection]) -> float:
+    """S = 2^k with S |vth| <= 2^22 (readouts: with the largest input a step can bring)."""
+    if math.isfinite(g.vth) and g.vth > 0:
+        reach = g.vth
+    else:
+        drive = sum(np.abs(c.weights).sum(axis=1).max(initial=0.0) for c in incoming)
+        reach = max(drive / max(g.du, 1 / 4096) / max(g.dv, 1 / 4096),
+                    float(np.abs(g.bias).max(initial=0.0)) / max(g.dv, 1 / 4096), 1e-12)
+    return 2.0 ** math.floor(math.log2(HEADROOM / reach))
+
+
+def quantize_group(g: NeuronGroup, scale: float) -> FixedGroup:
+    du, du_q = quantize_decay(g.du, 1)
+    dv, dv_q = quantize_decay(g.dv, 0)
+    vth = VTH_MAX if not math.isfinite(g.vth) else \
+        int(np.clip(round(scale * g.vth / SHIFT), 0, VTH_MAX))
+    target = np.round(scale * g.bias)
+    bias_exp = np.zeros(g.size, dtype=np.int64)
+    while np.any(np.abs(target) / 2.0 ** bias_exp > BIAS_MANT_MAX) and bias_exp.max() < 7:
+        bias_exp = np.where(np.abs(target) / 2.0 ** bias_exp > BIAS_MANT_MAX, bias_exp + 1,
+                            bias_exp)
+    bias_mant = np.clip(np.round(target / 2.0 ** bias_exp), -BIAS_MANT_MAX, BIAS_MANT_MAX)
+    bias_q = bias_mant * 2.0 ** bias_exp / scale
+    worst = int(np.argmax(np.abs(bias_q - g.bias))) if g.size else 0
+    errors = {"du": (g.du, du_q, relative(g.du, du_q)), "dv": (g.dv, dv_q, relative(g.dv, dv_q))}
+    if math.isfinite(g.vth):
+        vth_q = vth * SHIFT / scale
+        errors["vth"] = (g.vth, vth_q, relative(g.vth, vth_q))
+    if g.size and np.any(g.bias):
+        errors["bias"] = (float(g.bias[worst]), float(bias_q[worst]),
+                          relative(float(g.bias[worst]), float(bias_q[worst])))
+    v_init = np.clip(np.round(scale * g.v_init), -HEADROOM * 2 + 1, HEADROOM * 2 - 1)
+    return FixedGroup(scale, du, dv, vth, bias_mant.astype(np.int64), bias_exp,
+                      v_init.astype(np.int64), errors)
+
+
+def quantize_connection(c: Connection, scale: float) -> FixedConnection:
+    """8-bit weights: w_int = round(S w / (64 2^e)) with the smallest e in [-8, 7] that fits."""
+    target = scale * c.weights / SHIFT
+    mixed = bool((c.weights > 0).any() and (c.weights < 0).any())
+    limit = 254 if mixed else 255
+    largest = float(np.abs(target).max(initial=0.0))
+    exponent = -8
+    while exponent < 7 and largest / 2.0 ** exponent > limit:
+        exponent += 1
+    step = 2 if mixed else 1
+    weights = np.clip(np.round(target / 2.0 ** exponent / step) * step, -256 if mixed else -255,
+                      limit)
+    quantized = weights * 2.0 ** exponent * SHIFT / scale
+    peak = float(np.abs(c.weights).max(initial=0.0))
+    error = float(np.abs(quantized - c.weights).max(initial=0.0)) / peak if peak else 0.0
+    zeroed = int(np.count_nonzero((weights == 0) & (c.weights != 0)))
+    return FixedConnection(weights.astype(np.int64), exponent, 8, error, zeroed)
+
+
+def quantize(graph: LavaGraph) -> FixedPoint:
+    out = FixedPoint()
+    for g in graph.groups:
+        incoming = [c for c in graph.connections if c.post == g.name]
+        scale = group_scale(g, incoming)
+        out.groups[g.name] = quantize_group(g, scale)
+        for c in incoming:
+            out.connections[c.name] = quantize_connection(c, scale)
+        if g.refractory:
+            out.blockers.append(f"'{g.population}' has a refractory period (Lava 0.10.0 has "
+                                "LIFRefractory only in floating point)")
+    for c in graph.connections:
+        if c.rule is not None:
+            out.blockers.append(f"'{c.projection}' learns (the program's rule constants are "
+                                "floating point)")
+    out.blockers = list(dict.fromkeys(out.blockers))
+    return out

@@ -1,0 +1,212 @@
+"""Printing a :class:`~snnc.backends.lava.graph.LavaGraph` as a Lava program.
+
+``network.py`` holds ``build()``, one statement per process and per connection, with the
+scalar parameters of both precisions in ``PARAMETERS`` and the arrays in ``network.npz``
+(``float/<name>.<array>`` and ``fixed/<name>.<array>``). User names reach the code only as
+``repr`` string literals (process names, dictionary keys) and in comments.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jinja2
+import numpy as np
+
+from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
+from snnc.backends.lava.quantize import FixedPoint
+from snnc.backends.reference.codegen import literal, save_npz
+
+
+def number(value: float) -> str:
+    """A float literal that reads back to the same double (inf as float('inf'))."""
+    if np.isinf(value):
+        return "float('inf')" if value > 0 else "-float('inf')"
+    return literal(value)
+
+
+def dict_literal(values: dict) -> str:
+    items = ", ".join(f"{k!r}: {number(v) if isinstance(v, float) else repr(v)}"
+                      for k, v in values.items())
+    return "{" + items + "}"
+
+
+class ProgramPrinter:
+    """Collects the lines of ``build()`` and the arrays of ``network.npz``."""
+
+    def __init__(self, graph: LavaGraph, fixed: FixedPoint, record: list[str]):
+        self.graph = graph
+        self.fixed = fixed
+        self.record = record
+        self.data: dict[str, np.ndarray] = {}
+        self.lines: list[str] = []
+        self.parameters: dict[str, dict[str, dict]] = {"floating_pt": {}, "fixed_pt": {}}
+
+    def array(self, precision: str, name: str, key: str, value) -> str:
+        prefix = "float" if precision == "floating_pt" else "fixed"
+        full = f"{prefix}/{name}.{key}"
+        self.data[full] = np.asarray(value)
+        return full
+
+    def group(self, g: NeuronGroup) -> None:
+        f = self.fixed.groups[g.name]
+        self.parameters["floating_pt"][g.name] = {"du": g.du, "dv": g.dv, "vth": g.vth}
+        self.parameters["fixed_pt"][g.name] = {"du": f.du, "dv": f.dv, "vth": f.vth}
+        for precision, bias, v in (("floating_pt", g.bias, g.v_init),
+                                   ("fixed_pt", f.bias_mant, f.v_init)):
+            self.array(precision, g.name, "bias_mant", bias)
+            self.array(precision, g.name, "v", v)
+        self.array("fixed_pt", g.name, "bias_exp", f.bias_exp)
+        self.array("fixed_pt", g.name, "scale", f.scale)
+        self.data[f"index/{g.name}"] = g.indices
+        self.data[f"offset/{g.name}"] = g.v_offset
+        kind = "LIFRefractory" if g.refractory else "LIF"
+        extra = f", refractory_period={g.refractory}" if g.refractory else ""
+        what = "population" if g.spiking else "readout (no threshold)"
+        self.lines.append(f"# {what} {g.population}: neurons {describe_indices(g.indices)}")
+        self.lines.append(f"procs[{g.name!r}] = {kind}(shape=({g.size},), "
+                          f"bias_mant=array({g.name!r}, 'bias_mant'), "
+                          f"bias_exp=bias_exp({g.name!r}, {g.size}), v=array({g.name!r}, 'v')"
+                          f"{extra}, name={g.name!r}, **P[{g.name!r}])")
+
+    def connection(self, c: Connection) -> None:
+        f = self.fixed.connections[c.name]
+        self.parameters["floating_pt"][c.name] = {}
+        self.parameters["fixed_pt"][c.name] = {"weight_exp": f.weight_exp,
+                                               "num_weight_bits": f.num_weight_bits}
+        for precision, weights in (("floating_pt", c.weights), ("fixed_pt", f.weights)):
+            if c.mask is None:
+                self.array(precision, c.name, "weights", weights)
+            else:
+                rows, cols = np.nonzero(c.mask)
+                self.array(precision, c.name, "values", weights[rows, cols])
+                self.array(precision, c.name, "rows", rows)
+                self.array(precision, c.name, "cols", cols)
+        self.data[f"pre_index/{c.name}"] = c.pre_indices
+        self.data[f"post_index/{c.name}"] = c.post_indices
+        self.data[f"scale/{c.name}"] = c.scale
+        self.array("fixed_pt", c.name, "post_scale",
+                   np.full(len(c.post_indices), self.fixed.groups[c.post].scale))
+        n_post, n_pre, post, pre = self.graph.layouts[c.projection]
+        self.data[f"shape/{c.name}"] = np.array([n_post, n_pre])
+        if post is not None:
+            self.data[f"synapses/{c.name}.post"] = post
+            self.data[f"synapses/{c.name}.pre"] = pre
+        shape = f"[{len(c.post_indices)}, {len(c.pre_indices)}]"
+        self.lines.append("")
+        self.lines.append(f"# projection {c.projection}: {c.pre} -> {c.post}, {c.kind} {shape}"
+                          + (f", delay {c.delay} (+1)" if c.delay else ""))
+        args = [f"weights=weights({c.name!r}, {c.mask is not None})"]
+        if c.delay:
+            args.append(f"delays={c.delay}")
+        if c.rule is not None:
+            rule = c.rule
+            arguments = ", ".join(f"{k}={number(v)}" for k, v in rule.arguments().items())
+            self.lines.append(f"# learning rule {rule.rule}: dw = {rule.dw}")
+            args.append(f"learning_rule=Loihi2FLearningRule(dw={rule.dw!r}, {arguments})")
+            if rule.low is not None:
+                args.append(f"snnc_bounds=({number(rule.low)}, {number(rule.high)})")
+        args += [f"name={c.name!r}", f"**P[{c.name!r}]"]
+        self.lines.append(f"procs[{c.name!r}] = {c.kind}({', '.join(args)})")
+        self.lines.append(f"procs[{c.pre!r}].s_out.connect(procs[{c.name!r}].s_in)")
+        self.lines.append(f"procs[{c.name!r}].a_out.connect(procs[{c.post!r}].a_in)")
+        if c.rule is not None:
+            self.lines.append(f"procs[{c.post!r}].s_out.connect(procs[{c.name!r}].s_in_bap)")
+
+    def source(self, s) -> None:
+        how = {"data": "spikes given to run.py (--input)",
+               "poisson": f"Poisson, p = {s.probability:.6g} per step, drawn as snnc run draws "
+                          "them",
+               "file": "spikes from the program's file"}[s.kind]
+        if s.kind == "file":
+            self.data[f"spikes/{s.name}"] = s.spikes
+        self.lines.append(f"# input {s.name}{list(s.shape)}: {how}")
+        self.lines.append(f"procs[{s.name!r}] = Source(data=spikes[{s.name!r}].T.astype(float))")
+
+    def build(self) -> None:
+        for s in self.graph.sources:
+            self.source(s)
+        self.lines.append("")
+        for g in self.graph.groups:
+            self.group(g)
+        for c in self.graph.connections:
+            self.connection(c)
+
+
+def describe_indices(indices: np.ndarray) -> str:
+    if len(indices) and indices[-1] - indices[0] + 1 == len(indices):
+        return f"{indices[0]}..{indices[-1]}"
+    return f"{len(indices)} (see index/ in network.npz)"
+
+
+def components(graph: LavaGraph) -> list[str]:
+    """One process name per weakly connected component (Lava runs a component at a time)."""
+    import networkx as nx
+    g = nx.Graph()
+    g.add_nodes_from([s.name for s in graph.sources] + [x.name for x in graph.groups])
+    g.add_edges_from((c.pre, c.post) for c in graph.connections)
+    order = {name: k for k, name in enumerate(g.nodes)}
+    roots = [min(component, key=order.__getitem__) for component in nx.connected_components(g)]
+    return sorted(roots, key=order.__getitem__)
+
+
+def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], source_file: str,
+                   version: str, default_steps: int | None) -> dict[str, str | bytes]:
+    printer = ProgramPrinter(graph, fixed, record)
+    printer.build()
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             loader=jinja2.FunctionLoader(load_template))
+    groups = {}
+    for g in graph.groups:
+        groups.setdefault(g.population, []).append(g.name)
+    projections: dict[str, list[str]] = {}
+    for c in graph.connections:
+        projections.setdefault(c.projection, []).append(c.name)
+    context = dict(
+        graph=graph, version=version, source_file=source_file, lines=printer.lines,
+        parameters=printer.parameters, dict_literal=dict_literal, groups=groups,
+        projections=projections, record=record, roots=components(graph),
+        default_steps=default_steps,
+        kinds=sorted({c.kind for c in graph.connections}),
+        refractory=any(g.refractory for g in graph.groups),
+        learning=any(c.rule is not None for c in graph.connections),
+        shapes={name: list(shape) for name, shape in graph.populations.items()},
+        sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},
+        fixed_blockers=fixed.blockers, number=number, repr=repr)
+    files = {name: env.get_template(name + ".j2").render(**context)
+             for name in ("network.py", "run.py", "models.py", "README.md")}
+    files["__init__.py"] = '"""A Lava program generated by snnc (see README.md)."""\n'
+    files["network.npz"] = save_npz(printer.data)
+    files["quantization.json"] = json.dumps(fixed.report(), indent=2, sort_keys=True) + "\n"
+    files["process_graph.dot"] = dot(graph)
+    return files
+
+
+def dot(graph: LavaGraph) -> str:
+    """The process graph in Graphviz DOT: sources, LIF processes, connections as edges."""
+    def quote(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"digraph {quote(graph.name)} {{", "  rankdir=LR;",
+             "  node [fontname=\"Helvetica\", fontsize=10];",
+             "  edge [fontname=\"Helvetica\", fontsize=9];"]
+    for s in graph.sources:
+        label = f"{s.name} [{s.size}]\\nRingBuffer ({s.kind})"
+        lines.append(f"  {quote(s.name)} [shape=box, style=rounded, label={quote(label)}];")
+    for g in graph.groups:
+        kind = "LIFRefractory" if g.refractory else "LIF"
+        label = f"{g.name} [{g.size}]\\n{kind} du={g.du:.4g} dv={g.dv:.4g}"
+        shape = "ellipse" if g.spiking else "octagon"
+        lines.append(f"  {quote(g.name)} [shape={shape}, label={quote(label)}];")
+    for c in graph.connections:
+        label = c.kind + (f" d={c.delay}" if c.delay else "") + \
+            (f"\\n{c.rule.rule}" if c.rule is not None else "")
+        style = ", color=firebrick, fontcolor=firebrick" if c.rule is not None else ""
+        lines.append(f"  {quote(c.pre)} -> {quote(c.post)} [label={quote(label)}{style}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def load_template(name: str) -> str:
+    return resources.files("snnc.backends.lava").joinpath("templates", name).read_text()
