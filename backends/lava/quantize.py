@@ -9,7 +9,8 @@ Lava 0.10.0's fixed-point LIF keeps u and v as 24-bit integers and computes::
 (the shifts truncate toward zero), and a Dense connection sends ``sum_j w_ij s_j`` shifted by
 ``weight_exp`` with 8-bit weights (mixed signs lose the lowest bit). A group's voltage is
 represented as ``v_int = S v'`` with ``S = 2^k`` chosen so that the threshold uses most of the
-range (``S vth <= 2^22``, half of v's range); its incoming weights become
+range (``S vth <= 2^20``: v and u can reach 8 thresholds in their 24 bits, and one step's
+input, a 16-bit activation shifted by 6, two); its incoming weights become
 ``w_int = round(S w / (64 2^weight_exp))`` with the smallest exponent in [-8, 7] that keeps
 them in 8 bits. Decays are rounded to 1/4096. The report gives, per parameter, the value, its
 quantized value and the relative error.
@@ -25,7 +26,7 @@ import numpy as np
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 
 V_BITS = 24
-HEADROOM = 2 ** (V_BITS - 2)  # |S v| stays below half of v's range
+HEADROOM = 2 ** (V_BITS - 4)  # S vth = 2^20: v and u reach 8 thresholds in 24 bits
 VTH_MAX = 2 ** 17 - 1
 BIAS_MANT_MAX = 2 ** 12 - 1
 SHIFT = 64  # thresholds and activations are shifted left by 6 bits
@@ -87,7 +88,7 @@ def quantize_decay(d: float, offset: int) -> tuple[int, float]:
 
 
 def group_scale(g: NeuronGroup, incoming: list[Connection]) -> float:
-    """S = 2^k with S |vth| <= 2^22 (readouts: with the largest input a step can bring)."""
+    """S = 2^k with S |vth| <= 2^20 (readouts: with the largest input a step can bring)."""
     if math.isfinite(g.vth) and g.vth > 0:
         reach = g.vth
     else:

@@ -168,6 +168,7 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         parameters=printer.parameters, dict_literal=dict_literal, groups=groups,
         projections=projections, record=record, roots=components(graph),
         default_steps=default_steps,
+        plastic=[c.name for c in graph.connections if c.rule is not None],
         kinds=sorted({c.kind for c in graph.connections}),
         refractory=any(g.refractory for g in graph.groups),
         learning=any(c.rule is not None for c in graph.connections),
