@@ -1,0 +1,319 @@
+"""The Lava backend without Lava: emission, parameter mapping, learning rules, quantization
+and the diagnostics for what Lava cannot run. (Running the programs: tests/lava.)"""
+
+from __future__ import annotations
+
+import ast
+import math
+import pathlib
+
+import numpy as np
+import pytest
+from simulate import compile_text
+
+from snnc.backends.lava import LavaBackend
+from snnc.backends.lava.graph import build_graph
+from snnc.backends.lava.learning import render_constant, translate
+from snnc.backends.lava.quantize import quantize, quantize_decay
+from snnc.backends.reference.plan import build_plan
+from snnc.cli import main
+from snnc.diagnostics import Diagnostics
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out + err
+
+
+def graph_of(text: str):
+    net = compile_text(text)
+    diag = Diagnostics()
+    graph = LavaBackend().graph(net, diag)
+    assert graph is not None, [d.message for d in diag.items]
+    return net, graph
+
+
+@pytest.mark.parametrize("example", ["stdp", "balanced_ei", "synfire", "conv_events"])
+def test_emission_is_deterministic_and_valid_python(capsys, tmp_path, example):
+    source = str(EXAMPLES / f"{example}.snn")
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        status, text = run(capsys, "compile", source, "--emit", "lava", "-o", str(out))
+        assert status == 0, text
+    names = sorted(p.name for p in first.iterdir())
+    assert names == ["README.md", "__init__.py", "models.py", "network.npz", "network.py",
+                     "process_graph.dot", "quantization.json", "run.py"]
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    for name in ("network.py", "run.py", "models.py"):
+        tree = ast.parse((first / name).read_text())
+        guards = [node for node in tree.body if isinstance(node, ast.If)
+                  and "__main__" in ast.unparse(node.test)]
+        assert len(guards) == 1, name  # Lava executes every module of the folder
+
+
+def test_user_names_reach_the_code_only_as_string_literals():
+    net, graph = graph_of("""
+network procs {
+  dt = 1 ms
+}
+input np[2]: poisson(rate = 10 Hz)
+population data: LIF[2] {
+  reset = zero
+}
+population build: LIF[2] {
+  reset = zero
+}
+np -> data: dense {
+  weight = 1
+}
+data -> build: dense {
+  weight = 1
+}
+""")
+    files = LavaBackend().emit(net)
+    tree = ast.parse(files["network.py"])
+    assigned = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Store)}
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+               and isinstance(node.value, str)}
+    assert {"data", "build", "np->data"} <= strings
+    # the user's 'data' and 'build' did not become variables (the program's own are its own)
+    body = ast.unparse(next(f for f in tree.body if isinstance(f, ast.FunctionDef)
+                            and f.name == "build"))
+    assert "procs['data'] = LIF(" in body and "procs['build'] = LIF(" in body
+    assert "build" not in assigned and "procs" in assigned
+
+
+def test_parameter_mapping_shifts_the_voltage_and_folds_the_input_scale():
+    """v' = v - v_reset: vth = threshold - v_reset, bias = (1 - a)(v_leak - v_reset) + c_in b,
+    u = c_in I with c_in in the weights; du = 1 - a_syn, dv = 1 - a_mem."""
+    net, graph = graph_of("""
+network mapping {
+  dt = 1 ms
+  integration = exact
+}
+input x[3]: poisson(rate = 10 Hz)
+population p: CubaLIF[2] {
+  tau_mem = 20 ms
+  tau_syn = 5 ms
+  threshold = -50 mV
+  v_reset = -65 mV
+  v_leak = -60 mV
+  v_init = -70 mV
+  bias = 2 mV
+  reset = zero
+  input_scale = one_minus_decay
+}
+x -> p: dense {
+  weight = 3 mV
+}
+""")
+    (group,) = graph.groups
+    a_mem, a_syn = math.exp(-1 / 20), math.exp(-1 / 5)
+    c_in = 1 - a_mem
+    assert group.du == pytest.approx(1 - a_syn, abs=1e-15)
+    assert group.dv == pytest.approx(1 - a_mem, abs=1e-15)
+    assert group.vth == pytest.approx(0.015, abs=1e-15)
+    np.testing.assert_allclose(group.bias, (1 - a_mem) * 0.005 + c_in * 0.002, atol=1e-15)
+    np.testing.assert_allclose(group.v_init, -0.005, atol=1e-15)
+    np.testing.assert_allclose(group.v_offset, -0.065)
+    (connection,) = graph.connections
+    np.testing.assert_allclose(connection.weights, c_in * 0.003, rtol=1e-12)
+    assert connection.kind == "Dense" and connection.delay == 0
+
+
+def test_stdp_becomes_a_sum_of_products_with_the_rate_in_the_impulses():
+    net, graph = graph_of("""
+network plastic {
+  dt = 1 ms
+}
+input x[4]: poisson(rate = 10 Hz)
+population p: LIF[2] {
+  tau_mem = 10 ms
+  reset = zero
+}
+x -> p: dense {
+  weight = 0.1
+  learn stdp(lr = 0.01, tau_plus = 16.8 ms, tau_minus = 33.7 ms, a_minus = 1.05, w_max = 0.5)
+}
+""")
+    rule = graph.connections[0].rule
+    assert rule.dw == "x1 * y0 - y1 * x0"
+    assert rule.roundings == []
+    arguments = rule.arguments()
+    assert arguments["x1_impulse"] == pytest.approx(0.01)
+    assert arguments["y1_impulse"] == pytest.approx(0.0105)
+    assert arguments["x1_tau"] == pytest.approx(16.8, rel=1e-12)  # exp(-1/tau) = exp(-dt/16.8 ms)
+    assert arguments["y1_tau"] == pytest.approx(33.7, rel=1e-12)
+    assert (rule.low, rule.high) == (0.0, 0.5)
+
+
+def test_constants_that_no_trace_absorbs_are_rounded_and_reported():
+    net, graph = graph_of("""
+network decay {
+  dt = 1 ms
+  integration = euler
+}
+rule decaying(lr = 1, tau = 10 ms, a = 0.02) {
+  trace x = lowpass(pre.s, tau)
+  on post: dw = a * x - 0.3 * w
+}
+input x[4]: poisson(rate = 10 Hz)
+population p: LIF[2] {
+  tau_mem = 10 ms
+  reset = zero
+}
+x -> p: dense {
+  weight = 0.1
+  learn decaying()
+}
+""")
+    rule = graph.connections[0].rule
+    assert rule.dw == "x1 * y0 - 5 * 2^-4 * w * y0"
+    assert rule.arguments()["x1_impulse"] == pytest.approx(0.02)
+    assert rule.arguments()["x1_tau"] == pytest.approx(-1 / math.log(1 - 0.1))  # Euler decay
+    (rounding,) = rule.roundings
+    assert rounding.exact == pytest.approx(-0.3) and rounding.rendered == -0.3125
+    assert rounding.relative_error == pytest.approx(0.0125 / 0.3)
+
+
+@pytest.mark.parametrize("value, text, rendered", [
+    (0.25, "1 * 2^-2", 0.25), (3 / 16, "3 * 2^-4", 3 / 16), (-7 * 2.0 ** 8, "-7 * 2^8", -1792.0),
+    (0.3, "5 * 2^-4", 0.3125), (1e-6, "1 * 2^-7", 2.0 ** -7), (5.0, "5", 5.0)])
+def test_constants_render_as_mantissa_times_power_of_two(value, text, rendered):
+    assert render_constant(value) == (text, rendered)
+
+
+def test_quantized_decays_and_weights():
+    assert quantize_decay(0.25, 0) == (1024, 0.25)
+    assert quantize_decay(1.0, 1) == (4095, 1.0)  # du = 1: Lava's offset makes 4095 + 1 = 4096
+    assert quantize_decay(0.0, 0) == (0, 0.0)
+    net, graph = graph_of("""
+network q {
+  dt = 1 ms
+}
+input x[50]: poisson(rate = 10 Hz)
+population p: LIF[20] {
+  tau_mem = 10 ms
+  threshold = 1
+  reset = zero
+}
+x -> p: dense {
+  weight = uniform(-0.5, 0.5)
+}
+""")
+    fixed = quantize(graph)
+    group = fixed.groups["p"]
+    assert group.scale == 2.0 ** 20 and group.vth == 2 ** 20 // 64
+    connection = fixed.connections["x->p"]
+    weights = graph.connections[0].weights
+    assert np.all(connection.weights % 2 == 0)  # mixed signs: Lava drops the lowest bit
+    assert connection.weights.min() >= -256 and connection.weights.max() <= 254
+    step = 2 * 2.0 ** connection.weight_exp * 64 / group.scale
+    restored = connection.weights * 2.0 ** connection.weight_exp * 64 / group.scale
+    assert np.abs(restored - weights).max() <= step / 2 + 1e-12
+    assert connection.relative_error == pytest.approx(
+        np.abs(restored - weights).max() / np.abs(weights).max())
+
+
+def test_per_neuron_thresholds_split_the_population_and_its_projections(tmp_path):
+    np.save(tmp_path / "th.npy", np.array([1.0, 2.0, 1.0, 2.0, 3.0]))
+    net, graph = graph_of(f"""
+network split {{
+  dt = 1 ms
+}}
+input x[3]: poisson(rate = 10 Hz)
+population p: LIF[5] {{
+  threshold = file("{tmp_path / 'th.npy'}")
+  reset = zero
+}}
+x -> p: dense {{
+  weight = 0.5
+}}
+p -> p: dense {{
+  weight = 0.1
+}}
+""")
+    assert [(g.name, g.indices.tolist(), g.vth) for g in graph.groups] == [
+        ("p/0", [0, 2], 1.0), ("p/1", [1, 3], 2.0), ("p/2", [4], 3.0)]
+    assert len([c for c in graph.connections if c.projection == "x->p"]) == 3
+    assert len([c for c in graph.connections if c.projection == "p->p"]) == 9
+
+
+@pytest.mark.parametrize("example, code, where", [
+    ("cuba", "E510", "cuba.snn:27:1"),
+    ("alif_eprop_chip", "E511", "alif_eprop_chip.snn:33:1"),
+    ("eprop_randman", "E512", "eprop_randman.snn:18:1"),
+    ("rstdp", "E513", "stdp.snn:24:3"),
+    ("superspike", "E305", "superspike.snn:32:9"),
+])
+def test_what_lava_cannot_run_is_a_diagnostic(capsys, tmp_path, example, code, where):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "previous").write_text("kept")
+    status, text = run(capsys, "compile", str(EXAMPLES / f"{example}.snn"), "--emit", "lava",
+                       "-o", str(out))
+    assert status == 1
+    assert f"error[{code}]" in text and where in text and "Traceback" not in text
+    assert (out / "previous").read_text() == "kept"  # a failed compile keeps the old output
+
+
+def test_plastic_projection_with_a_delay_is_refused(capsys, tmp_path):
+    source = tmp_path / "delayed.snn"
+    source.write_text("""network delayed {
+  dt = 1 ms
+}
+input x[4]: poisson(rate = 10 Hz)
+population p: LIF[2] {
+  reset = zero
+}
+x -> p: dense {
+  weight = 0.1
+  delay = 2
+  learn stdp()
+}
+""")
+    status, text = run(capsys, "compile", str(source), "--emit", "lava", "-o",
+                       str(tmp_path / "out"))
+    assert status == 1 and "error[E514]" in text and "delayed.snn:8:1" in text
+
+
+def test_lava_needs_the_next_step_convention(capsys, tmp_path):
+    status, text = run(capsys, "compile", str(EXAMPLES / "stdp.snn"), "--emit", "lava",
+                       "--delivery", "same_step", "-o", str(tmp_path / "out"))
+    assert status == 1 and "error[E509]" in text
+
+
+def test_process_graph_picture_and_folder_readme():
+    net = compile_text((EXAMPLES / "synfire.snn").read_text())
+    files = LavaBackend(source_file="synfire.snn").emit(net)
+    dot = files["process_graph.dot"]
+    assert dot.startswith('digraph "synfire" {')
+    assert dot.count(" -> ") == 6  # one edge per connection process
+    assert '"g1" -> "g2" [label="DelayDense d=3"];' in dot
+    readme = files["README.md"]
+    assert "| `g1->g2` | `g1->g2`: DelayDense (delay 3) |" in readme
+    assert "python run.py --steps 300" in readme
+
+
+def test_graph_uses_the_next_step_plan():
+    net = compile_text((EXAMPLES / "synfire.snn").read_text())
+    plan = build_plan(net, "next_step")
+    graph = build_graph(plan, net, Diagnostics())
+    delays = {c.projection: c.delay for c in graph.connections}
+    assert delays == {"source->g1": 0, "g1->g2": 3, "g2->g3": 3, "g3->g4": 3, "g4->g5": 3,
+                      "g5->g1": 5}
+
+
+def test_translate_is_the_function_the_backend_uses():
+    """The rule on a projection is translated once per connection block, identically."""
+    net, graph = graph_of((EXAMPLES / "stdp.snn").read_text())
+    projection = net.projection("poisson_in->out")
+    again = translate(net, projection, projection.rules[0], 1.0)
+    assert again.dw == graph.connections[0].rule.dw
+    assert again.arguments() == graph.connections[0].rule.arguments()
