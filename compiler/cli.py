@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +36,6 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 #: commands that later releases add, shown in --help so the design is visible in one place
 PLANNED = (
-    ("compile", "compile FILE --emit lava: the Lava backend"),
     ("map", "map FILE --target CHIP: partition and place onto a chip's cores"),
     ("train", "train FILE --data ...: train with the network's learning rules"),
 )
@@ -347,6 +347,16 @@ def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
+def render_dot(source: str) -> dict[str, bytes]:
+    """``process_graph.png`` when Graphviz's ``dot`` is installed (else nothing)."""
+    dot = shutil.which("dot")
+    if dot is None:
+        return {}
+    result = subprocess.run([dot, "-Tpng"], input=source.encode(), capture_output=True,
+                            check=False)
+    return {"process_graph.png": result.stdout} if result.returncode == 0 else {}
+
+
 def run_compile(args) -> int:
     diag = Diagnostics()
     net = compile_net(args.file, diag, args.target)
@@ -364,7 +374,10 @@ def run_compile(args) -> int:
             return EXIT_USAGE
         backend.check(net, diag)
         if not diag.has_errors:
-            write_folder(backend.emit(net), args.output)
+            files = backend.emit(net)
+            if "process_graph.dot" in files:
+                files.update(render_dot(files["process_graph.dot"]))
+            write_folder(files, args.output)
     print_diagnostics(diag)
     if diag.has_errors:
         return EXIT_ERRORS

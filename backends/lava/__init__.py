@@ -64,6 +64,12 @@ class LavaBackend:
                 CheckTarget().check(report, profile, diag)
             if sum(1 for _ in diag.errors()) > errors:
                 continue
+            if connection.mask is not None:
+                diag.error("E514", projection.span, f"plastic projection '{projection.name}' "
+                           "is not fully connected; the Lava backend emits learning only on "
+                           "dense connections", hint="use 'dense' connectivity for a plastic "
+                                                     "projection")
+                continue
             if connection.delay:
                 diag.error("E514", projection.span, f"plastic projection '{projection.name}' "
                            "has a delay; Lava's learning connections have none",
