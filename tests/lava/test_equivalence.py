@@ -7,12 +7,12 @@ and learned weights agree to 1e-9.
 
 from __future__ import annotations
 
+import pathlib
 import subprocess
 
 import numpy as np
-from conftest import ROOT
 
-EXAMPLES = ROOT / "examples"
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
 
 def assert_same(reference: dict, lava: dict, keys, tolerance: float = 1e-9) -> None:
