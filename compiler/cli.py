@@ -360,6 +360,7 @@ def render_dot(source: str) -> dict[str, bytes]:
 def run_compile(args) -> int:
     diag = Diagnostics()
     net = compile_net(args.file, diag, args.target)
+    files: dict[str, str | bytes] = {}
     if net is not None:
         options = {"delivery": args.delivery or
                    ("next_step" if args.emit == "lava" else "same_step")}
@@ -382,7 +383,25 @@ def run_compile(args) -> int:
     if diag.has_errors:
         return EXIT_ERRORS
     print(f"{args.file}: wrote {args.emit} artifacts to {args.output}")
+    if "quantization.json" in files:
+        print(quantization_summary(json.loads(files["quantization.json"])))
     return EXIT_OK
+
+
+def quantization_summary(report: dict) -> str:
+    """One line on the fixed-point parameters' largest relative errors."""
+    if not report["runs_in_fixed_pt"]:
+        return "  fixed point: not available (" + "; ".join(report["blockers"]) + ")"
+    worst: dict[str, float] = {}
+    for group in report["groups"].values():
+        for name, error in group["errors"].items():
+            worst[name] = max(worst.get(name, 0.0), error["relative_error"])
+    worst["weights"] = max((c["max_relative_error"] for c in report["connections"].values()),
+                           default=0.0)
+    zeroed = sum(c["weights_zeroed"] for c in report["connections"].values())
+    parts = ", ".join(f"{name} {100 * value:.2g} %" for name, value in worst.items())
+    return (f"  fixed point: largest relative errors {parts}; {zeroed} weights rounded to zero "
+            "(quantization.json)")
 
 
 def record_list(args, net, variables: dict) -> tuple[list[str], list[str]]:

@@ -317,3 +317,35 @@ def test_translate_is_the_function_the_backend_uses():
     again = translate(net, projection, projection.rules[0], 1.0)
     assert again.dw == graph.connections[0].rule.dw
     assert again.arguments() == graph.connections[0].rule.arguments()
+
+
+def test_rounded_constants_are_warnings_and_quantization_is_summarised(capsys, tmp_path):
+    source = tmp_path / "decay.snn"
+    source.write_text("""network decay {
+  dt = 1 ms
+}
+rule decaying(lr = 1, tau = 10 ms, a = 0.02) {
+  trace x = lowpass(pre.s, tau)
+  on post: dw = a * x - 0.3 * w
+}
+input x[4]: poisson(rate = 10 Hz)
+population p: LIF[2] {
+  tau_mem = 10 ms
+  reset = zero
+}
+x -> p: dense {
+  weight = 0.1
+  learn decaying()
+}
+""")
+    status, text = run(capsys, "compile", str(source), "--emit", "lava", "-o",
+                       str(tmp_path / "out"))
+    assert status == 0
+    assert "decay.snn:15:9: warning[W513]" in text
+    assert "rounded from -0.3 to -0.3125 (4.2 %)" in text
+    assert "fixed point: not available (learning on x->p" in text
+    status, text = run(capsys, "compile", str(EXAMPLES / "balanced_ei.snn"), "--emit", "lava",
+                       "-o", str(tmp_path / "ei"))
+    assert status == 0
+    assert "fixed point: largest relative errors du 0.064 %, dv 0.12 %, vth 0 %, weights 0.31 %" \
+        in text

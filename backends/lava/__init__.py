@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from snnc.backends.lava.graph import LavaGraph, build_graph
-from snnc.backends.lava.learning import NotExpressible, translate
+from snnc.backends.lava.learning import LoihiRule, NotExpressible, translate
 from snnc.backends.lava.quantize import quantize
 from snnc.backends.lava.render import render_program
 from snnc.backends.reference.plan import build_plan
@@ -48,49 +50,64 @@ class LavaBackend:
             return None
         profile = load_builtin(ENGINE_TARGET)
         reports = {(r.projection, r.rule): r for r in net.analyses.get("check-locality", [])}
-        for connection in graph.connections:
-            projection = net.projection(connection.projection)
+        for projection in net.projections():
             if not projection.rules:
                 continue
-            if len(projection.rules) > 1:
-                diag.error("E513", projection.rules[1].span, f"projection '{projection.name}' "
-                           "has more than one rule; a Loihi synapse has one dw", hint="merge "
-                           "the rules into one")
-                continue
-            instance = projection.rules[0]
-            errors = sum(1 for _ in diag.errors())
-            report = reports.get((projection.name, instance.name))
-            if report is not None:
-                CheckTarget().check(report, profile, diag)
-            if sum(1 for _ in diag.errors()) > errors:
-                continue
-            if connection.mask is not None:
-                diag.error("E514", projection.span, f"plastic projection '{projection.name}' "
-                           "is not fully connected; the Lava backend emits learning only on "
-                           "dense connections", hint="use 'dense' connectivity for a plastic "
-                                                     "projection")
-                continue
-            if connection.delay:
-                diag.error("E514", projection.span, f"plastic projection '{projection.name}' "
-                           "has a delay; Lava's learning connections have none",
-                           hint="remove the delay or the rule")
-                continue
-            if len(set(connection.scale.tolist())) > 1:
-                diag.error("E513", instance.span, f"rule '{instance.name}' on "
-                           f"'{projection.name}': the post neurons scale their input "
-                           "differently, so one dw cannot serve all synapses",
-                           hint="use the same input_scale for every neuron of "
-                                f"'{projection.post}'")
-                continue
-            try:
-                connection.rule = translate(net, projection, instance,
-                                            float(connection.scale[0]))
-            except NotExpressible as error:
-                diag.error("E513", error.span or instance.span, f"rule '{instance.name}' on "
-                           f"'{projection.name}' cannot run on Loihi's learning engine: {error}",
-                           hint="write the rule as lowpass traces of pre.s/post.s and updates "
-                                "that are sums of products of traces, w and constants")
+            blocks = [c for c in graph.connections if c.projection == projection.name]
+            rule = self.learning_rule(net, projection, blocks, reports, profile, diag)
+            for block in blocks:
+                block.rule = rule
         return None if diag.has_errors else graph
+
+    @staticmethod
+    def learning_rule(net: Network, projection, blocks, reports, profile,
+                      diag: Diagnostics) -> LoihiRule | None:
+        """The Loihi rule of a plastic projection (the same for all its blocks), or None
+        after diagnostics: the target check (E30x), then what Lava's connections allow."""
+        if len(projection.rules) > 1:
+            diag.error("E513", projection.rules[1].span, f"projection '{projection.name}' has "
+                       "more than one rule; a Loihi synapse has one dw",
+                       hint="merge the rules into one")
+            return None
+        instance = projection.rules[0]
+        errors = len(list(diag.errors()))
+        report = reports.get((projection.name, instance.name))
+        if report is not None:
+            CheckTarget().check(report, profile, diag)
+        if len(list(diag.errors())) > errors:
+            return None
+        if any(block.mask is not None for block in blocks):
+            diag.error("E514", projection.span, f"plastic projection '{projection.name}' is "
+                       "not fully connected; the Lava backend emits learning only on dense "
+                       "connections", hint="use 'dense' connectivity for a plastic projection")
+            return None
+        if any(block.delay for block in blocks):
+            diag.error("E514", projection.span, f"plastic projection '{projection.name}' has a "
+                       "delay; Lava's learning connections have none",
+                       hint="remove the delay or the rule")
+            return None
+        scales = np.unique(np.concatenate([block.scale for block in blocks]))
+        if len(scales) > 1:
+            diag.error("E513", instance.span, f"rule '{instance.name}' on '{projection.name}': "
+                       "the post neurons scale their input differently, so one dw cannot "
+                       "serve all synapses", hint="use the same input_scale for every neuron "
+                                                  f"of '{projection.post}'")
+            return None
+        try:
+            rule = translate(net, projection, instance, float(scales[0]))
+        except NotExpressible as error:
+            diag.error("E513", error.span or instance.span, f"rule '{instance.name}' on "
+                       f"'{projection.name}' cannot run on Loihi's learning engine: {error}",
+                       hint="write the rule as lowpass traces of pre.s/post.s and updates "
+                            "that are sums of products of traces, w and constants")
+            return None
+        for r in rule.roundings:
+            diag.warning("W513", instance.span, f"rule '{rule.rule}' on '{rule.projection}': the "
+                         f"constant of {r.what} is rounded from {r.exact:.6g} to "
+                         f"{r.rendered:.6g} ({100 * r.relative_error:.2g} %)",
+                         hint="Loihi's rule constants are m * 2^e with m in [-8, 7] and e in "
+                              "[-7, 8]; a product with a trace of its own is exact")
+        return rule
 
     def emit(self, net: Network) -> dict[str, str | bytes]:
         from snnc import __version__

@@ -150,12 +150,12 @@ def quantize(graph: LavaGraph) -> FixedPoint:
         out.groups[g.name] = quantize_group(g, scale)
         for c in incoming:
             out.connections[c.name] = quantize_connection(c, scale)
-        if g.refractory:
-            out.blockers.append(f"'{g.population}' has a refractory period (Lava 0.10.0 has "
-                                "LIFRefractory only in floating point)")
-    for c in graph.connections:
-        if c.rule is not None:
-            out.blockers.append(f"'{c.projection}' learns (the program's rule constants are "
-                                "floating point)")
-    out.blockers = list(dict.fromkeys(out.blockers))
+    refractory = list(dict.fromkeys(g.population for g in graph.groups if g.refractory))
+    if refractory:
+        out.blockers.append(f"refractory periods in {', '.join(refractory)} (Lava 0.10.0 has "
+                            "LIFRefractory in floating point only)")
+    plastic = list(dict.fromkeys(c.projection for c in graph.connections if c.rule is not None))
+    if plastic:
+        out.blockers.append(f"learning on {', '.join(plastic)} (the rules' constants are "
+                            "emitted in floating point)")
     return out

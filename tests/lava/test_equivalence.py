@@ -207,4 +207,5 @@ def test_fixed_point_refused_with_the_reason(programs):
     result = subprocess.run([programs.python, "run.py", "--steps", "10", "--precision",
                              "fixed_pt"], cwd=program, capture_output=True, text=True)
     assert result.returncode == 1
-    assert "refractory" in result.stderr and "learns" in result.stderr
+    assert "refractory periods in out" in result.stderr
+    assert "learning on poisson_in->out" in result.stderr
