@@ -246,7 +246,6 @@ p -> p: dense {{
 
 
 @pytest.mark.parametrize("example, code, where", [
-    ("cuba", "E510", "cuba.snn:27:1"),
     ("alif_eprop_chip", "E511", "alif_eprop_chip.snn:33:1"),
     ("eprop_randman", "E512", "eprop_randman.snn:18:1"),
     ("rstdp", "E513", "stdp.snn:24:3"),
@@ -317,6 +316,19 @@ def test_translate_is_the_function_the_backend_uses():
     again = translate(net, projection, projection.rules[0], 1.0)
     assert again.dw == graph.connections[0].rule.dw
     assert again.arguments() == graph.connections[0].rule.arguments()
+
+
+def test_several_currents_become_one_process_with_a_port_each():
+    net = compile_text((EXAMPLES / "cuba.snn").read_text())
+    files = LavaBackend().emit(net)
+    network, models = files["network.py"], files["models.py"]
+    assert "from models import CurrentsLIF2" in network
+    assert "# currents: a_in_0 receptor excitatory, a_in_1 receptor inhibitory" in network
+    assert "procs['exc->exc'].a_out.connect(procs['exc'].a_in_0)" in network
+    assert "procs['inh->exc'].a_out.connect(procs['exc'].a_in_1)" in network
+    assert "class CurrentsLIF2(AbstractProcess):" in models
+    assert "'du': [0.0198013266932" in network and ", 0.00995016625083" in network
+    ast.parse(models)
 
 
 def test_rounded_constants_are_warnings_and_quantization_is_summarised(capsys, tmp_path):

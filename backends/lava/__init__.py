@@ -4,7 +4,7 @@
 ``models.py``, ``network.npz``, ``quantization.json``, ``process_graph.dot`` and a README.
 The compiler never imports lava: the program is text, run in a Python 3.10 environment.
 
-``check`` reports what Lava cannot run (E510-E514) and, for learning rules, the Loihi 2
+``check`` reports what Lava cannot run (E509, E511-E514) and, for learning rules, the Loihi 2
 learning-engine verdict of ``check-target`` (E30x) followed by the translation to a sum of
 products (E513). Lava's convention is that every connection adds one step, so the program is
 built from the plan with ``delivery = next_step``: the reference simulator with

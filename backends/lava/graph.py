@@ -16,7 +16,9 @@ the two are the same update with
     v'(0) = v_init - v_reset
 
 and the recorded voltage is ``v' + v_reset``. A synaptic filter of a LIF, IF or LI population
-can also come from a receptor, when every incoming projection goes through the same one.
+can also come from a receptor. A population with several currents (receptors next to each
+other or to the model's own current) becomes the program's ``CurrentsLIF<k>`` process: k
+currents ``u_k <- u_k (1 - du_k) + a_in_k`` that all enter v (float only).
 Neurons whose (du, dv, vth) differ are split into one process per distinct triple; every
 connection is cut into the blocks between those groups. Non-spiking readouts (LI, CubaLI) are
 LIF processes with an infinite threshold.
@@ -52,10 +54,25 @@ class NeuronGroup:
     v_offset: np.ndarray  # v_reset per neuron: recorded v = v' + v_offset
     refractory: int
     spiking: bool
+    currents: tuple[str, ...] = ("",)  # '' for the model's own current, else receptor names
+    extra_du: tuple[float, ...] = ()  # du of the currents after the first
 
     @property
     def size(self) -> int:
         return len(self.indices)
+
+    @property
+    def kind(self) -> str:
+        """The Lava process: stock LIF/LIFRefractory, or the program's CurrentsLIF<k>."""
+        if self.extra_du:
+            return f"CurrentsLIF{len(self.currents)}"
+        return "LIFRefractory" if self.refractory else "LIF"
+
+    def port(self, receptor: str | None) -> str:
+        """The input port of a projection through ``receptor`` (None: the own current)."""
+        if not self.extra_du:
+            return "a_in"
+        return f"a_in_{self.currents.index(receptor or '')}"
 
 
 @dataclass
@@ -87,6 +104,7 @@ class Connection:
     mask: np.ndarray | None  # where synapses exist (None: all), for sparse blocks
     delay: int  # Lava's delay: 0 for Dense/Sparse
     scale: np.ndarray  # c_in per post neuron of the block (weights = scale * w)
+    port: str = "a_in"  # the post process's input port (its current)
     rule: object | None = None  # a LoihiRule for plastic projections
 
     @property
@@ -120,30 +138,23 @@ def per_neuron(pop: PopulationPlan, key: str, default: float) -> np.ndarray:
     return np.full(pop.size, float(pop.scalars.get(key, default)))
 
 
-def current_decay(pop: PopulationPlan, plan: Plan, net: Network, diag: Diagnostics):
-    """du per neuron, or None after an E510 (two synaptic currents cannot share one u)."""
+def currents(pop: PopulationPlan, plan: Plan) -> tuple[list[str], np.ndarray]:
+    """The population's synaptic currents (the model's own current or direct input, then the
+    receptors in name order) and their du per neuron, [currents, neurons]."""
     incoming = plan.incoming(pop.name)
     receptors = sorted({p.receptor for p in incoming if p.receptor is not None})
-    direct = [p for p in incoming if p.receptor is None]
-    span = net.node(pop.name).span
-    if not receptors:
-        return 1.0 - per_neuron(pop, "a_syn", 0.0) if pop.has_syn else np.ones(pop.size)
-    if pop.has_syn or direct or len(receptors) > 1:
-        currents = [f"receptor {r}" for r in receptors]
-        if pop.has_syn:
-            currents.insert(0, f"the {pop.model} current")
-        elif direct:
-            currents.insert(0, "direct input")
-        diag.error("E510", span, f"population '{pop.name}' integrates {len(currents)} synaptic "
-                   f"currents ({', '.join(currents)}); a Lava LIF process has one (u)",
-                   hint="give every incoming projection the same receptor (or none), or use the "
-                        "reference simulator")
-        return None
-    return np.full(pop.size, 1.0 - pop.receptors[receptors[0]])
+    names, decays = [], []
+    if pop.has_syn or any(p.receptor is None for p in incoming) or not receptors:
+        names.append("")
+        decays.append(1.0 - per_neuron(pop, "a_syn", 0.0) if pop.has_syn else np.ones(pop.size))
+    for receptor in receptors:
+        names.append(receptor)
+        decays.append(np.full(pop.size, 1.0 - pop.receptors[receptor]))
+    return names, np.stack(decays)
 
 
-def neuron_groups(pop: PopulationPlan, du: np.ndarray) -> list[NeuronGroup]:
-    """Split ``pop`` into groups of identical (du, dv, vth), in order of first appearance."""
+def neuron_groups(pop: PopulationPlan, names: list[str], du: np.ndarray) -> list[NeuronGroup]:
+    """Split ``pop`` into groups of identical (du..., dv, vth), in order of first appearance."""
     a_mem = per_neuron(pop, "a_mem", 1.0)
     v_reset = per_neuron(pop, "v_reset", 0.0)
     dv = 1.0 - a_mem
@@ -152,7 +163,7 @@ def neuron_groups(pop: PopulationPlan, du: np.ndarray) -> list[NeuronGroup]:
     bias = (1.0 - a_mem) * (per_neuron(pop, "v_leak", 0.0) - v_reset) + \
         c_in * per_neuron(pop, "bias", 0.0)
     v_init = per_neuron(pop, "v_init", 0.0) - v_reset
-    keys = np.stack([du, dv, vth], axis=1)
+    keys = np.concatenate([du, dv[None], vth[None]]).T
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     groups = []
@@ -160,9 +171,10 @@ def neuron_groups(pop: PopulationPlan, du: np.ndarray) -> list[NeuronGroup]:
         indices = np.flatnonzero(inverse == label)
         k = indices[0]
         name = pop.name if len(first) == 1 else f"{pop.name}/{number}"
-        groups.append(NeuronGroup(name, pop.name, indices, float(du[k]), float(dv[k]),
+        groups.append(NeuronGroup(name, pop.name, indices, float(du[0, k]), float(dv[k]),
                                   float(vth[k]), bias[indices], v_init[indices],
-                                  v_reset[indices], pop.refractory, pop.spiking))
+                                  v_reset[indices], pop.refractory, pop.spiking,
+                                  tuple(names), tuple(float(d) for d in du[1:, k])))
     return groups
 
 
@@ -197,10 +209,7 @@ def build_graph(plan: Plan, net: Network, diag: Diagnostics) -> LavaGraph | None
             diag.error("E512", span, f"population '{pop.name}' {how}; Lava's LIF resets the "
                        "voltage to a fixed value", hint="use 'reset = zero' (to v_reset)")
             continue
-        du = current_decay(pop, plan, net, diag)
-        if du is None:
-            continue
-        graph.groups.extend(neuron_groups(pop, du))
+        graph.groups.extend(neuron_groups(pop, *currents(pop, plan)))
         c_in[pop.name] = per_neuron(pop, "c_in", 1.0)
     if diag.has_errors:
         return None
@@ -229,5 +238,6 @@ def connections_of(p: ProjectionPlan, graph: LavaGraph, c_in: np.ndarray) -> lis
             scale = c_in[post.indices]
             name = p.name if len(pres) * len(posts) == 1 else f"{p.name} [{pre_name} -> {post.name}]"
             out.append(Connection(name, p.name, pre_name, post.name, pre_indices, post.indices,
-                                  matrix[block] * scale[:, None], block_mask, p.delay - 1, scale))
+                                  matrix[block] * scale[:, None], block_mask, p.delay - 1, scale,
+                                  port=post.port(p.receptor)))
     return out

@@ -154,6 +154,10 @@ def quantize(graph: LavaGraph) -> FixedPoint:
     if refractory:
         out.blockers.append(f"refractory periods in {', '.join(refractory)} (Lava 0.10.0 has "
                             "LIFRefractory in floating point only)")
+    several = list(dict.fromkeys(g.population for g in graph.groups if g.extra_du))
+    if several:
+        out.blockers.append(f"several synaptic currents in {', '.join(several)} (the program's "
+                            "CurrentsLIF process has a floating-point model only)")
     plastic = list(dict.fromkeys(c.projection for c in graph.connections if c.rule is not None))
     if plastic:
         out.blockers.append(f"learning on {', '.join(plastic)} (the rules' constants are "

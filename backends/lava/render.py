@@ -76,7 +76,8 @@ class ProgramPrinter:
 
     def group(self, g: NeuronGroup) -> None:
         f = self.fixed.groups[g.name]
-        self.parameters["floating_pt"][g.name] = {"du": g.du, "dv": g.dv, "vth": g.vth}
+        du = [g.du, *g.extra_du] if g.extra_du else g.du
+        self.parameters["floating_pt"][g.name] = {"du": du, "dv": g.dv, "vth": g.vth}
         self.parameters["fixed_pt"][g.name] = {"du": f.du, "dv": f.dv, "vth": f.vth}
         for precision, bias, v in (("floating_pt", g.bias, g.v_init),
                                    ("fixed_pt", f.bias_mant, f.v_init)):
@@ -86,12 +87,16 @@ class ProgramPrinter:
         self.array("fixed_pt", g.name, "scale", f.scale)
         self.data[f"index/{g.name}"] = g.indices
         self.data[f"offset/{g.name}"] = g.v_offset
-        kind = "LIFRefractory" if g.refractory else "LIF"
+        kind = g.kind
         what = "population" if g.spiking else "readout (no threshold)"
         self.lines.append(f"# {what} {g.population}: neurons {describe_indices(g.indices)}")
+        if g.extra_du:
+            self.lines.append("# currents: " + ", ".join(
+                f"a_in_{k} {'receptor ' + c if c else 'own current'}"
+                for k, c in enumerate(g.currents)))
         arguments = [f"shape=({g.size},)", f"bias_mant=array({g.name!r}, 'bias_mant')",
                      f"bias_exp=bias_exp({g.name!r}, {g.size})", f"v=array({g.name!r}, 'v')"]
-        if g.refractory:
+        if g.refractory or g.extra_du:
             arguments.append(f"refractory_period={g.refractory}")
         arguments += [f"name={g.name!r}", f"**P[{g.name!r}]"]
         self.lines += call(f"procs[{g.name!r}]", kind, arguments)
@@ -138,7 +143,7 @@ class ProgramPrinter:
         args += [f"name={c.name!r}", f"**P[{c.name!r}]"]
         self.lines += call(f"procs[{c.name!r}]", c.kind, args)
         self.lines.append(f"procs[{c.pre!r}].s_out.connect(procs[{c.name!r}].s_in)")
-        self.lines.append(f"procs[{c.name!r}].a_out.connect(procs[{c.post!r}].a_in)")
+        self.lines.append(f"procs[{c.name!r}].a_out.connect(procs[{c.post!r}].{c.port})")
         if c.rule is not None:
             self.lines.append(f"procs[{c.post!r}].s_out.connect(procs[{c.name!r}].s_in_bap)")
 
@@ -199,6 +204,7 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         plastic=[c.name for c in graph.connections if c.rule is not None],
         kinds=sorted({c.kind for c in graph.connections}),
         refractory=any(g.refractory for g in graph.groups),
+        current_counts=sorted({len(g.currents) for g in graph.groups if g.extra_du}),
         learning=any(c.rule is not None for c in graph.connections),
         shapes={name: list(shape) for name, shape in graph.populations.items()},
         sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},
@@ -224,8 +230,7 @@ def dot(graph: LavaGraph) -> str:
         label = f"{s.name} [{s.size}]\\nRingBuffer ({s.kind})"
         lines.append(f"  {quote(s.name)} [shape=box, style=rounded, label={quote(label)}];")
     for g in graph.groups:
-        kind = "LIFRefractory" if g.refractory else "LIF"
-        label = f"{g.name} [{g.size}]\\n{kind} du={g.du:.4g} dv={g.dv:.4g}"
+        label = f"{g.name} [{g.size}]\\n{g.kind} du={g.du:.4g} dv={g.dv:.4g}"
         shape = "ellipse" if g.spiking else "octagon"
         lines.append(f"  {quote(g.name)} [shape={shape}, label={quote(label)}];")
     for c in graph.connections:

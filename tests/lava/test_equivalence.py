@@ -47,6 +47,15 @@ def test_recurrent_network(programs):
     assert_same(reference, lava, ["exc.s", "inh.s", "exc.v", "exc->exc.w", "inh->exc.w"])
 
 
+def test_several_synaptic_currents(programs):
+    """CUBA's excitatory and inhibitory receptors: the program's CurrentsLIF2 process."""
+    source = EXAMPLES / "cuba.snn"
+    lava = programs.lava(programs.compile(source, "cuba"), 300)
+    reference = programs.reference(source, 300, "exc.s,inh.s")
+    assert reference["exc.s"].sum() > 200 and reference["inh.s"].sum() > 50
+    assert_same(reference, lava, ["exc.s", "inh.s"])
+
+
 def test_delayed_connections(programs):
     source = EXAMPLES / "synfire.snn"
     lava = programs.lava(programs.compile(source, "synfire"), 300)
