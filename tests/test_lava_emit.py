@@ -361,3 +361,47 @@ x -> p: dense {
     assert status == 0
     assert "fixed point: largest relative errors du 0.064 %, dv 0.12 %, vth 0 %, weights 0.31 %" \
         in text
+
+
+def test_a_non_local_rule_is_refused(capsys, tmp_path):
+    """e-prop with symmetric feedback transports the readout weights to the hidden synapses:
+    class c, which no chip's learning engine can run (E302)."""
+    source = tmp_path / "eprop.snn"
+    source.write_text("""network nonlocal {
+  dt = 1 ms
+}
+input x[4]: poisson(rate = 10 Hz)
+population hidden: LIF[8] {
+  tau_mem = 20 ms
+  reset = zero
+}
+readout out: LI[2] {
+  tau_mem = 20 ms
+}
+x -> hidden: dense {
+  weight = 0.1
+  learn eprop_symmetric(readout = out)
+}
+hidden -> out: dense {
+  weight = 0.1
+}
+loss cross_entropy(out.v)
+""")
+    status, text = run(capsys, "compile", str(source), "--emit", "lava", "-o",
+                       str(tmp_path / "out"))
+    assert status == 1 and "error[E302]" in text and "eprop.snn:14:9" in text
+
+
+def test_the_process_graph_is_drawn_when_graphviz_is_installed(capsys, tmp_path, monkeypatch):
+    """`dot -Tpng` gets the DOT text on stdin; its output becomes process_graph.png."""
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    fake = bin_folder / "dot"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = -Tpng ] || exit 1\necho PNG; cat\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_folder}:/usr/bin:/bin")
+    status, text = run(capsys, "compile", str(EXAMPLES / "synfire.snn"), "--emit", "lava", "-o",
+                       str(tmp_path / "out"))
+    assert status == 0, text
+    png = (tmp_path / "out" / "process_graph.png").read_bytes()
+    assert png == b"PNG\n" + (tmp_path / "out" / "process_graph.dot").read_bytes()
