@@ -150,10 +150,6 @@ def quantize(graph: LavaGraph) -> FixedPoint:
         out.groups[g.name] = quantize_group(g, scale)
         for c in incoming:
             out.connections[c.name] = quantize_connection(c, scale)
-    refractory = list(dict.fromkeys(g.population for g in graph.groups if g.refractory))
-    if refractory:
-        out.blockers.append(f"refractory periods in {', '.join(refractory)} (Lava 0.10.0 has "
-                            "LIFRefractory in floating point only)")
     several = list(dict.fromkeys(g.population for g in graph.groups if g.extra_du))
     if several:
         out.blockers.append(f"several synaptic currents in {', '.join(several)} (the program's "
