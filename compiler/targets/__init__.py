@@ -23,13 +23,18 @@ from snnc.frontend.evaluate import Evaluator, Symbol
 from snnc.units import Quantity
 
 ENGINES = ("none", "sum_of_products", "software", "reference")
-#: capacities a profile may state (TARGETS.md); mapping reads them
+#: capacities a profile may state (TARGETS.md), per core unless named otherwise; mapping reads
+#: them (snnc.mapping.capacity holds the cost model). A capacity a profile leaves out is unlimited.
 CAPACITY_KEYS = ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "synapses_per_core",
+                 "weight_bits", "synapse_index_bits", "plastic_synapse_bits",
                  "input_axons_per_core", "output_axons_per_core", "plastic_axon_factor",
                  "routing_entries_per_chip", "destinations_per_neuron", "destinations_per_core",
                  "fan_in_per_neuron", "input_rows_per_neuron", "recurrent_targets_per_neuron",
-                 "input_channels", "output_neurons", "weight_bits", "kernel_size_max",
-                 "channels_max")
+                 "parameter_slots_per_core", "trace_bits", "trace_memory_bits_per_core",
+                 "input_channels", "output_neurons", "kernel_size_max", "channels_max")
+#: the mesh: ``mesh_width x mesh_height`` routers per chip with ``cores_per_router`` cores each,
+#: and ``chips_x x chips_y`` chips (TARGETS.md); the first ``cores`` cores of a chip are usable
+MESH_KEYS = ("mesh_width", "mesh_height", "cores_per_router", "chips_x", "chips_y")
 LEARNING_KEYS = ("engine", "classes", "pre_traces", "post_traces", "third_factor_channels",
                  "tags_per_synapse", "reads_post_state", "constant_mantissa", "constant_exponent")
 
@@ -54,6 +59,9 @@ class TargetProfile:
     sources: tuple[str, ...]
     learning: LearningEngine
     capacity: dict[str, float] = field(default_factory=dict, hash=False)
+    mesh: dict[str, int] = field(default_factory=dict, hash=False)
+    #: where each figure of ``capacity`` and ``mesh`` comes from
+    figure_sources: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 def builtin_names() -> tuple[str, ...]:
@@ -73,7 +81,8 @@ def profile_from_dict(data: dict) -> TargetProfile:
         if learning.get(key) is not None:
             learning[key] = tuple(learning[key])
     return TargetProfile(data["name"], data.get("description", ""), tuple(data.get("sources", ())),
-                         LearningEngine(**learning), dict(data.get("capacity", {})))
+                         LearningEngine(**learning), dict(data.get("capacity", {})),
+                         dict(data.get("mesh", {})), dict(data.get("figure_sources", {})))
 
 
 def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile | None:
@@ -94,14 +103,15 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
         base_name = value.name
     base = load_builtin(base_name)
     capacity = dict(base.capacity)
+    mesh = dict(base.mesh)
     ok = True
     for name, setting in settings.items():
         if name == "base":
             continue
-        if name not in CAPACITY_KEYS:
+        if name not in CAPACITY_KEYS + MESH_KEYS:
             diag.error("E219", setting.name.span, f"unknown target capacity '{name}'",
-                       hint=did_you_mean(name, CAPACITY_KEYS) or "capacities: "
-                       + ", ".join(CAPACITY_KEYS))
+                       hint=did_you_mean(name, CAPACITY_KEYS + MESH_KEYS) or "capacities: "
+                       + ", ".join(CAPACITY_KEYS + MESH_KEYS))
             ok = False
             continue
         value = evaluator.evaluate(setting.value)
@@ -110,7 +120,15 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
                        "non-negative number")
             ok = False
             continue
-        capacity[name] = value.value
+        if name in MESH_KEYS:
+            if value.value != int(value.value) or value.value < 1:
+                diag.error("E219", setting.value.span, f"'{name}' must be a whole number of at "
+                           "least 1")
+                ok = False
+                continue
+            mesh[name] = int(value.value)
+        else:
+            capacity[name] = value.value
     learning = dict(base.learning.__dict__)
     for section in decl.body:
         if not isinstance(section, ast.TargetSection):
@@ -124,8 +142,10 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
                                                                   diag) and ok
     if not ok:
         return None
+    sources = dict(base.figure_sources)
+    sources.update({name: str(settings[name].span) for name in settings if name != "base"})
     return TargetProfile(decl.name.text, f"custom target based on {base_name}",
-                         (str(decl.span),), LearningEngine(**learning), capacity)
+                         (str(decl.span),), LearningEngine(**learning), capacity, mesh, sources)
 
 
 def unique_entries(body, diag: Diagnostics) -> bool:

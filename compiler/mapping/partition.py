@@ -1,0 +1,164 @@
+"""Partitioning: split populations into core-sized slices so that every capacity holds.
+
+Candidates, each checked against every capacity (:mod:`snnc.mapping.capacity`):
+
+- ``contiguous``: the trivial fill. Populations in declaration order, neurons in index order,
+  a core takes the longest run that still fits, then the next core starts. Always evaluated.
+- ``balanced`` (population level): population p is cut into k_p = ceil(N_p / n_p) equal slices,
+  n_p the largest run that fits a core alone; slices go to the first core they fit, so a small
+  population is never split across two cores.
+- ``grown`` and ``kahip`` (neuron level, when some projection between populations is sparse,
+  local or convolutional and held exactly): greedy graph growing (:mod:`snnc.mapping.grow`)
+  and, when installed, KaHIP (:mod:`snnc.mapping.external`), with a neuron cap per core that
+  shrinks until every capacity holds.
+
+The kept assignment is the feasible candidate with the fewest remote packets per step
+(:mod:`snnc.mapping.traffic`); ties keep the earlier candidate, so the result is never worse
+than the contiguous fill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snnc.mapping import external
+from snnc.mapping.assignment import Assignment, Slice
+from snnc.mapping.capacity import ADDITIVE, CostModel
+from snnc.mapping.graph import MapGraph
+from snnc.mapping.grow import grow, neuron_graph
+from snnc.mapping.traffic import Flow, flows, remote_packets
+
+#: neuron caps tried for neuron-level partitioning, as fractions of the contiguous fill's
+CAP_STEPS = (1.0, 0.9, 0.8, 0.65, 0.5)
+
+
+@dataclass
+class Evaluation:
+    assignment: Assignment
+    flows: list[Flow]
+    usage: np.ndarray  # [len(NEEDS), K]
+    remote: float
+    over: np.ndarray   # [len(NEEDS), K] True where a need exceeds its limit
+
+    @property
+    def feasible(self) -> bool:
+        return not self.over.any()
+
+
+def evaluate(graph: MapGraph, model: CostModel, a: Assignment) -> Evaluation:
+    fs = flows(graph, a)
+    usage = model.usage(graph, a, fs)
+    over = usage > model.limits()[:, None] * (1 + 1e-9)
+    return Evaluation(a, fs, usage, remote_packets(graph, fs), over)
+
+
+def fits(used: np.ndarray, need: np.ndarray, limits: np.ndarray) -> bool:
+    return bool(np.all(used + need <= limits * (1 + 1e-9)))
+
+
+def longest_run(graph: MapGraph, model: CostModel, population: str, start: int, stop: int,
+                used: np.ndarray, limits: np.ndarray) -> tuple[int, np.ndarray]:
+    """The largest n such that neurons [start, start + n) fit beside ``used``, and their needs."""
+    top = int(min(stop - start, limits[0] - used[0]))
+    need = model.range_needs(graph, population, start, start + top) if top > 0 else None
+    if top <= 0 or fits(used, need, limits):
+        return max(top, 0), need
+    low, best = 0, None  # fits(low) holds; fits(top) does not
+    while top - low > 1:
+        middle = (low + top) // 2
+        trial = model.range_needs(graph, population, start, start + middle)
+        if fits(used, trial, limits):
+            low, best = middle, trial
+        else:
+            top = middle
+    return low, best
+
+
+def contiguous(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignment | None:
+    slices, core, used = [], 0, np.zeros(ADDITIVE)
+    for g in graph.populations:
+        start = 0
+        while start < g.size:
+            n, need = longest_run(graph, model, g.name, start, g.size, used, limits)
+            if n == 0:
+                if used[0] == 0:
+                    return None  # one neuron alone does not fit a core
+                core, used = core + 1, np.zeros(ADDITIVE)
+                continue
+            slices.append(Slice(g.name, start, start + n, core))
+            used = used + need
+            start += n
+            if start < g.size:
+                core, used = core + 1, np.zeros(ADDITIVE)
+    return Assignment.from_slices(slices, sizes(graph), "contiguous")
+
+
+def balanced(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignment | None:
+    pieces = []
+    for g in graph.populations:
+        n, _ = longest_run(graph, model, g.name, 0, g.size, np.zeros(ADDITIVE), limits)
+        if n == 0:
+            return None
+        k = -(-g.size // n)
+        while True:
+            bounds = np.linspace(0, g.size, k + 1).round().astype(int)
+            needs = [model.range_needs(graph, g.name, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            if all(fits(np.zeros(ADDITIVE), need, limits) for need in needs):
+                break
+            k += 1
+        pieces += [(g.name, int(a), int(b), need) for a, b, need in zip(bounds[:-1], bounds[1:], needs, strict=True)]
+    used: list[np.ndarray] = []
+    slices = []
+    for name, a, b, need in pieces:
+        core = next((c for c, u in enumerate(used) if fits(u, need, limits)), len(used))
+        if core == len(used):
+            used.append(np.zeros(ADDITIVE))
+        used[core] = used[core] + need
+        slices.append(Slice(name, a, b, core))
+    return Assignment.from_slices(slices, sizes(graph), "balanced")
+
+
+def sizes(graph: MapGraph) -> dict[str, int]:
+    return {g.name: g.size for g in graph.populations}
+
+
+def neuron_level(graph: MapGraph, model: CostModel, cap: int, seed: int,
+                 use_kahip: bool) -> list[Evaluation]:
+    """Grown (and KaHIP) candidates at the largest neuron cap, from ``CAP_STEPS``, that fits."""
+    indptr, indices, weights, _ = neuron_graph(graph)
+    methods = [("grown", lambda c: grow(indptr, indices, weights, c))]
+    if use_kahip and external.available():
+        methods.append(("kahip", lambda c: external.kaffpa(indptr, indices, c, seed)))
+    out = []
+    for method, run in methods:
+        for step in CAP_STEPS:
+            parts = run(max(1, int(cap * step)))
+            result = evaluate(graph, model, Assignment.from_parts(parts, sizes(graph), method))
+            if result.feasible:
+                out.append(result)
+                break
+    return out
+
+
+def partition(graph: MapGraph, model: CostModel, *, seed: int = 0, use_kahip: bool = True,
+              neuron_level_ok: bool = True) -> tuple[Evaluation | None, list[Evaluation]]:
+    """(the kept evaluation or None when nothing fits, every candidate evaluated)."""
+    limits = model.limits()[:ADDITIVE]
+    candidates = []
+    for scale in (1.0, 0.5, 0.25, 0.125):  # smaller cores when output axons or destinations overflow
+        scaled = limits.copy()
+        scaled[0] = max(1.0, np.floor(limits[0] * scale)) if np.isfinite(limits[0]) else limits[0]
+        tried = [maker(graph, model, scaled) for maker in (contiguous, balanced)]
+        tried = [evaluate(graph, model, a) for a in tried if a is not None]
+        candidates += tried
+        if not tried or any(c.feasible for c in tried):
+            break
+    first = next((c for c in candidates if c.feasible), None)
+    if first is not None and neuron_level_ok and graph.has_local_structure:
+        cap = int(first.usage[0].max())
+        candidates += neuron_level(graph, model, cap, seed, use_kahip)
+    feasible = [c for c in candidates if c.feasible]
+    best = min(feasible, key=lambda c: c.remote) if feasible else None
+    return best, candidates
