@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.mapping.arrays import distinct_inverse
+
 
 @dataclass(frozen=True)
 class Slice:
@@ -44,10 +46,12 @@ class Assignment:
     def from_parts(cls, parts: np.ndarray, sizes: dict[str, int], method: str) -> Assignment:
         """From one part label per neuron (populations concatenated in order), renumbering
         the parts by first use so that equal partitions give equal assignments."""
-        _, first, inverse = np.unique(parts, return_index=True, return_inverse=True)
+        labels, inverse = distinct_inverse(parts)
+        first = np.full(len(labels), len(parts), dtype=np.int64)
+        np.minimum.at(first, inverse, np.arange(len(parts)))
         rank = np.empty(len(first), dtype=np.int64)
         rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-        parts = rank[inverse.reshape(-1)]
+        parts = rank[inverse]
         core_of, offset = {}, 0
         for name, size in sizes.items():
             core_of[name] = parts[offset:offset + size]

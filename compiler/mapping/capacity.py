@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.mapping.arrays import count_distinct
 from snnc.mapping.assignment import Assignment
 from snnc.mapping.graph import MapGraph, SynapseSet
 from snnc.mapping.traffic import Flow
@@ -83,7 +84,7 @@ class CostModel:
             if s.form == "exact":
                 lo, hi = np.searchsorted(s.posts, (start, stop))
                 count = float(hi - lo)
-                reached = float(len(np.unique(s.pres[lo:hi])))
+                reached = float(count_distinct(s.pres[lo:hi]))
             elif s.form == "dense":
                 count, reached = float(s.n_pre * n), float(s.n_pre if n else 0)
             else:

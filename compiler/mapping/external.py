@@ -12,6 +12,8 @@ import importlib.util
 
 import numpy as np
 
+from snnc.mapping.arrays import distinct_inverse
+
 IMBALANCE = 0.03
 
 
@@ -26,7 +28,8 @@ def kaffpa(indptr: np.ndarray, indices: np.ndarray, cap: int, seed: int) -> np.n
     n = len(indptr) - 1
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
     keep = rows != indices
-    keys, counts = np.unique(rows[keep] * n + indices[keep], return_counts=True)
+    keys, inverse = distinct_inverse(rows[keep] * n + indices[keep])
+    counts = np.bincount(inverse)
     src, dst = np.divmod(keys, n)
     xadj = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n))))
     blocks = max(1, int(np.ceil(n * (1 + IMBALANCE) / cap)))

@@ -1,4 +1,4 @@
-"""Neuron-level partitioning by greedy graph growing, in pure Python and numpy.
+"""Greedy graph growing: the initial partition of the multilevel partitioner's coarsest graph.
 
 The graph: one node per population neuron, an undirected edge per exact synapse between
 populations, weighted by the pre neuron's packets per step r_pre dt. A core grows from a seed:
@@ -46,9 +46,12 @@ def neuron_graph(graph: MapGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray, d
     return indptr, dst[order], weight[order], offsets
 
 
-def grow(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, cap: int) -> np.ndarray:
-    """A part label per node; every part holds at most ``cap`` nodes."""
+def grow(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, cap: float,
+         sizes: np.ndarray | None = None) -> np.ndarray:
+    """A part label per node; every part's node sizes (default 1 each) sum to at most ``cap``
+    (a node larger than what is left starts the next part)."""
     n = len(indptr) - 1
+    size_of = [1.0] * n if sizes is None else sizes.tolist()
     starts, ends = indptr[:-1].tolist(), indptr[1:].tolist()
     neighbours, w = indices.tolist(), weights.tolist()
     part = [-1] * n
@@ -74,11 +77,14 @@ def grow(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, cap: int)
         frontier: list[tuple[float, int, int]] = [(0.0, counter, seed)]
         touched = []
         while frontier and size < cap:
-            g, _, v = heapq.heappop(frontier)
+            g, order, v = heapq.heappop(frontier)
             if part[v] != -1 or -g != gain[v]:
                 continue
+            if size and size + size_of[v] > cap:
+                heapq.heappush(frontier, (g, order, v))
+                break
             part[v] = core
-            size += 1
+            size += size_of[v]
             for e in range(starts[v], ends[v]):
                 u = neighbours[e]
                 if part[u] == -1:
@@ -89,7 +95,7 @@ def grow(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, cap: int)
         for u in touched:
             gain[u] = 0.0
         heap = frontier
-        if size >= cap:
+        if frontier or size >= cap:
             core += 1
             size = 0
     return np.asarray(part, dtype=np.int64)

@@ -4,13 +4,13 @@ Candidates, each checked against every capacity (:mod:`snnc.mapping.capacity`):
 
 - ``contiguous``: the trivial fill. Populations in declaration order, neurons in index order,
   a core takes the longest run that still fits, then the next core starts. Always evaluated.
-- ``balanced`` (population level): population p is cut into k_p = ceil(N_p / n_p) equal slices,
-  n_p the largest run that fits a core alone; slices go to the first core they fit, so a small
-  population is never split across two cores.
-- ``grown`` and ``kahip`` (neuron level, when some projection between populations is sparse,
-  local or convolutional and held exactly): greedy graph growing (:mod:`snnc.mapping.grow`)
-  and, when installed, KaHIP (:mod:`snnc.mapping.external`), with a neuron cap per core that
-  shrinks until every capacity holds.
+- ``balanced`` (population level): population p alone is cut greedily into k_p runs that fit a
+  core, then into k_p equal slices when those fit too; slices go to the first core they fit,
+  so a small population is never split across two cores.
+- ``multilevel`` and ``kahip`` (neuron level, when some projection between populations is
+  sparse, local or convolutional and held exactly): multilevel partitioning in numpy
+  (:mod:`snnc.mapping.multilevel`) and, when installed, KaHIP (:mod:`snnc.mapping.external`), with a neuron cap per core (the
+  target's neurons per core, shrinking by ``CAP_STEPS``) until every capacity holds.
 
 The kept assignment is the feasible candidate with the fewest remote packets per step
 (:mod:`snnc.mapping.traffic`); ties keep the earlier candidate, so the result is never worse
@@ -27,7 +27,8 @@ from snnc.mapping import external
 from snnc.mapping.assignment import Assignment, Slice
 from snnc.mapping.capacity import ADDITIVE, CostModel
 from snnc.mapping.graph import MapGraph
-from snnc.mapping.grow import grow, neuron_graph
+from snnc.mapping.grow import neuron_graph
+from snnc.mapping.multilevel import multilevel
 from snnc.mapping.traffic import Flow, flows, remote_packets
 
 #: neuron caps tried for neuron-level partitioning, as fractions of the contiguous fill's
@@ -98,24 +99,26 @@ def contiguous(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignm
 def balanced(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignment | None:
     pieces = []
     for g in graph.populations:
-        n, _ = longest_run(graph, model, g.name, 0, g.size, np.zeros(ADDITIVE), limits)
-        if n == 0:
-            return None
-        k = -(-g.size // n)
-        while True:
-            bounds = np.linspace(0, g.size, k + 1).round().astype(int)
-            needs = [model.range_needs(graph, g.name, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-            if all(fits(np.zeros(ADDITIVE), need, limits) for need in needs):
-                break
-            k += 1
-        pieces += [(g.name, int(a), int(b), need) for a, b, need in zip(bounds[:-1], bounds[1:], needs, strict=True)]
-    used: list[np.ndarray] = []
+        runs, start = [], 0
+        while start < g.size:  # the population alone, cut greedily into runs that fit
+            n, need = longest_run(graph, model, g.name, start, g.size, np.zeros(ADDITIVE), limits)
+            if n == 0:
+                return None
+            runs.append((g.name, start, start + n, need))
+            start += n
+        bounds = np.linspace(0, g.size, len(runs) + 1).round().astype(int)
+        equal = [(g.name, int(a), int(b), model.range_needs(graph, g.name, a, b))
+                 for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        fit = all(fits(np.zeros(ADDITIVE), piece[3], limits) for piece in equal)
+        pieces += equal if fit else runs
+    used = np.zeros((len(pieces), ADDITIVE))
+    opened = 0
     slices = []
-    for name, a, b, need in pieces:
-        core = next((c for c, u in enumerate(used) if fits(u, need, limits)), len(used))
-        if core == len(used):
-            used.append(np.zeros(ADDITIVE))
-        used[core] = used[core] + need
+    for name, a, b, need in pieces:  # first fit
+        room = np.all(used[:opened] + need <= limits * (1 + 1e-9), axis=1)
+        core = int(np.argmax(room)) if room.any() else opened
+        opened = max(opened, core + 1)
+        used[core] += need
         slices.append(Slice(name, a, b, core))
     return Assignment.from_slices(slices, sizes(graph), "balanced")
 
@@ -126,9 +129,10 @@ def sizes(graph: MapGraph) -> dict[str, int]:
 
 def neuron_level(graph: MapGraph, model: CostModel, cap: int, seed: int,
                  use_kahip: bool) -> list[Evaluation]:
-    """Grown (and KaHIP) candidates at the largest neuron cap, from ``CAP_STEPS``, that fits."""
+    """Multilevel (and KaHIP) candidates at the largest neuron cap, ``cap`` times a step of
+    ``CAP_STEPS``, at which every capacity holds."""
     indptr, indices, weights, _ = neuron_graph(graph)
-    methods = [("grown", lambda c: grow(indptr, indices, weights, c))]
+    methods = [("multilevel", lambda c: multilevel(indptr, indices, weights, c))]
     if use_kahip and external.available():
         methods.append(("kahip", lambda c: external.kaffpa(indptr, indices, c, seed)))
     out = []
@@ -155,10 +159,9 @@ def partition(graph: MapGraph, model: CostModel, *, seed: int = 0, use_kahip: bo
         candidates += tried
         if not tried or any(c.feasible for c in tried):
             break
-    first = next((c for c in candidates if c.feasible), None)
-    if first is not None and neuron_level_ok and graph.has_local_structure:
-        cap = int(first.usage[0].max())
-        candidates += neuron_level(graph, model, cap, seed, use_kahip)
+    if candidates and neuron_level_ok and graph.has_local_structure:
+        cap = limits[0] if np.isfinite(limits[0]) else candidates[0].usage[0].max()
+        candidates += neuron_level(graph, model, int(cap), seed, use_kahip)
     feasible = [c for c in candidates if c.feasible]
     best = min(feasible, key=lambda c: c.remote) if feasible else None
     return best, candidates

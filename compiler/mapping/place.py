@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.mapping.arrays import distinct
+
 SEARCH_MAX_SLOTS = 1024
 MAX_SWAPS_PER_SLOT = 20
 
@@ -181,5 +183,5 @@ def routing_entries(t: np.ndarray, placement: Placement, mesh: Mesh) -> np.ndarr
     source, xs, ys = routes(t, placement)
     chips_used = int(placement.slots[:, 0].max()) + 1
     chip = (ys // mesh.height) * mesh.chips_x + xs // mesh.width
-    pairs = np.unique(source * chips_used + chip)
+    pairs = distinct(source * chips_used + chip)
     return np.bincount(pairs % chips_used, minlength=chips_used)

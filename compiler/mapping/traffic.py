@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.mapping.arrays import distinct
 from snnc.mapping.assignment import Assignment
 from snnc.mapping.graph import MapGraph, SynapseSet
 
@@ -43,7 +44,7 @@ def flow(s: SynapseSet, graph: MapGraph, a: Assignment) -> Flow:
     if s.form == "exact":
         cores = post_core[s.posts]
         synapses = np.bincount(cores, minlength=k).astype(np.float64)
-        pairs = np.unique(s.pres * k + cores)
+        pairs = distinct(s.pres * k + cores)
         src, dst = np.divmod(pairs, k)
         axons = np.bincount(dst, minlength=k).astype(np.float64)
         dests = np.bincount(src, minlength=s.n_pre).astype(np.float64)
