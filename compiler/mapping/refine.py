@@ -19,6 +19,8 @@ def refine(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, parts: 
     n = len(indptr) - 1
     sizes = np.ones(n) if sizes is None else sizes
     parts = parts.copy()
+    if not len(indices):
+        return parts
     src = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
     for round_ in range(rounds):
         k = int(parts.max()) + 1
@@ -26,7 +28,7 @@ def refine(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, parts: 
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
         starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        conn = np.add.reduceat(weights[order], starts) if len(starts) else np.zeros(0)
+        conn = np.add.reduceat(weights[order], starts)
         node, part = np.divmod(keys[starts], k)
         own = np.zeros(n)
         mine = part == parts[node]
