@@ -280,8 +280,8 @@ population a: LIF[256]
 population b: LIF[256]
 population c: LIF[256]
 x -> a: one_to_one
-a -> b: one_to_one
-a -> c: one_to_one
+a -> b: dense
+a -> c: dense
 target truenorth
 """
     # 256 neurons fill a core, so a, b and c take a core each: every a neuron needs 2
