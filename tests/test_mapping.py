@@ -1,6 +1,8 @@
 """Mapping onto cores: cost model, partitioning, placement and XY routing on networks small
 enough to check by hand (the expected figures are worked out in the comments)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -319,3 +321,16 @@ def test_evaluate_checks_every_capacity():
     assert not result.feasible
     assert result.over[NEED["neurons"]].tolist() == [True]
     assert traffic_matrix(result.flows, 1).tolist() == [[0.0]]
+
+
+def test_the_mapping_goes_into_nir_metadata():
+    pytest.importorskip("nir")
+    from snnc.backends.nir.export import export_graph
+    from snnc.mapping import report
+
+    net, _ = mapped(TINY)
+    doc = report.document(net, net.analyses["partition"], net.analyses["place"])
+    graph = export_graph(net, "test", mapping=doc)
+    recorded = json.loads(graph.metadata["mapping"])
+    assert recorded["slices"] == doc["slices"] and recorded["target"] == "tiny"
+    assert "mapping" not in export_graph(net, "test").metadata

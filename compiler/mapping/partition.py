@@ -31,8 +31,10 @@ from snnc.mapping.grow import neuron_graph
 from snnc.mapping.multilevel import multilevel
 from snnc.mapping.traffic import Flow, flows, remote_packets
 
-#: neuron caps tried for neuron-level partitioning, as fractions of the contiguous fill's
-CAP_STEPS = (1.0, 0.9, 0.8, 0.65, 0.5)
+#: how the neuron cap of neuron-level partitioning shrinks while a capacity overflows
+SHRINK_STEP = 0.9
+SHRINK_MARGIN = 0.95
+MAX_TRIES = 6
 
 
 @dataclass
@@ -127,23 +129,37 @@ def sizes(graph: MapGraph) -> dict[str, int]:
     return {g.name: g.size for g in graph.populations}
 
 
+def shrink_until_feasible(graph: MapGraph, model: CostModel, method: str, run,
+                          cap: int) -> Evaluation | None:
+    """Partition with ``run(cap)`` (parts of at most cap neurons), shrinking the cap until every
+    capacity holds: by the mean overload of the most overloaded need when it exceeds the limit
+    on average (cap * SHRINK_MARGIN / overload), else by ``SHRINK_STEP``; at most ``MAX_TRIES``."""
+    limits = model.limits()[:, None]
+    for _ in range(MAX_TRIES):
+        parts = run(max(1, int(cap)))
+        result = evaluate(graph, model, Assignment.from_parts(parts, sizes(graph), method))
+        if result.feasible or cap <= 1:
+            return result if result.feasible else None
+        overload = float(np.max(np.mean(result.usage / limits, axis=1)))
+        cap = int(cap * min(SHRINK_STEP, SHRINK_MARGIN / overload))
+    return None
+
+
 def neuron_level(graph: MapGraph, model: CostModel, cap: int, seed: int,
                  use_kahip: bool) -> list[Evaluation]:
-    """Multilevel (and KaHIP) candidates at the largest neuron cap, ``cap`` times a step of
-    ``CAP_STEPS``, at which every capacity holds."""
+    """The multilevel (and KaHIP) candidates, each at the largest cap that fits."""
     indptr, indices, weights, _ = neuron_graph(graph)
     methods = [("multilevel", lambda c: multilevel(indptr, indices, weights, c))]
     if use_kahip and external.available():
         methods.append(("kahip", lambda c: external.kaffpa(indptr, indices, c, seed)))
-    out = []
-    for method, run in methods:
-        for step in CAP_STEPS:
-            parts = run(max(1, int(cap * step)))
-            result = evaluate(graph, model, Assignment.from_parts(parts, sizes(graph), method))
-            if result.feasible:
-                out.append(result)
-                break
-    return out
+    found = [shrink_until_feasible(graph, model, method, run, cap) for method, run in methods]
+    return [f for f in found if f is not None]
+
+
+def contiguous_reference(candidates: list[Evaluation]) -> Evaluation | None:
+    """The contiguous fill to compare with: the first that fits, else the first tried."""
+    fills = [c for c in candidates if c.assignment.method == "contiguous"]
+    return next((c for c in fills if c.feasible), fills[0] if fills else None)
 
 
 def partition(graph: MapGraph, model: CostModel, *, seed: int = 0, use_kahip: bool = True,
@@ -151,13 +167,13 @@ def partition(graph: MapGraph, model: CostModel, *, seed: int = 0, use_kahip: bo
     """(the kept evaluation or None when nothing fits, every candidate evaluated)."""
     limits = model.limits()[:ADDITIVE]
     candidates = []
-    for scale in (1.0, 0.5, 0.25, 0.125):  # smaller cores when output axons or destinations overflow
+    for scale in (1.0, 0.5, 0.25, 0.125):  # fewer neurons per core while non-additive needs overflow
         scaled = limits.copy()
         scaled[0] = max(1.0, np.floor(limits[0] * scale)) if np.isfinite(limits[0]) else limits[0]
         tried = [maker(graph, model, scaled) for maker in (contiguous, balanced)]
         tried = [evaluate(graph, model, a) for a in tried if a is not None]
         candidates += tried
-        if not tried or any(c.feasible for c in tried):
+        if not tried or tried[0].feasible:  # until the contiguous fill itself fits
             break
     if candidates and neuron_level_ok and graph.has_local_structure:
         cap = limits[0] if np.isfinite(limits[0]) else candidates[0].usage[0].max()

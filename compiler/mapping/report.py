@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from snnc.mapping.capacity import NEEDS
+from snnc.mapping.partition import contiguous_reference
 
 
 def significant(x: float) -> float:
@@ -39,7 +40,7 @@ def utilisation(part) -> dict[str, dict]:
 
 
 def contiguous_remote(part) -> float | None:
-    fill = next((c for c in part.candidates if c.assignment.method == "contiguous"), None)
+    fill = contiguous_reference(part.candidates)
     return None if fill is None else significant(fill.remote)
 
 
