@@ -244,7 +244,7 @@ def test_neurons_per_core_cut_a_population_into_full_slices(chip):
     n = int(profile.capacity.get("neurons_per_core", 0))
     size = 2 * n + 1 if n else 1000
     net, diag = mapped(f"population p: LIF[{size}]\n", target=chip)
-    cores = int(profile.capacity["cores"]) * profile.mesh["chips_x"] * profile.mesh["chips_y"]
+    cores = Mesh.of(profile).total
     if n and cores < 3:
         assert net is None and [d.code for d in diag.errors()] == ["E402"]
         return

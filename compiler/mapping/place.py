@@ -61,6 +61,11 @@ class Mesh:
     def usable_per_chip(self) -> int:
         return min(self.cores_per_chip, self.width * self.height * self.cores_per_router)
 
+    @property
+    def total(self) -> int:
+        """Usable cores on all chips."""
+        return self.chips * self.usable_per_chip
+
     def slots(self, chips: int) -> np.ndarray:
         """[chips * usable cores, 4]: chip, core in chip, X, Y of every usable slot."""
         local = np.arange(self.usable_per_chip)

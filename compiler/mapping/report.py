@@ -20,11 +20,6 @@ def significant(x: float) -> float:
     return float(f"{x:.6g}")
 
 
-def available_cores(profile) -> int:
-    mesh = profile.mesh
-    return int(profile.capacity["cores"]) * mesh.get("chips_x", 1) * mesh.get("chips_y", 1)
-
-
 def utilisation(part) -> dict[str, dict]:
     limits = part.model.limits()
     out = {}
@@ -61,7 +56,7 @@ def document(net, part, placed) -> dict:
         "partition": part.best.assignment.method,
         "placement": placed.placement.method,
         "cores_used": part.best.assignment.cores,
-        "cores_available": available_cores(profile),
+        "cores_available": placed.mesh.total,
         "chips_used": int(slots[:, 0].max()) + 1 if len(slots) else 0,
         "remote_packets_per_step": significant(part.best.remote),
         "contiguous_fill_remote_packets_per_step": contiguous_remote(part),

@@ -20,6 +20,7 @@ from snnc.ir.network import Network
 from snnc.ir.nodes import Population, Projection
 from snnc.mapping.capacity import CostModel
 from snnc.mapping.graph import learning_items
+from snnc.mapping.place import Mesh
 from snnc.targets import TargetProfile
 
 #: per-neuron needs: (profile limit, what, per core?)
@@ -138,8 +139,7 @@ class CheckFit:
     def check_cores(self, net: Network, model: CostModel, items: dict,
                     diag: Diagnostics) -> None:
         cap = model.profile.capacity
-        cores = cap.get("cores", 1) * model.profile.mesh.get("chips_x", 1) * \
-            model.profile.mesh.get("chips_y", 1)
+        cores = Mesh.of(model.profile).total
         totals = {"neurons_per_core": (net.neuron_count, "neurons"), "synapses_per_core":
                   (sum(net.synapse_count(p) for p in net.projections()), "synapses"),
                   "synapse_memory_bits_per_core": (sum(

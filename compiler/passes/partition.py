@@ -19,6 +19,7 @@ from snnc.ir.network import Network
 from snnc.mapping.capacity import NEEDS, CostModel
 from snnc.mapping.graph import MapGraph, build_graph, check_rates
 from snnc.mapping.partition import Evaluation, partition
+from snnc.mapping.place import Mesh
 from snnc.targets import TargetProfile, builtin_names
 
 MAPPABLE = ", ".join(n for n in builtin_names() if n != "reference")
@@ -66,9 +67,7 @@ class Partition:
 
     @staticmethod
     def check_cores(net: Network, model: CostModel, best: Evaluation, diag: Diagnostics) -> None:
-        mesh = model.profile.mesh
-        available = int(model.profile.capacity["cores"]) * mesh.get("chips_x", 1) * \
-            mesh.get("chips_y", 1)
+        available = Mesh.of(model.profile).total
         if best.assignment.cores > available:
             largest = max(net.populations(), key=lambda p: p.size)
             diag.error("E402", largest.span, f"the network needs {best.assignment.cores:,} cores "

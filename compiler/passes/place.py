@@ -44,7 +44,7 @@ class Place:
         profile = part.model.profile
         mesh = Mesh.of(profile)
         cores = part.best.assignment.cores
-        if cores > mesh.chips * mesh.usable_per_chip:
+        if cores > mesh.total:
             return net  # the partition pass reported E402
         t = traffic_matrix(part.best.flows, cores)
         placement, baseline = place(t, mesh)
