@@ -20,10 +20,6 @@ class Slice:
     stop: int
     core: int
 
-    @property
-    def size(self) -> int:
-        return self.stop - self.start
-
 
 @dataclass
 class Assignment:

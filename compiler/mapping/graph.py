@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.diagnostics import Diagnostics, Span
+from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
 from snnc.ir.nodes import Input, Projection
 from snnc.ir.values import rng_for
@@ -41,7 +41,6 @@ class Group:
     size: int
     rates: np.ndarray
     is_input: bool
-    span: Span
 
 
 @dataclass
@@ -65,10 +64,6 @@ class SynapseSet:
     @property
     def plastic(self) -> bool:
         return bool(self.projection.rules)
-
-    @property
-    def name(self) -> str:
-        return self.projection.name
 
 
 @dataclass
@@ -107,7 +102,7 @@ def build_graph(net: Network, rates: dict[str, np.ndarray] | None = None,
             values = np.asarray(rates[node.name], dtype=np.float64).reshape(node.size)
         else:
             values = np.full(node.size, DEFAULT_RATE_HZ if declared is None else declared)
-        groups[node.name] = Group(node.name, node.size, values, is_input, node.span)
+        groups[node.name] = Group(node.name, node.size, values, is_input)
     random_total = sum(net.synapse_count(p) for p in net.projections()
                        if p.connectivity.kind in ("sparse", "fixed_fan_in"))
     items = learning_items(net)
