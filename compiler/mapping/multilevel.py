@@ -6,7 +6,7 @@
    each cluster into one node, summing sizes and parallel edges. Repeat until about
    ``COARSE_NODES_PER_PART`` nodes per part remain or a level shrinks the graph by less than 10 %.
 2. Partition the coarsest graph by greedy growing (:mod:`snnc.mapping.grow`) with node sizes,
-   parts filled to ``GROW_FILL`` of the cap.
+   parts filled to ``GROW_FILL`` of the cap (when that leaves room for at least one neuron).
 3. Uncoarsen: project the parts level by level, refining each level by size-constrained label
    propagation with the full cap.
 """
@@ -57,7 +57,8 @@ def multilevel(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, cap
         levels.append((graph, coarse))
         graph = tuple(smaller)
     ip, ix, w, sz = graph
-    parts = refine(ip, ix, w, grow(ip, ix, w, cap * GROW_FILL, sz), cap, sz)
+    slack = cap * (1 - GROW_FILL) >= 1  # leave room for refinement when it is a neuron or more
+    parts = refine(ip, ix, w, grow(ip, ix, w, cap * GROW_FILL if slack else cap, sz), cap, sz)
     for fine, coarse in reversed(levels):
         ip, ix, w, sz = fine
         parts = refine(ip, ix, w, parts[coarse], cap, sz)
