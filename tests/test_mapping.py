@@ -12,7 +12,7 @@ from snnc.mapping.assignment import Assignment, Slice
 from snnc.mapping.capacity import NEEDS, CostModel
 from snnc.mapping.graph import build_graph
 from snnc.mapping.partition import evaluate, partition
-from snnc.mapping.place import Mesh, Placement, link_loads, place, routing_entries
+from snnc.mapping.place import Mesh, Placement, chip_swaps, hop_traffic, link_loads, place, routing_entries
 from snnc.mapping.traffic import traffic_matrix
 from snnc.passes import DEFAULT_PIPELINE, MAPPING_PIPELINE
 from snnc.targets import builtin_names, load_builtin
@@ -146,6 +146,17 @@ def test_swaps_cut_hop_traffic_on_a_ring_of_cores():
     t[0, 2] = t[2, 0] = 1.0  # raster puts the chatty pair two hops apart
     best, baseline = place(t, mesh)
     assert baseline.hop_traffic == 4 and best.hop_traffic == 2
+
+
+def test_large_meshes_swap_whole_chips():
+    mesh = Mesh(width=1, height=1, cores_per_router=2, chips_x=3, chips_y=1, cores_per_chip=2)
+    slots = mesh.slots(3)
+    t = np.zeros((6, 6))
+    t[0, 4] = t[4, 0] = 1.0  # chips 0 and 2 talk, two hops apart in raster order
+    assert hop_traffic(t, slots, np.arange(6)) == 4
+    slot_of = chip_swaps(t, mesh, 3, slots)
+    assert hop_traffic(t, slots, slot_of) == 2
+    assert sorted(slot_of.tolist()) == list(range(6))
 
 
 def test_neuron_level_partitioning_finds_locality_in_shuffled_order():

@@ -22,7 +22,10 @@ traffic): swapping a and b changes the cost by
     G[a, S(b)] - G[a, S(a)] + G[b, S(a)] - G[b, S(b)] + 2 W[a, b] d(S(a), S(b)),
     W = T + T^T,  G[c, s] = sum_e W[c, e] d(s, S(e))
 
-The search runs while the mesh has at most ``SEARCH_MAX_SLOTS`` slots.
+The search runs while the mesh has at most ``SEARCH_MAX_SLOTS`` slots (its cost grows about
+with the cube of the slots). Larger meshes are placed chip by chip: cores fill chips in raster
+order, and the same swaps move whole chips (traffic summed per chip pair, distances between chip
+centres), keeping the order inside each chip.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 
 from snnc.mapping.arrays import distinct
 
-SEARCH_MAX_SLOTS = 1024
+SEARCH_MAX_SLOTS = 512
 MAX_SWAPS_PER_SLOT = 20
 
 
@@ -132,19 +135,36 @@ def place(t: np.ndarray, mesh: Mesh) -> tuple[Placement, Placement]:
     slots = mesh.slots(chips)
     raster = np.arange(k)
     baseline = Placement(raster, slots, hop_traffic(t, slots, raster), "raster")
-    if len(slots) > SEARCH_MAX_SLOTS or k < 2:
+    if k < 2:
         return baseline, baseline
-    d = distances(slots)
-    w = np.zeros((len(slots), len(slots)))
-    w[:k, :k] = t + t.T
+    if len(slots) > SEARCH_MAX_SLOTS:
+        candidates = [("chip swaps", chip_swaps(t, mesh, chips, slots))]
+    else:
+        d = distances(slots)
+        w = np.zeros((len(slots), len(slots)))
+        w[:k, :k] = t + t.T
+        candidates = [(name, descend(w, d, start)[:k]) for name, start in (
+            ("raster+swaps", np.arange(len(slots))), ("serpentine+swaps", serpentine(slots)))]
     best = baseline
-    for name, start in (("raster+swaps", np.arange(len(slots))), ("serpentine+swaps",
-                                                                     serpentine(slots))):
-        slot_of = descend(w, d, start)[:k]
+    for name, slot_of in candidates:
         cost = hop_traffic(t, slots, slot_of)
         if cost < best.hop_traffic - 1e-12:
             best = Placement(slot_of, slots, cost, name)
     return best, baseline
+
+
+def chip_swaps(t: np.ndarray, mesh: Mesh, chips: int, slots: np.ndarray) -> np.ndarray:
+    """Slots after swapping whole chips (cores fill chips in raster order)."""
+    k, per = t.shape[0], mesh.usable_per_chip
+    chip = np.arange(k) // per
+    src, dst = np.nonzero(t)
+    between = np.bincount(chip[src] * chips + chip[dst], weights=t[src, dst],
+                          minlength=chips * chips).reshape(chips, chips)
+    centres = np.zeros((chips, 4))
+    centres[:, 2] = np.arange(chips) % mesh.chips_x * mesh.width
+    centres[:, 3] = np.arange(chips) // mesh.chips_x * mesh.height
+    chip_slot = descend(between + between.T, distances(centres), np.arange(chips))
+    return chip_slot[chip] * per + np.arange(k) % per
 
 
 def routes(t: np.ndarray, placement: Placement) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
