@@ -164,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  snnc map examples/cuba.snn --target loihi2 --rates rates.npz -o cuba.map")
     mapper.add_argument("file", metavar="FILE")
     mapper.add_argument("--target", metavar="NAME",
-                        help="the chip (default: the program's 'target')")
+                        help="the chip: a built-in, a custom target of the program or a JSON "
+                             "target file (default: the program's 'target')")
     mapper.add_argument("--rates", metavar="RATES.npz",
                         help="firing rates from 'snnc run --rates' (default: declared rates, "
                              "else 10 Hz)")

@@ -87,3 +87,26 @@ def test_without_matplotlib_the_json_is_written_and_the_extra_named(tmp_path, ca
     assert main(["map", source, "-o", str(out)]) == 0
     assert "pip install 'snnc[plot]'" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["mapping.json"]
+
+
+def test_a_target_from_a_json_file(tmp_path, capsys):
+    source = write(tmp_path)
+    chip = tmp_path / "labchip.json"
+    chip.write_text(json.dumps({"base": "loihi", "capacity": {"neurons_per_core": 100},
+                                "mesh": {"chips_x": 1, "chips_y": 1}}))
+    assert main(["map", source, "--target", str(chip), "-o", str(tmp_path / "m")]) == 0
+    doc = json.loads((tmp_path / "m" / "mapping.json").read_text())
+    # 300 + 200 neurons at 100 per core; one chip of loihi's 128 cores
+    assert doc["target"] == "labchip" and doc["cores_used"] == 5
+    assert doc["cores_available"] == 128
+
+
+def test_a_bad_target_file_is_an_error(tmp_path, capsys):
+    source = write(tmp_path)
+    chip = tmp_path / "labchip.json"
+    chip.write_text(json.dumps({"capacity": {"neuron_per_core": 100}}))
+    assert main(["map", source, "--target", str(chip), "-o", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E219]" in err and "did you mean 'neurons_per_core'?" in err
+    assert main(["map", source, "--target", str(tmp_path / "missing.json")]) == 1
+    assert "error[E601]" in capsys.readouterr().err

@@ -2,7 +2,9 @@
 
 Built-in profiles are JSON files next to this module, one per chip, each with its sources.
 A custom target in a ``.snn`` file starts from ``base`` (default ``generic``) and overrides
-capacities as ``key = value`` and the learning engine in a ``learning { ... }`` section.
+capacities as ``key = value`` and the learning engine in a ``learning { ... }`` section. A
+target file (``--target chip.json``) has the built-ins' form, may name a ``base`` and then
+overrides only what it states.
 
 Learning engines: ``none`` (no on-chip learning), ``sum_of_products`` (Loihi-style: a rule is a
 sum of products of pre traces, post traces, the synapse's weight/tag and constants m*2^e; a
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -83,6 +86,51 @@ def profile_from_dict(data: dict) -> TargetProfile:
     return TargetProfile(data["name"], data.get("description", ""), tuple(data.get("sources", ())),
                          LearningEngine(**learning), dict(data.get("capacity", {})),
                          dict(data.get("mesh", {})), dict(data.get("figure_sources", {})))
+
+
+def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
+    """A target from a JSON file: E601 when unreadable, E219 for unknown or bad entries."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as error:
+        diag.error("E601", None, f"cannot read target file '{path}': {error}",
+                   hint="a target file is JSON like the built-in profiles in snnc/targets/")
+        return None
+    if not isinstance(data, dict):
+        diag.error("E219", None, f"target file '{path}' must hold a JSON object")
+        return None
+    base_name = data.get("base", "generic")
+    if base_name not in builtin_names():
+        diag.error("E212", None, f"unknown base target '{base_name}' in '{path}'",
+                   hint=did_you_mean(str(base_name), builtin_names())
+                   or "bases are the built-in targets: " + ", ".join(builtin_names()))
+        return None
+    merged = json.loads(resources.files("snnc.targets").joinpath(f"{base_name}.json").read_text())
+    for section, known in (("capacity", CAPACITY_KEYS), ("mesh", MESH_KEYS),
+                           ("learning", LEARNING_KEYS)):
+        entries = data.get(section, {})
+        unknown = sorted(set(entries) - set(known)) if isinstance(entries, dict) else ["?"]
+        bad = [k for k, v in entries.items() if section != "learning" and (
+            not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0)] \
+            if isinstance(entries, dict) else []
+        for key in unknown + bad:
+            diag.error("E219", None, f"target file '{path}': bad {section} entry '{key}'",
+                       hint=did_you_mean(key, known) or f"{section} entries: " + ", ".join(known)
+                       if key in unknown else "capacities are non-negative numbers")
+        if unknown or bad:
+            return None
+        merged.setdefault(section, {}).update(entries)
+    merged["figure_sources"] = {**merged.get("figure_sources", {}), **{
+        key: path for section in ("capacity", "mesh") for key in data.get(section, {})}}
+    merged["name"] = data.get("name", os.path.splitext(os.path.basename(path))[0])
+    merged["description"] = data.get("description", f"target file based on {base_name}")
+    merged["sources"] = data.get("sources", [path])
+    try:
+        return profile_from_dict(merged)
+    except TypeError as error:
+        diag.error("E219", None, f"target file '{path}': {error}")
+        return None
 
 
 def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile | None:
