@@ -79,7 +79,9 @@ def to_json(doc: dict) -> str:
 def summary(path: str, doc: dict) -> str:
     """One screen of text for ``snnc map``."""
     def number(x):
-        return "-" if x is None else f"{x:,.6g}"
+        if x is None:
+            return "-"
+        return f"{x:,.0f}" if abs(x) >= 1e5 else f"{x:,.6g}"
     lines = [
         f"{path} on {doc['target']}: {doc['cores_used']:,} of {doc['cores_available']:,} cores "
         f"({doc['chips_used']} chip{'s' * (doc['chips_used'] != 1)}), partition "
