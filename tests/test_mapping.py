@@ -311,6 +311,31 @@ def test_mapping_onto_the_reference_simulator_is_refused():
     assert net is None and [d.code for d in diag.errors()] == ["E406"]
 
 
+def test_output_axons_that_no_partition_keeps_are_reported_with_a_hint():
+    text = """
+population a: LIF[4]
+population b: LIF[4]
+a -> b: dense
+target tight {
+  base = generic
+  neurons_per_core = 4
+  output_axons_per_core = 1
+}
+"""
+    # every a neuron needs an output axon per core holding b: at least 1 each, 4 on a full core
+    net, diag = mapped(text)
+    assert net is None
+    (error,) = list(diag.errors())
+    assert error.code == "E403" and error.span.line == 2
+    assert "output axons on core" in error.message and "tight allows 1" in error.message
+    assert error.hint.startswith("each neuron uses one output axon per destination core")
+
+
+def test_a_network_without_populations_has_nothing_to_map():
+    net, diag = mapped("input x[4]: poisson(rate = 5 Hz)\n", target="loihi")
+    assert net is None and [d.code for d in diag.errors()] == ["E407"]
+
+
 def test_routing_entries_beyond_the_limit_are_reported():
     text = SMALL.replace("LIF[8]", "LIF[600]").replace("x[8]", "x[600]").replace(
         "LIF[4]", "LIF[600]") + """

@@ -5,7 +5,8 @@ Attaches a :class:`PartitionResult` as ``net.analyses["partition"]``. Errors:
 - E402  the kept partition needs more cores than the target has (exact count);
 - E403  no partition keeps a capacity that depends on where targets sit (output axons,
         destination cores per core or per neuron); names the population and the fix;
-- E406  the target has no cores to map onto (the reference simulator).
+- E406  the target has no cores to map onto (the reference simulator);
+- E407  the network has no populations (inputs alone occupy no cores).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class Partition:
         if not isinstance(profile, TargetProfile) or "cores" not in profile.capacity:
             diag.error("E406", None, f"target '{net.target}' has no cores to map onto",
                        hint=f"choose a chip with --target: {MAPPABLE}")
+            return net
+        if not net.populations():
+            diag.error("E407", None, "the network has no populations to map",
+                       hint="inputs are off the chip; declare populations: "
+                            "'population hidden: LIF[100]'")
             return net
         if self.rates:
             check_rates(net, self.rates, self.rates_file or "rates", diag)
