@@ -39,22 +39,25 @@ def draw(part, placed, title: str) -> bytes:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
 
     slots = placed.placement.slots
     used = slots[placed.placement.slot_of]
     per_router = placed.mesh.cores_per_router
     side = math.ceil(math.sqrt(per_router))
     fig, ax = plt.subplots(figsize=(8, 8))
-    for x, y in {(int(a), int(b)) for a, b in slots[:, 2:4]}:
-        ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, lw=0.3, ec="0.7"))
+    routers = sorted({(int(a), int(b)) for a, b in slots[:, 2:4]})
+    ax.add_collection(PatchCollection([Rectangle((x - 0.5, y - 0.5), 1, 1) for x, y in routers],
+                                      facecolor="none", edgecolor="0.7", linewidth=0.3))
     colours = plt.get_cmap("viridis")
-    value = core_utilisation(part)
-    for core, (_, local, x, y) in enumerate(used):
-        k = int(local) % per_router
-        dx, dy = (k % side + 0.5) / side - 0.5, (k // side + 0.5) / side - 0.5
-        size = 0.9 / side
-        ax.add_patch(plt.Rectangle((x + dx - size / 2, y + dy - size / 2), size, size,
-                                   color=colours(min(float(value[core]), 1.0))))
+    local = used[:, 1] % per_router
+    size = 0.9 / side
+    left = used[:, 2] + (local % side + 0.5) / side - 0.5 - size / 2
+    bottom = used[:, 3] + (local // side + 0.5) / side - 0.5 - size / 2
+    ax.add_collection(PatchCollection(
+        [Rectangle((a, b), size, size) for a, b in zip(left.tolist(), bottom.tolist(), strict=True)],
+        facecolor=colours(np.minimum(core_utilisation(part), 1.0)), edgecolor="none"))
     links = heaviest_links(placed.loads, HEAVIEST_LINKS)
     top = links[0][0] if links else 1.0
     for load, x, y, direction in links:

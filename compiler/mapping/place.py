@@ -167,20 +167,18 @@ def chip_swaps(t: np.ndarray, mesh: Mesh, chips: int, slots: np.ndarray) -> np.n
     return chip_slot[chip] * per + np.arange(k) % per
 
 
-def routes(t: np.ndarray, placement: Placement) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every router on the XY route of every core pair with traffic: (source core, X, Y)."""
-    src, dst = np.nonzero(t)
-    xy = placement.coords()
-    x1, y1 = xy[src, 0], xy[src, 1]
-    x2, y2 = xy[dst, 0], xy[dst, 1]
+def routes(source: np.ndarray, start: np.ndarray, end: np.ndarray):
+    """Every node on the XY route from ``start[n]`` to ``end[n]`` ([n, 2] grid coordinates),
+    labelled with ``source[n]``: (source, X, Y)."""
+    x1, y1, x2, y2 = start[:, 0], start[:, 1], end[:, 0], end[:, 1]
     nx, ny = np.abs(x2 - x1) + 1, np.abs(y2 - y1)
     sx, sy = np.sign(x2 - x1), np.sign(y2 - y1)
     step_x = np.arange(nx.sum()) - np.repeat(np.cumsum(nx) - nx, nx)
     step_y = np.arange(ny.sum()) - np.repeat(np.cumsum(ny) - ny, ny) + 1
-    source = np.concatenate([np.repeat(src, nx), np.repeat(src, ny)])
+    labels = np.concatenate([np.repeat(source, nx), np.repeat(source, ny)])
     xs = np.concatenate([np.repeat(x1, nx) + np.repeat(sx, nx) * step_x, np.repeat(x2, ny)])
     ys = np.concatenate([np.repeat(y1, nx), np.repeat(y1, ny) + np.repeat(sy, ny) * step_y])
-    return source, xs, ys
+    return labels, xs, ys
 
 
 def link_loads(t: np.ndarray, placement: Placement) -> dict[str, np.ndarray]:
@@ -199,14 +197,24 @@ def link_loads(t: np.ndarray, placement: Placement) -> dict[str, np.ndarray]:
         diff = loads[name]
         np.add.at(diff, (row[pick], low[pick]), w[pick])
         np.add.at(diff, (row[pick], high[pick]), -w[pick])
-        loads[name] = np.cumsum(diff, axis=1)
+        total = np.cumsum(diff, axis=1)
+        loads[name] = np.where(np.abs(total) < 1e-9, 0.0, total)  # rounding left by +w - w
     return loads
 
 
 def routing_entries(t: np.ndarray, placement: Placement, mesh: Mesh) -> np.ndarray:
-    """[chips used]: distinct source cores routed through each chip."""
-    source, xs, ys = routes(t, placement)
+    """[chips used]: distinct source cores routed through each chip.
+
+    Chips tile the router grid, so the chips an XY route crosses are those of the XY route
+    between the two chips on the chip grid: routes are followed chip by chip, once per
+    (source core, destination chip)."""
     chips_used = int(placement.slots[:, 0].max()) + 1
-    chip = (ys // mesh.height) * mesh.chips_x + xs // mesh.width
-    pairs = distinct(source * chips_used + chip)
-    return np.bincount(pairs % chips_used, minlength=chips_used)
+    chip_xy = np.stack([np.arange(chips_used) % mesh.chips_x,
+                        np.arange(chips_used) // mesh.chips_x], axis=1)
+    core_chip = placement.slots[placement.slot_of, 0]
+    src, dst = np.nonzero(t)
+    pairs = distinct(src * chips_used + core_chip[dst])
+    src, dst_chip = np.divmod(pairs, chips_used)
+    source, xs, ys = routes(src, chip_xy[core_chip[src]], chip_xy[dst_chip])
+    visited = distinct(source * chips_used + ys * mesh.chips_x + xs)
+    return np.bincount(visited % chips_used, minlength=chips_used)

@@ -47,7 +47,6 @@ def document(net, part, placed) -> dict:
                "chip": int(slots[s.core, 0]), "core_in_chip": int(slots[s.core, 1]),
                "x": int(slots[s.core, 2]), "y": int(slots[s.core, 3])}
               for s in part.best.assignment.slices()]
-    entries = placed.routing_entries
     return {
         "network": net.settings.name,
         "target": profile.name,
@@ -63,7 +62,8 @@ def document(net, part, placed) -> dict:
         "hop_weighted_traffic_per_step": significant(placed.placement.hop_traffic),
         "raster_order_hop_weighted_traffic_per_step": significant(placed.baseline.hop_traffic),
         "max_link_load_per_step": significant(placed.max_link_load),
-        "routing_entries_per_chip_max": None if entries is None else int(entries.max(initial=0)),
+        "routing_entries_per_chip_max": int(placed.routing_entries.max(initial=0)),
+        "routing_entries_per_chip_limit": profile.capacity.get("routing_entries_per_chip"),
         "utilisation": utilisation(part),
         "candidates": [{"method": c.assignment.method, "cores": c.assignment.cores,
                         "feasible": c.feasible, "remote_packets_per_step": significant(c.remote)}
@@ -93,8 +93,9 @@ def summary(path: str, doc: dict) -> str:
         f"   (raster placement: {number(doc['raster_order_hop_weighted_traffic_per_step'])})",
         f"  max link load / step           {number(doc['max_link_load_per_step'])}",
     ]
-    if doc["routing_entries_per_chip_max"] is not None:
-        lines.append(f"  routing entries / chip (max)   {doc['routing_entries_per_chip_max']:,}")
+    limit = doc["routing_entries_per_chip_limit"]
+    lines.append(f"  routing entries / chip (max)   {doc['routing_entries_per_chip_max']:,}"
+                 + (f"   (limit {limit:,.0f})" if limit is not None else ""))
     lines += ["", f"  {'capacity per core':<32} {'limit':>12} {'min':>7} {'mean':>7} {'max':>7}"]
     for u in doc["utilisation"].values():
         lines.append(f"  {u['unit']:<32} {u['limit']:>12,.0f} {u['min']:>7.1%} {u['mean']:>7.1%} "

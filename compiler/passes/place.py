@@ -25,7 +25,7 @@ class PlaceResult:
     baseline: Placement
     traffic: np.ndarray             # [K, K] packets per step
     loads: dict[str, np.ndarray]    # directed link loads (see link_loads)
-    routing_entries: np.ndarray | None  # per chip, where the target limits them
+    routing_entries: np.ndarray     # per chip used
 
     @property
     def max_link_load(self) -> float:
@@ -48,12 +48,11 @@ class Place:
             return net  # the partition pass reported E402
         t = traffic_matrix(part.best.flows, cores)
         placement, baseline = place(t, mesh)
-        entries = None
+        entries = routing_entries(t, placement, mesh)
         limit = profile.capacity.get("routing_entries_per_chip")
         if limit is not None:
-            entries = routing_entries(t, placement, mesh)
-            worst = int(np.argmax(entries)) if len(entries) else 0
-            if len(entries) and entries[worst] > limit:
+            worst = int(np.argmax(entries))
+            if entries[worst] > limit:
                 largest = max(net.populations(), key=lambda p: p.size)
                 diag.error("E404", largest.span, f"chip {worst} needs {entries[worst]:,} routing "
                            f"entries but {profile.name} has {limit:,.0f} per chip",
