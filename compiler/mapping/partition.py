@@ -9,8 +9,12 @@ Candidates, each checked against every capacity (:mod:`snnc.mapping.capacity`):
   so a small population is never split across two cores.
 - ``multilevel`` and ``kahip`` (neuron level, when some projection between populations is
   sparse, local or convolutional and held exactly): multilevel partitioning in numpy
-  (:mod:`snnc.mapping.multilevel`) and, when installed, KaHIP (:mod:`snnc.mapping.external`), with a neuron cap per core (the
-  target's neurons per core, shrinking by ``CAP_STEPS``) until every capacity holds.
+  (:mod:`snnc.mapping.multilevel`) and, when installed, KaHIP (:mod:`snnc.mapping.external`),
+  with a neuron cap per core (the target's neurons per core) that shrinks until every
+  capacity holds.
+
+Output axons and destination cores depend on where targets sit, so a fill can overflow them
+however it packs; then both fills are retried with at most 1/2, 1/4, 1/8 of a core's neurons.
 
 The kept assignment is the feasible candidate with the fewest remote packets per step
 (:mod:`snnc.mapping.traffic`); ties keep the earlier candidate, so the result is never worse
@@ -162,20 +166,20 @@ def contiguous_reference(candidates: list[Evaluation]) -> Evaluation | None:
     return next((c for c in fills if c.feasible), fills[0] if fills else None)
 
 
-def partition(graph: MapGraph, model: CostModel, *, seed: int = 0, use_kahip: bool = True,
-              neuron_level_ok: bool = True) -> tuple[Evaluation | None, list[Evaluation]]:
+def partition(graph: MapGraph, model: CostModel, *, seed: int = 0,
+              use_kahip: bool = True) -> tuple[Evaluation | None, list[Evaluation]]:
     """(the kept evaluation or None when nothing fits, every candidate evaluated)."""
     limits = model.limits()[:ADDITIVE]
     candidates = []
-    for scale in (1.0, 0.5, 0.25, 0.125):  # fewer neurons per core while non-additive needs overflow
+    for scale in (1.0, 0.5, 0.25, 0.125):
         scaled = limits.copy()
-        scaled[0] = max(1.0, np.floor(limits[0] * scale)) if np.isfinite(limits[0]) else limits[0]
+        scaled[0] = max(1.0, np.floor(limits[0] * scale))
         tried = [maker(graph, model, scaled) for maker in (contiguous, balanced)]
         tried = [evaluate(graph, model, a) for a in tried if a is not None]
         candidates += tried
-        if not tried or tried[0].feasible:  # until the contiguous fill itself fits
-            break
-    if candidates and neuron_level_ok and graph.has_local_structure:
+        if not tried or tried[0].feasible or not np.isfinite(limits[0]):
+            break  # the contiguous fill fits (or no neuron cap to shrink)
+    if candidates and graph.has_local_structure:
         cap = limits[0] if np.isfinite(limits[0]) else candidates[0].usage[0].max()
         candidates += neuron_level(graph, model, int(cap), seed, use_kahip)
     feasible = [c for c in candidates if c.feasible]
