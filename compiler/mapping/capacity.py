@@ -117,16 +117,3 @@ class CostModel:
         out[7] = destinations.reshape(k, k).sum(axis=1)
         return out
 
-
-def max_fan_in(graph: MapGraph, population: str) -> list[tuple[SynapseSet, int]]:
-    """The largest fan-in of one neuron of ``population`` from each incoming set."""
-    out = []
-    for s in graph.incoming(population):
-        if s.form == "exact":
-            most = int(np.bincount(s.posts, minlength=1).max()) if len(s.posts) else 0
-        elif s.form == "dense":
-            most = s.n_pre
-        else:
-            most = int(np.ceil(s.p * s.n_pre))
-        out.append((s, most))
-    return out
