@@ -20,7 +20,7 @@ from snnc.mapping.grow import grow
 from snnc.mapping.refine import refine
 
 COARSE_NODES_PER_PART = 16
-MAX_NODE_FRACTION = 8
+MAX_NODE_FRACTION = 4
 CLUSTER_ROUNDS = 3
 GROW_FILL = 0.97
 
