@@ -370,3 +370,20 @@ def test_the_mapping_goes_into_nir_metadata():
     recorded = json.loads(graph.metadata["mapping"])
     assert recorded["slices"] == doc["slices"] and recorded["target"] == "tiny"
     assert "mapping" not in export_graph(net, "test").metadata
+
+
+@pytest.mark.parametrize("text, message", [
+    ("input mic[8]: poisson(rate = 5 Hz)\npopulation h: LIF[100]\nmic -> h: dense\n"
+     "h -> h: dense\ntarget xylo\n",
+     "a neuron of 'h' reaches 100 neurons through the recurrent 'h->h' but xylo allows 64 "
+     "recurrent targets per neuron"),
+    ("input mic[8]: poisson(rate = 5 Hz)\nreadout out: LI[10]\nmic -> out: dense\ntarget xylo\n",
+     "the network has 10 output neurons but xylo has 8"),
+    ("input ev[1, 4, 4]: poisson(rate = 5 Hz)\npopulation c: IF[1100, 4, 4]\n"
+     "ev -> c: conv2d(kernel = 1, stride = 1, padding = 0, channels = 1100)\ntarget speck\n",
+     "'ev->c' has 1,100 channels but speck allows 1,024"),
+])
+def test_interface_limits_of_small_chips(text, message):
+    net, diag = mapped(text, passes=DEFAULT_PIPELINE)
+    assert net is None
+    assert [(d.code, d.message) for d in diag.errors()] == [("E405", message)]
