@@ -626,17 +626,11 @@ def run_import(args) -> int:
 
 def run_map(args) -> int:
     from snnc.mapping import report
+    from snnc.mapping.graph import load_rates
     from snnc.passes import MAPPING_PIPELINE
 
     diag = Diagnostics()
-    rates = None
-    if args.rates is not None:
-        try:
-            with np.load(args.rates, allow_pickle=False) as archive:
-                rates = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError) as error:
-            diag.error("E601", None, f"cannot read rates '{args.rates}': {error}",
-                       hint="write them with 'snnc run FILE --rates rates.npz'")
+    rates = None if args.rates is None else load_rates(args.rates, diag)
     net = None
     if not diag.has_errors:
         program = load_file(args.file, diag)

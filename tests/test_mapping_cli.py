@@ -110,3 +110,12 @@ def test_a_bad_target_file_is_an_error(tmp_path, capsys):
     assert "error[E219]" in err and "did you mean 'neurons_per_core'?" in err
     assert main(["map", source, "--target", str(tmp_path / "missing.json")]) == 1
     assert "error[E601]" in capsys.readouterr().err
+
+
+def test_a_truncated_rates_archive_is_an_error(tmp_path, capsys):
+    source = write(tmp_path)
+    (tmp_path / "cut.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert main(["map", source, "--rates", str(tmp_path / "cut.npz"), "-o",
+                 str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E601]" in err and "internal error" not in err

@@ -18,6 +18,7 @@ population's declared ``rate``, else :data:`DEFAULT_RATE_HZ`.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +141,17 @@ def learning_items(net: Network) -> dict[str, tuple[int, int, int]]:
             elif index == frozenset({"i", "j"}):
                 counts[2] += 1
     return {name: tuple(c) for name, c in items.items()}
+
+
+def load_rates(path: str, diag: Diagnostics) -> dict[str, np.ndarray] | None:
+    """The arrays of a rates archive (``snnc run --rates``); E601 when it cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        diag.error("E601", None, f"cannot read rates '{path}': {error}",
+                   hint="write them with 'snnc run FILE --rates rates.npz'")
+        return None
 
 
 def check_rates(net: Network, rates: dict[str, np.ndarray], source: str,
