@@ -3,8 +3,7 @@
 Attaches a :class:`PlaceResult` as ``net.analyses["place"]``. Errors:
 
 - E402  more cores than the mesh's chips hold;
-- E404  a chip's router needs more routing entries than the target has, in the kept
-        placement and in raster order (which is kept instead when it fits).
+- E404  a chip's router needs more routing entries than the target has.
 """
 
 from __future__ import annotations
@@ -51,10 +50,6 @@ class Place:
         placement, baseline = place(t, mesh)
         entries = routing_entries(t, placement, mesh)
         limit = profile.capacity.get("routing_entries_per_chip")
-        if limit is not None and entries.max() > limit and placement is not baseline:
-            fallback = routing_entries(t, baseline, mesh)  # raster order may route fewer
-            if fallback.max() <= limit:
-                placement, entries = baseline, fallback
         if limit is not None:
             worst = int(np.argmax(entries))
             if entries[worst] > limit:
