@@ -36,7 +36,6 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 #: commands that later releases add, shown in --help so the design is visible in one place
 PLANNED = (
-    ("map", "map FILE --target CHIP: partition and place onto a chip's cores"),
     ("train", "train FILE --data ...: train with the network's learning rules"),
 )
 
@@ -153,6 +152,30 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--dt", type=float, metavar="SECONDS",
                           help="the time step (required unless the graph's metadata has 'dt')")
     importer.set_defaults(handler=run_import)
+
+    mapper = commands.add_parser(
+        "map", help="partition and place a .snn file onto a chip's cores",
+        description="Check FILE against a chip, split its populations into core-sized slices, "
+                    "place the cores on the chip's mesh and report how it fits. Writes "
+                    "mapping.json (every slice: population, neuron range, core, chip, "
+                    "coordinates) and mapping.png (the mesh by utilisation, heaviest links) "
+                    "into a folder, replaced atomically.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  snnc run examples/cuba.snn --steps 1000 --rates rates.npz\n"
+               "  snnc map examples/cuba.snn --target loihi2 --rates rates.npz -o cuba.map")
+    mapper.add_argument("file", metavar="FILE")
+    mapper.add_argument("--target", metavar="NAME",
+                        help="the chip: a built-in, a custom target of the program or a JSON "
+                             "target file (default: the program's 'target')")
+    mapper.add_argument("--rates", metavar="RATES.npz",
+                        help="firing rates from 'snnc run --rates' (default: declared rates, "
+                             "else 10 Hz)")
+    mapper.add_argument("-o", "--output", default="mapping", metavar="DIR",
+                        help="folder for mapping.json and mapping.png (default: mapping)")
+    mapper.add_argument("--no-kahip", action="store_true",
+                        help="do not use KaHIP even when installed (extra 'map')")
+    mapper.add_argument("--format", choices=("text", "json"), default="text")
+    mapper.set_defaults(handler=run_map)
 
     passes = commands.add_parser("passes", help="list the compiler passes",
                                  description="List the passes of the default pipeline, in order.")
@@ -634,6 +657,42 @@ def run_import(args) -> int:
     if result is None:
         return EXIT_ERRORS
     print(f"{args.graph}: wrote {args.output}" + (f" and {archive}" if result[1] else ""))
+    return EXIT_OK
+
+
+def run_map(args) -> int:
+    from snnc.mapping import report
+    from snnc.mapping.graph import load_rates
+    from snnc.passes import MAPPING_PIPELINE
+
+    diag = Diagnostics()
+    rates = None if args.rates is None else load_rates(args.rates, diag)
+    net = None
+    if not diag.has_errors:
+        program = load_file(args.file, diag)
+        net = lower(program, diag) if program is not None else None
+    if net is not None:
+        options = {"check-target": {"target": args.target}, "partition": {
+            "rates": rates, "rates_file": args.rates, "use_kahip": not args.no_kahip}}
+        net = run_pipeline(net, diag, DEFAULT_PIPELINE + MAPPING_PIPELINE, options=options)
+    print_diagnostics(diag)
+    if net is None:
+        return EXIT_ERRORS
+    doc = report.document(net, net.analyses["partition"], net.analyses["place"])
+    files = {"mapping.json": report.to_json(doc)}
+    try:
+        from snnc.mapping.picture import draw
+        files["mapping.png"] = draw(net.analyses["partition"], net.analyses["place"],
+                                    f"{args.file} on {doc['target']}")
+    except ImportError:
+        print("snnc map: no mapping.png without matplotlib: pip install 'snnc[plot]'",
+              file=sys.stderr)
+    write_folder(files, args.output)
+    if args.format == "json":
+        print(json.dumps({key: value for key, value in doc.items() if key != "slices"}, indent=2))
+    else:
+        print(report.summary(args.file, doc))
+        print(f"  wrote {', '.join(sorted(files))} to {args.output}")
     return EXIT_OK
 
 

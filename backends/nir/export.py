@@ -74,8 +74,9 @@ def lossy_constructs(net: Network, plan: Plan) -> list[tuple[str, object, str]]:
 
 
 class Exporter:
-    def __init__(self, net: Network, plan: Plan, version: str):
+    def __init__(self, net: Network, plan: Plan, version: str, mapping: dict | None = None):
         self.net, self.plan, self.version = net, plan, version
+        self.mapping = mapping
         self.dt = plan.dt
         self.nodes: dict = {}
         self.edges: list[tuple[str, str]] = []
@@ -250,9 +251,12 @@ class Exporter:
         rules = []
         for report in self.net.analyses.get("check-locality", []):
             rules.append(report.to_json())
-        return {"snnc_version": self.version, "network": s.name, "dt": s.dt, "seed": s.seed,
+        meta = {"snnc_version": self.version, "network": s.name, "dt": s.dt, "seed": s.seed,
                 "integration": s.integration, "delivery": self.plan.delivery,
                 "learning": json.dumps(rules, sort_keys=True)}
+        if self.mapping is not None:  # mapping.json of 'snnc map' (snnc.mapping.report)
+            meta["mapping"] = json.dumps(self.mapping, sort_keys=True)
+        return meta
 
 
 def dense_weights(p: ProjectionPlan) -> np.ndarray:
@@ -263,6 +267,8 @@ def dense_weights(p: ProjectionPlan) -> np.ndarray:
     return matrix
 
 
-def export_graph(net: Network, version: str, delivery: str = "same_step"):
+def export_graph(net: Network, version: str, delivery: str = "same_step",
+                 mapping: dict | None = None):
+    """The NIR graph; ``mapping`` (the document of mapping.json) goes into its metadata."""
     plan = build_plan(net, delivery)
-    return Exporter(net, plan, version).build()
+    return Exporter(net, plan, version, mapping).build()

@@ -30,10 +30,15 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "check-rule-variables": ("check_rule_variables", "CheckRuleVariables"),
     "check-locality": ("check_locality", "CheckLocality"),
     "check-target": ("check_target", "CheckTarget"),
+    "check-fit": ("check_fit", "CheckFit"),
+    "partition": ("partition", "Partition"),
+    "place": ("place", "Place"),
 }
 
 DEFAULT_PIPELINE = ("check-shapes", "check-ranges", "check-rule-variables", "check-locality",
-                    "check-target")
+                    "check-target", "check-fit")
+#: what 'snnc map' runs after the default pipeline
+MAPPING_PIPELINE = ("partition", "place")
 
 
 def get_pass(name: str, **options) -> Pass:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.ir.network import Network
 from snnc.passes.check_locality import CLASS_MEANING, RuleReport
-from snnc.targets import TargetProfile, builtin_names, load_builtin, profile_from_decl
+from snnc.targets import TargetProfile, builtin_names, load_builtin, profile_from_decl, profile_from_file
 
 LEARNING_TARGETS_HINT = "targets with on-chip learning: loihi, loihi2, spinnaker, spinnaker2, " \
                         "brainscales2"
@@ -49,6 +49,8 @@ class CheckTarget:
 
     def profile(self, net: Network, diag: Diagnostics) -> TargetProfile | None:
         name = self.target or net.target
+        if name.endswith(".json"):
+            return profile_from_file(name, diag)
         if name in net.custom_targets:
             return profile_from_decl(net.custom_targets[name], diag)
         if name in builtin_names():

@@ -2,7 +2,9 @@
 
 Built-in profiles are JSON files next to this module, one per chip, each with its sources.
 A custom target in a ``.snn`` file starts from ``base`` (default ``generic``) and overrides
-capacities as ``key = value`` and the learning engine in a ``learning { ... }`` section.
+capacities as ``key = value`` and the learning engine in a ``learning { ... }`` section. A
+target file (``--target chip.json``) has the built-ins' form, may name a ``base`` and then
+overrides only what it states.
 
 Learning engines: ``none`` (no on-chip learning), ``sum_of_products`` (Loihi-style: a rule is a
 sum of products of pre traces, post traces, the synapse's weight/tag and constants m*2^e; a
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -23,13 +26,18 @@ from snnc.frontend.evaluate import Evaluator, Symbol
 from snnc.units import Quantity
 
 ENGINES = ("none", "sum_of_products", "software", "reference")
-#: capacities a profile may state (TARGETS.md); mapping reads them
+#: capacities a profile may state (TARGETS.md), per core unless named otherwise; mapping reads
+#: them (snnc.mapping.capacity holds the cost model). A capacity a profile leaves out is unlimited.
 CAPACITY_KEYS = ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "synapses_per_core",
+                 "weight_bits", "synapse_index_bits", "plastic_synapse_bits",
                  "input_axons_per_core", "output_axons_per_core", "plastic_axon_factor",
                  "routing_entries_per_chip", "destinations_per_neuron", "destinations_per_core",
                  "fan_in_per_neuron", "input_rows_per_neuron", "recurrent_targets_per_neuron",
-                 "input_channels", "output_neurons", "weight_bits", "kernel_size_max",
-                 "channels_max")
+                 "parameter_slots_per_core", "trace_bits", "trace_memory_bits_per_core",
+                 "input_channels", "output_neurons", "kernel_size_max", "channels_max")
+#: the mesh: ``mesh_width x mesh_height`` routers per chip with ``cores_per_router`` cores each,
+#: and ``chips_x x chips_y`` chips (TARGETS.md); the first ``cores`` cores of a chip are usable
+MESH_KEYS = ("mesh_width", "mesh_height", "cores_per_router", "chips_x", "chips_y")
 LEARNING_KEYS = ("engine", "classes", "pre_traces", "post_traces", "third_factor_channels",
                  "tags_per_synapse", "reads_post_state", "constant_mantissa", "constant_exponent")
 
@@ -54,6 +62,9 @@ class TargetProfile:
     sources: tuple[str, ...]
     learning: LearningEngine
     capacity: dict[str, float] = field(default_factory=dict, hash=False)
+    mesh: dict[str, int] = field(default_factory=dict, hash=False)
+    #: where each figure of ``capacity`` and ``mesh`` comes from
+    figure_sources: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 def builtin_names() -> tuple[str, ...]:
@@ -73,7 +84,53 @@ def profile_from_dict(data: dict) -> TargetProfile:
         if learning.get(key) is not None:
             learning[key] = tuple(learning[key])
     return TargetProfile(data["name"], data.get("description", ""), tuple(data.get("sources", ())),
-                         LearningEngine(**learning), dict(data.get("capacity", {})))
+                         LearningEngine(**learning), dict(data.get("capacity", {})),
+                         dict(data.get("mesh", {})), dict(data.get("figure_sources", {})))
+
+
+def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
+    """A target from a JSON file: E601 when unreadable, E219 for unknown or bad entries."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as error:
+        diag.error("E601", None, f"cannot read target file '{path}': {error}",
+                   hint="a target file is JSON like the built-in profiles in snnc/targets/")
+        return None
+    if not isinstance(data, dict):
+        diag.error("E219", None, f"target file '{path}' must hold a JSON object")
+        return None
+    base_name = data.get("base", "generic")
+    if base_name not in builtin_names():
+        diag.error("E212", None, f"unknown base target '{base_name}' in '{path}'",
+                   hint=did_you_mean(str(base_name), builtin_names())
+                   or "bases are the built-in targets: " + ", ".join(builtin_names()))
+        return None
+    merged = json.loads(resources.files("snnc.targets").joinpath(f"{base_name}.json").read_text())
+    for section, known in (("capacity", CAPACITY_KEYS), ("mesh", MESH_KEYS),
+                           ("learning", LEARNING_KEYS)):
+        entries = data.get(section, {})
+        unknown = sorted(set(entries) - set(known)) if isinstance(entries, dict) else ["?"]
+        bad = [k for k, v in entries.items() if section != "learning" and (
+            not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0)] \
+            if isinstance(entries, dict) else []
+        for key in unknown + bad:
+            diag.error("E219", None, f"target file '{path}': bad {section} entry '{key}'",
+                       hint=did_you_mean(key, known) or f"{section} entries: " + ", ".join(known)
+                       if key in unknown else "capacities are non-negative numbers")
+        if unknown or bad:
+            return None
+        merged.setdefault(section, {}).update(entries)
+    merged["figure_sources"] = {**merged.get("figure_sources", {}), **{
+        key: path for section in ("capacity", "mesh") for key in data.get(section, {})}}
+    merged["name"] = data.get("name", os.path.splitext(os.path.basename(path))[0])
+    merged["description"] = data.get("description", f"target file based on {base_name}")
+    merged["sources"] = data.get("sources", [path])
+    try:
+        return profile_from_dict(merged)
+    except TypeError as error:
+        diag.error("E219", None, f"target file '{path}': {error}")
+        return None
 
 
 def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile | None:
@@ -94,14 +151,15 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
         base_name = value.name
     base = load_builtin(base_name)
     capacity = dict(base.capacity)
+    mesh = dict(base.mesh)
     ok = True
     for name, setting in settings.items():
         if name == "base":
             continue
-        if name not in CAPACITY_KEYS:
+        if name not in CAPACITY_KEYS + MESH_KEYS:
             diag.error("E219", setting.name.span, f"unknown target capacity '{name}'",
-                       hint=did_you_mean(name, CAPACITY_KEYS) or "capacities: "
-                       + ", ".join(CAPACITY_KEYS))
+                       hint=did_you_mean(name, CAPACITY_KEYS + MESH_KEYS) or "capacities: "
+                       + ", ".join(CAPACITY_KEYS + MESH_KEYS))
             ok = False
             continue
         value = evaluator.evaluate(setting.value)
@@ -110,7 +168,15 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
                        "non-negative number")
             ok = False
             continue
-        capacity[name] = value.value
+        if name in MESH_KEYS:
+            if value.value != int(value.value) or value.value < 1:
+                diag.error("E219", setting.value.span, f"'{name}' must be a whole number of at "
+                           "least 1")
+                ok = False
+                continue
+            mesh[name] = int(value.value)
+        else:
+            capacity[name] = value.value
     learning = dict(base.learning.__dict__)
     for section in decl.body:
         if not isinstance(section, ast.TargetSection):
@@ -124,8 +190,10 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
                                                                   diag) and ok
     if not ok:
         return None
+    sources = dict(base.figure_sources)
+    sources.update({name: str(settings[name].span) for name in settings if name != "base"})
     return TargetProfile(decl.name.text, f"custom target based on {base_name}",
-                         (str(decl.span),), LearningEngine(**learning), capacity)
+                         (str(decl.span),), LearningEngine(**learning), capacity, mesh, sources)
 
 
 def unique_entries(body, diag: Diagnostics) -> bool:
