@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--delivery", choices=DELIVERIES, default=None,
                           help="when a spike reaches its target (see README; default: "
                                "same_step, and next_step for lava, whose only convention it is)")
+    compile_.add_argument("--mapping", metavar="JSON",
+                          help="lava: record the core assignment of this mapping.json "
+                               "(from snnc map)")
     compile_.add_argument("--allow-lossy", action="store_true",
                           help="nir: export constructs NIR cannot express without them "
                                "(warnings instead of errors)")
@@ -370,6 +373,21 @@ def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
+def read_mapping(path: str, diag: Diagnostics) -> dict | None:
+    """A mapping.json of ``snnc map`` (E601 when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mapping = json.load(handle)
+    except (OSError, ValueError) as error:
+        diag.error("E601", None, f"cannot read mapping '{path}': {error}",
+                   hint="write one with 'snnc map FILE --target CHIP -o DIR'")
+        return None
+    if not isinstance(mapping, dict):
+        diag.error("E606", None, f"mapping '{path}' is not a mapping.json of snnc map")
+        return None
+    return mapping
+
+
 def render_dot(source: str) -> dict[str, bytes]:
     """``process_graph.png`` when Graphviz's ``dot`` is installed (else nothing)."""
     dot = shutil.which("dot")
@@ -391,6 +409,12 @@ def run_compile(args) -> int:
             options["allow_lossy"] = args.allow_lossy
         if args.emit == "lava":
             options["source_file"] = os.path.basename(args.file)
+            if args.mapping is not None:
+                mapping = read_mapping(args.mapping, diag)
+                if mapping is None:
+                    print_diagnostics(diag)
+                    return EXIT_ERRORS
+                options.update(mapping=mapping, mapping_file=args.mapping)
         try:
             backend = get_backend(args.emit, **options)
         except MissingExtra as error:

@@ -4,6 +4,7 @@ and the diagnostics for what Lava cannot run. (Running the programs: tests/lava.
 from __future__ import annotations
 
 import ast
+import json
 import math
 import pathlib
 
@@ -405,3 +406,36 @@ def test_the_process_graph_is_drawn_when_graphviz_is_installed(capsys, tmp_path,
     assert status == 0, text
     png = (tmp_path / "out" / "process_graph.png").read_bytes()
     assert png == b"PNG\n" + (tmp_path / "out" / "process_graph.dot").read_bytes()
+
+
+def test_core_assignment_from_snnc_map(capsys, tmp_path):
+    """`snnc map` writes mapping.json; `--emit lava --mapping` records each process's cores."""
+    source = str(EXAMPLES / "balanced_ei.snn")
+    status, text = run(capsys, "map", source, "--target", "spinnaker", "-o",
+                       str(tmp_path / "map"))
+    assert status == 0, text
+    mapping = json.loads((tmp_path / "map" / "mapping.json").read_text())
+    expected: dict[str, set] = {}
+    for piece in mapping["slices"]:
+        expected.setdefault(piece["population"], set()).add(piece["core"])
+    status, text = run(capsys, "compile", source, "--emit", "lava", "--mapping",
+                       str(tmp_path / "map" / "mapping.json"), "-o", str(tmp_path / "lava"))
+    assert status == 0, text
+    tree = ast.parse((tmp_path / "lava" / "network.py").read_text())
+    cores = next(ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and node.targets[0].id == "CORES")
+    assert {name: set(value) for name, value in cores.items()} == expected
+    assert len(cores["exc"]) == 2  # 400 neurons, 256 per SpiNNaker core
+    assert "| cores (spinnaker) |" in (tmp_path / "lava" / "README.md").read_text()
+
+
+def test_a_mapping_of_another_network_is_refused(capsys, tmp_path):
+    bad = tmp_path / "mapping.json"
+    bad.write_text(json.dumps({"slices": [{"population": "g9", "start": 0, "stop": 3,
+                                           "core": 1}]}))
+    status, text = run(capsys, "compile", str(EXAMPLES / "synfire.snn"), "--emit", "lava",
+                       "--mapping", str(bad), "-o", str(tmp_path / "out"))
+    assert status == 1 and "error[E606]" in text and "g9[0:3]" in text
+    status, text = run(capsys, "compile", str(EXAMPLES / "synfire.snn"), "--emit", "lava",
+                       "--mapping", str(tmp_path / "missing.json"), "-o", str(tmp_path / "out"))
+    assert status == 1 and "error[E601]" in text

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.backends.lava.cores import read_cores
 from snnc.backends.lava.graph import LavaGraph, build_graph
 from snnc.backends.lava.learning import LoihiRule, NotExpressible, translate
 from snnc.backends.lava.quantize import quantize
@@ -35,13 +36,22 @@ class LavaBackend:
     name: str = "lava"
     delivery: str = "next_step"
     source_file: str = "<network>"
+    #: the content of a mapping.json from ``snnc map`` (core assignment), and its file name
+    mapping: dict | None = None
+    mapping_file: str = "mapping.json"
 
     def check(self, net: Network, diag: Diagnostics) -> None:
         if self.delivery != "next_step":
             diag.error("E509", None, "Lava adds one step per connection: the Lava backend "
                        "builds with --delivery next_step", hint="drop --delivery")
             return
-        self.graph(net, diag)
+        graph = self.graph(net, diag)
+        if graph is not None and self.mapping is not None:
+            self.cores(net, graph, diag)
+
+    def cores(self, net: Network, graph: LavaGraph, diag: Diagnostics):
+        sizes = {p.name: p.size for p in net.populations()}
+        return read_cores(self.mapping, graph, sizes, self.mapping_file, diag)
 
     def graph(self, net: Network, diag: Diagnostics) -> LavaGraph | None:
         """The process graph with its learning rules translated; None after errors."""
@@ -121,5 +131,7 @@ class LavaBackend:
         record = record or [f"{g}.s" for g in dict.fromkeys(x.population for x in graph.groups
                                                             if x.spiking)]
         steps = round(net.settings.duration / net.settings.dt) if net.settings.duration else None
+        cores = self.cores(net, graph, Diagnostics()) if self.mapping is not None else None
+        target = self.mapping.get("target") if self.mapping is not None else None
         return render_program(graph, quantize(graph), record, self.source_file, __version__,
-                              default_steps=steps)
+                              default_steps=steps, cores=cores, target=target)

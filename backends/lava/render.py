@@ -185,7 +185,8 @@ def components(graph: LavaGraph) -> list[str]:
 
 
 def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], source_file: str,
-                   version: str, default_steps: int | None) -> dict[str, str | bytes]:
+                   version: str, default_steps: int | None, cores: dict | None = None,
+                   target: str | None = None) -> dict[str, str | bytes]:
     printer = ProgramPrinter(graph, fixed, record)
     printer.build()
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
@@ -200,7 +201,7 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         graph=graph, version=version, source_file=source_file, lines=printer.lines,
         parameters=printer.parameters, dict_literal=dict_literal, groups=groups,
         projections=projections, record=record, roots=components(graph),
-        default_steps=default_steps,
+        default_steps=default_steps, cores=cores, target=target,
         plastic=[c.name for c in graph.connections if c.rule is not None],
         kinds=sorted({c.kind for c in graph.connections}),
         refractory=any(g.refractory for g in graph.groups),
