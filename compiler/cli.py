@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="when a spike reaches its target (see README; default: "
                                "same_step, and next_step for lava, whose only convention it is)")
     compile_.add_argument("--mapping", metavar="JSON",
-                          help="lava: record the core assignment of this mapping.json "
+                          help="lava, nir: record the core assignment of this mapping.json "
                                "(from snnc map)")
     compile_.add_argument("--allow-lossy", action="store_true",
                           help="nir: export constructs NIR cannot express without them "
@@ -409,12 +409,15 @@ def run_compile(args) -> int:
             options["allow_lossy"] = args.allow_lossy
         if args.emit == "lava":
             options["source_file"] = os.path.basename(args.file)
-            if args.mapping is not None:
-                mapping = read_mapping(args.mapping, diag)
-                if mapping is None:
-                    print_diagnostics(diag)
-                    return EXIT_ERRORS
-                options.update(mapping=mapping, mapping_file=args.mapping)
+        if args.mapping is not None:
+            if args.emit == "reference":
+                print("snnc compile: --mapping goes with --emit lava or nir", file=sys.stderr)
+                return EXIT_USAGE
+            mapping = read_mapping(args.mapping, diag)
+            if mapping is None:
+                print_diagnostics(diag)
+                return EXIT_ERRORS
+            options.update(mapping=mapping, mapping_file=args.mapping)
         try:
             backend = get_backend(args.emit, **options)
         except MissingExtra as error:

@@ -439,3 +439,19 @@ def test_a_mapping_of_another_network_is_refused(capsys, tmp_path):
     status, text = run(capsys, "compile", str(EXAMPLES / "synfire.snn"), "--emit", "lava",
                        "--mapping", str(tmp_path / "missing.json"), "-o", str(tmp_path / "out"))
     assert status == 1 and "error[E601]" in text
+
+
+def test_nir_export_records_the_mapping(capsys, tmp_path):
+    nir = pytest.importorskip("nir")
+    source = str(EXAMPLES / "conv_events.snn")
+    status, text = run(capsys, "map", source, "--target", "loihi", "-o", str(tmp_path / "map"))
+    assert status == 0, text
+    path = tmp_path / "map" / "mapping.json"
+    status, text = run(capsys, "compile", source, "--emit", "nir", "--mapping", str(path), "-o",
+                       str(tmp_path / "nir"))
+    assert status == 0, text
+    graph = nir.read(str(tmp_path / "nir" / "network.nir"))
+    assert json.loads(graph.metadata["mapping"]) == json.loads(path.read_text())
+    status, text = run(capsys, "compile", str(EXAMPLES / "synfire.snn"), "--emit", "nir",
+                       "--allow-lossy", "--mapping", str(path), "-o", str(tmp_path / "other"))
+    assert status == 1 and "error[E606]" in text

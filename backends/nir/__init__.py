@@ -17,6 +17,7 @@ from snnc.backends.nir.export import export_graph, lossy_constructs
 from snnc.backends.reference.plan import build_plan
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
+from snnc.mapping.document import core_of_neurons
 
 #: constructs that cannot be exported at all (not even by dropping something)
 UNEXPRESSIBLE = ("E508",)
@@ -27,8 +28,14 @@ class NirBackend:
     name: str = "nir"
     allow_lossy: bool = False
     delivery: str = "same_step"
+    #: the content of a mapping.json from ``snnc map``, recorded in the graph's metadata
+    mapping: dict | None = None
+    mapping_file: str = "mapping.json"
 
     def check(self, net: Network, diag: Diagnostics) -> None:
+        if self.mapping is not None:
+            core_of_neurons(self.mapping, {p.name: p.size for p in net.populations()},
+                            self.mapping_file, diag)
         plan = build_plan(net, self.delivery)
         for code, span, message in lossy_constructs(net, plan):
             if self.allow_lossy and code not in UNEXPRESSIBLE:
@@ -39,7 +46,7 @@ class NirBackend:
 
     def emit(self, net: Network) -> dict[str, str | bytes]:
         from snnc import __version__
-        graph = export_graph(net, __version__, self.delivery)
+        graph = export_graph(net, __version__, self.delivery, mapping=self.mapping)
         validate(graph)
         buffer = io.BytesIO()
         nir.write(buffer, graph)
