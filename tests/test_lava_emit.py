@@ -455,3 +455,14 @@ def test_nir_export_records_the_mapping(capsys, tmp_path):
     status, text = run(capsys, "compile", str(EXAMPLES / "synfire.snn"), "--emit", "nir",
                        "--allow-lossy", "--mapping", str(path), "-o", str(tmp_path / "other"))
     assert status == 1 and "error[E606]" in text
+
+
+def test_the_compiler_never_imports_lava(tmp_path):
+    import subprocess
+    import sys
+    code = ("import sys; from snnc.cli import main; "
+            f"main(['compile', {str(EXAMPLES / 'stdp.snn')!r}, '--emit', 'lava', '-o', "
+            f"{str(tmp_path / 'out')!r}]); "
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'lava'], 'lava imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
