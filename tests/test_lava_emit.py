@@ -154,11 +154,10 @@ x -> p: dense {
     assert (rule.low, rule.high) == (0.0, 0.5)
 
 
-def test_constants_that_no_trace_absorbs_are_rounded_and_reported():
-    net, graph = graph_of("""
-network decay {
+#: a rule with a weight-decay term whose constant (0.3) no trace can absorb
+DECAYING = """network decay {
   dt = 1 ms
-  integration = euler
+  integration = exact
 }
 rule decaying(lr = 1, tau = 10 ms, a = 0.02) {
   trace x = lowpass(pre.s, tau)
@@ -173,7 +172,11 @@ x -> p: dense {
   weight = 0.1
   learn decaying()
 }
-""")
+"""
+
+
+def test_constants_that_no_trace_absorbs_are_rounded_and_reported():
+    net, graph = graph_of(DECAYING.replace("integration = exact", "integration = euler"))
     rule = graph.connections[0].rule
     assert rule.dw == "x1 * y0 - 5 * 2^-4 * w * y0"
     assert rule.arguments()["x1_impulse"] == pytest.approx(0.02)
@@ -334,27 +337,11 @@ def test_several_currents_become_one_process_with_a_port_each():
 
 def test_rounded_constants_are_warnings_and_quantization_is_summarised(capsys, tmp_path):
     source = tmp_path / "decay.snn"
-    source.write_text("""network decay {
-  dt = 1 ms
-}
-rule decaying(lr = 1, tau = 10 ms, a = 0.02) {
-  trace x = lowpass(pre.s, tau)
-  on post: dw = a * x - 0.3 * w
-}
-input x[4]: poisson(rate = 10 Hz)
-population p: LIF[2] {
-  tau_mem = 10 ms
-  reset = zero
-}
-x -> p: dense {
-  weight = 0.1
-  learn decaying()
-}
-""")
+    source.write_text(DECAYING)
     status, text = run(capsys, "compile", str(source), "--emit", "lava", "-o",
                        str(tmp_path / "out"))
     assert status == 0
-    assert "decay.snn:15:9: warning[W513]" in text
+    assert "decay.snn:16:9: warning[W513]" in text
     assert "rounded from -0.3 to -0.3125 (4.2 %)" in text
     assert "fixed point: not available (learning on x->p" in text
     status, text = run(capsys, "compile", str(EXAMPLES / "balanced_ei.snn"), "--emit", "lava",
