@@ -252,7 +252,7 @@ p -> p: dense {{
 @pytest.mark.parametrize("example, code, where", [
     ("alif_eprop_chip", "E511", "alif_eprop_chip.snn:33:1"),
     ("eprop_randman", "E512", "eprop_randman.snn:18:1"),
-    ("rstdp", "E513", "stdp.snn:24:3"),
+    ("rstdp", "E513", "stdp.snn:23:3"),
     ("superspike", "E305", "superspike.snn:32:9"),
 ])
 def test_what_lava_cannot_run_is_a_diagnostic(capsys, tmp_path, example, code, where):

@@ -205,9 +205,7 @@ def assign_traces(net: Network, instance: RuleInstance) -> list[Trace]:
                 and isinstance(value.args[0], ast.Ref) and len(value.args[0].parts) == 2
                 and value.args[0].parts[0].text in ("pre", "post")
                 and value.args[0].parts[1].text == "s"):
-            raise NotExpressible(f"trace '{trace.name.text}' is not a lowpass filter of pre.s or "
-                                 "post.s; the engine's traces filter the spikes of one neuron "
-                                 "(a filter after a product needs a synaptic tag)", trace.span)
+            raise NotExpressible(tag_reason(net, trace, evaluate), trace.span)
         side = value.args[0].parts[0].text
         constants = [evaluate.expand(arg) for arg in value.args[1:]]
         if any(set(c) != {()} for c in constants):
@@ -228,11 +226,29 @@ def assign_traces(net: Network, instance: RuleInstance) -> list[Trace]:
     return traces
 
 
+def tag_reason(net: Network, trace: ast.TraceDef, evaluate: Expander) -> str:
+    """Why a trace that is not a spike filter cannot be emitted."""
+    reason = (f"trace '{trace.name.text}' is not a lowpass filter of pre.s or post.s, so it "
+              "would live in the synapse's tag (a 'dt' rule), which the Lava backend does not "
+              "emit")
+    value = trace.value
+    if isinstance(value, ast.Call) and value.func.text == "lowpass" and len(value.args) > 1:
+        tau = evaluate.expand(value.args[1])
+        if set(tau) == {()} and tau[()] > 0:
+            rate = 1.0 - net.settings.decay(tau[()])
+            smallest = 2.0 ** min(EXPONENT)
+            if rate < smallest:
+                reason += (f"; on Loihi its decay per step, {rate:.3g}, is also below the "
+                           f"smallest rule constant 2^{min(EXPONENT)} = {smallest:.3g}")
+    return reason
+
+
 def translate(net: Network, projection: Projection, instance: RuleInstance,
               scale: float) -> LoihiRule:
     """The Loihi form of ``instance`` on ``projection`` whose post neurons scale their input
     by ``scale`` (Lava's weight = scale * snnc's weight). Raises NotExpressible."""
     rule = instance.rule
+    traces = assign_traces(net, instance)
     if rule.signals:
         signal = rule.signals[0]
         raise NotExpressible(f"signal '{signal.name.text}': third factors reach Loihi through a "
@@ -240,7 +256,6 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
                              "not emit yet", signal.span)
     if rule.optimizer != "sgd":
         raise NotExpressible("the engine applies dw directly (optimizer = sgd)", rule.span)
-    traces = assign_traces(net, instance)
     slots = {t.name: t.slot for t in traces}
     expander = Expander(net, projection, instance, slots)
     lr = instance.args.get("lr")
