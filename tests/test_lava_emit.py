@@ -453,3 +453,24 @@ def test_the_compiler_never_imports_lava(tmp_path):
             "assert not [m for m in sys.modules if m.split('.')[0] == 'lava'], 'lava imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_population_split_into_many_processes_is_a_warning():
+    net = compile_text("""
+network spread {
+  dt = 1 ms
+}
+input x[3]: poisson(rate = 10 Hz)
+population p: LIF[40] {
+  tau_mem = uniform(10 ms, 30 ms)
+  reset = zero
+}
+x -> p: dense {
+  weight = 0.5
+}
+""")
+    diag = Diagnostics()
+    graph = LavaBackend().graph(net, diag)
+    assert graph is not None and len(graph.groups) == 40
+    (warning,) = [d for d in diag.items if d.code == "W510"]
+    assert "40 distinct (du, dv, vth)" in warning.message

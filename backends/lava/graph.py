@@ -38,6 +38,9 @@ from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
 
+#: above this many processes for one population, a warning (each is an OS process in Lava)
+MANY_GROUPS = 16
+
 
 @dataclass
 class NeuronGroup:
@@ -209,7 +212,13 @@ def build_graph(plan: Plan, net: Network, diag: Diagnostics) -> LavaGraph | None
             diag.error("E512", span, f"population '{pop.name}' {how}; Lava's LIF resets the "
                        "voltage to a fixed value", hint="use 'reset = zero' (to v_reset)")
             continue
-        graph.groups.extend(neuron_groups(pop, *currents(pop, plan)))
+        groups = neuron_groups(pop, *currents(pop, plan))
+        if len(groups) > MANY_GROUPS:
+            diag.warning("W510", span, f"population '{pop.name}' has {len(groups)} distinct "
+                         "(du, dv, vth): it becomes as many Lava processes, each an operating-"
+                         "system process in Lava's simulator", hint="draw time constants and "
+                         "thresholds from a few values (e.g. a file) rather than a distribution")
+        graph.groups.extend(groups)
         c_in[pop.name] = per_neuron(pop, "c_in", 1.0)
     if diag.has_errors:
         return None
