@@ -35,7 +35,7 @@ SHIFT = 64  # thresholds and activations are shifted left by 6 bits
 @dataclass
 class FixedGroup:
     scale: float  # S: v_int = S v'
-    du: int
+    du: int | list[int]  # one register per current for CurrentsLIF
     dv: int
     vth: int
     bias_mant: np.ndarray
@@ -100,6 +100,7 @@ def group_scale(g: NeuronGroup, incoming: list[Connection]) -> float:
 
 def quantize_group(g: NeuronGroup, scale: float) -> FixedGroup:
     du, du_q = quantize_decay(g.du, 1)
+    extra = [quantize_decay(d, 1) for d in g.extra_du]
     dv, dv_q = quantize_decay(g.dv, 0)
     vth = VTH_MAX if not math.isfinite(g.vth) else \
         int(np.clip(round(scale * g.vth / SHIFT), 0, VTH_MAX))
@@ -112,6 +113,8 @@ def quantize_group(g: NeuronGroup, scale: float) -> FixedGroup:
     bias_q = bias_mant * 2.0 ** bias_exp / scale
     worst = int(np.argmax(np.abs(bias_q - g.bias))) if g.size else 0
     errors = {"du": (g.du, du_q, relative(g.du, du_q)), "dv": (g.dv, dv_q, relative(g.dv, dv_q))}
+    for k, (d, (_, d_q)) in enumerate(zip(g.extra_du, extra, strict=True), start=1):
+        errors[f"du_{k}"] = (d, d_q, relative(d, d_q))
     if math.isfinite(g.vth):
         vth_q = vth * SHIFT / scale
         errors["vth"] = (g.vth, vth_q, relative(g.vth, vth_q))
@@ -119,8 +122,8 @@ def quantize_group(g: NeuronGroup, scale: float) -> FixedGroup:
         errors["bias"] = (float(g.bias[worst]), float(bias_q[worst]),
                           relative(float(g.bias[worst]), float(bias_q[worst])))
     v_init = np.clip(np.round(scale * g.v_init), -HEADROOM * 2 + 1, HEADROOM * 2 - 1)
-    return FixedGroup(scale, du, dv, vth, bias_mant.astype(np.int64), bias_exp,
-                      v_init.astype(np.int64), errors)
+    return FixedGroup(scale, [du, *(r for r, _ in extra)] if extra else du, dv, vth,
+                      bias_mant.astype(np.int64), bias_exp, v_init.astype(np.int64), errors)
 
 
 def quantize_connection(c: Connection, scale: float) -> FixedConnection:
@@ -150,10 +153,6 @@ def quantize(graph: LavaGraph) -> FixedPoint:
         out.groups[g.name] = quantize_group(g, scale)
         for c in incoming:
             out.connections[c.name] = quantize_connection(c, scale)
-    several = list(dict.fromkeys(g.population for g in graph.groups if g.extra_du))
-    if several:
-        out.blockers.append(f"several synaptic currents in {', '.join(several)} (the program's "
-                            "CurrentsLIF process has a floating-point model only)")
     plastic = list(dict.fromkeys(c.projection for c in graph.connections if c.rule is not None))
     if plastic:
         out.blockers.append(f"learning on {', '.join(plastic)} (the rules' constants are "

@@ -11,6 +11,7 @@ import pathlib
 import subprocess
 
 import numpy as np
+import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
@@ -214,14 +215,17 @@ record hidden.s, out.s
     close_in_fixed_point(reference, fixed, ["hidden.s", "out.s"])
 
 
-def test_fixed_point_recurrent_rates(programs):
+@pytest.mark.parametrize("example, steps", [("balanced_ei", 200), ("cuba", 300)])
+def test_fixed_point_recurrent_rates(programs, example, steps):
     """A recurrent network is chaotic: in fixed point only its population rates are kept
-    (stated tolerance: spike counts within 10 % over 200 steps)."""
-    source = EXAMPLES / "balanced_ei.snn"
-    fixed = programs.lava(programs.compile(source, "ei"), 200, "--precision", "fixed_pt")
-    reference = programs.reference(source, 200, "exc.s,inh.s")
+    (stated tolerance: spike counts within 10 %). CUBA also checks the program's fixed-point
+    CurrentsLIF2 (two 24-bit currents)."""
+    source = EXAMPLES / f"{example}.snn"
+    fixed = programs.lava(programs.compile(source, example), steps, "--precision", "fixed_pt")
+    reference = programs.reference(source, steps, "exc.s,inh.s")
     for key in ("exc.s", "inh.s"):
         count, ours = int(fixed[key].sum()), int(reference[key].sum())
+        assert ours > 50
         assert abs(count - ours) <= 0.1 * ours, (key, count, ours)
 
 
