@@ -127,6 +127,45 @@ def test_per_neuron_time_constants_split_into_processes(programs, tmp_path):
     assert_same(reference, lava, ["mixed.s", "mixed.v", "meter.v", "mixed->mixed.w"])
 
 
+AUTONOMOUS = """
+network autonomous {
+  dt = 1 ms
+}
+population tonic: IF[3] {
+  bias = 0.3
+  threshold = 1
+  reset = zero
+}
+population lonely: LIF[2] {
+  tau_mem = 10 ms
+  bias = 0.2
+  threshold = 0.5
+  reset = zero
+}
+readout meter: LI[1] {
+  tau_mem = 5 ms
+}
+tonic -> meter: dense {
+  weight = 1
+}
+record tonic.s, lonely.s, meter.v
+"""
+
+
+def test_autonomous_network_in_two_components(programs):
+    """No inputs, biases only, IF neurons, a readout, and two unconnected parts (Lava runs
+    each connected component on its own): identical in floating point, and in fixed point too
+    (a bias-driven network has no rounding of inputs to accumulate)."""
+    source = programs.source(AUTONOMOUS, "autonomous")
+    program = programs.compile(source, "autonomous")
+    reference = programs.reference(source, 50, "tonic.s,lonely.s,meter.v")
+    assert reference["tonic.s"].sum() > 20 and reference["lonely.s"].sum() > 20
+    assert_same(reference, programs.lava(program, 50), ["tonic.s", "lonely.s", "meter.v"])
+    fixed = programs.lava(program, 50, "--precision", "fixed_pt")
+    assert_same(reference, fixed, ["tonic.s", "lonely.s"])
+    np.testing.assert_allclose(fixed["meter.v"], reference["meter.v"], atol=0.01)
+
+
 def test_user_names_are_only_literals(programs):
     """Populations named like the program's own variables do not clash with them."""
     text = """
