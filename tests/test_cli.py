@@ -121,3 +121,18 @@ def test_locality_report_in_json(capsys):
     assert [(r["projection"], r["rule"], r["class"], r["scaling"]) for r in rows] == [
         ("units->hidden", "eprop", "b", "O(N)"), ("hidden->hidden", "eprop", "b", "O(N)"),
         ("hidden->out", "delta", "b", "O(N)")]
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(tmp_path):
+    """`snnc check ... | head -c 1`: the pipe closes early; snnc stops quietly. (The summary
+    of 2,000 populations is larger than a pipe's buffer, so the write really fails.)"""
+    source = tmp_path / "big.snn"
+    source.write_text("network big {\n  dt = 1 ms\n}\n" + "".join(
+        f"population p{k}: LIF[2]\n" for k in range(2000)))
+    process = subprocess.Popen([sys.executable, "-m", "snnc", "check", str(source), "--format",
+                                "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read(1)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.wait()
+    assert "internal error" not in stderr and "Traceback" not in stderr
