@@ -18,7 +18,7 @@ the two are the same update with
 and the recorded voltage is ``v' + v_reset``. A synaptic filter of a LIF, IF or LI population
 can also come from a receptor. A population with several currents (receptors next to each
 other or to the model's own current) becomes the program's ``CurrentsLIF<k>`` process: k
-currents ``u_k <- u_k (1 - du_k) + a_in_k`` that all enter v (float only).
+currents ``u_k <- u_k (1 - du_k) + a_in_k`` that all enter v.
 Neurons whose (du, dv, vth) differ are split into one process per distinct triple; every
 connection is cut into the blocks between those groups. Non-spiking readouts (LI, CubaLI) are
 LIF processes with an infinite threshold.
