@@ -3,6 +3,7 @@ gives byte-identical files, a resumed run repeats an uninterrupted one, exact RT
 is BPTT's on the same mini-batch, and every user mistake is a diagnostic."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,24 @@ def test_user_mistakes_are_diagnostics(tmp_path, capsys, case, code, message):
     assert "Traceback" not in err
     if case == "option":
         assert "did you mean 'classes'" in err
+
+
+EXPERIMENT = sorted((Path(__file__).parent.parent / "examples" / "randman").glob("*.snn"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENT, ids=lambda p: p.name)
+def test_the_experiment_networks_compile_and_name_their_method(path):
+    from snnc.cli import compile_net
+    from snnc.diagnostics import Diagnostics
+    from snnc.training.setup import method
+
+    diag = Diagnostics()
+    net = compile_net(str(path), diag)
+    if path.name == "common.snn":  # models and rules only
+        assert net is not None and not net.projections()
+        return
+    assert net is not None and not diag.has_errors
+    expected = {"bptt.snn": "bptt", "rtrl.snn": "rtrl"}.get(path.name, "online")
+    found = method(net, diag)
+    assert found.mode == expected
+    assert sorted(found.rates) == ["hidden->hidden", "hidden->out", "units->hidden"]

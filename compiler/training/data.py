@@ -19,6 +19,7 @@ import numpy as np
 from snnc.datasets.randman import SPLITS, Dataset, RandmanOptions, generate
 from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.ir.network import Network
+from snnc.training.archive import load_npz
 
 GENERATORS = ("randman",)
 
@@ -64,8 +65,7 @@ def randman_options(text: str, diag: Diagnostics) -> RandmanOptions | None:
 def read_file(path: str, name: str, diag: Diagnostics) -> Dataset | None:
     """A data file in the layout above (E601 unreadable, E621 wrong layout)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+        arrays = load_npz(path)
     except (OSError, ValueError) as error:
         diag.error("E601", None, f"cannot read data file '{path}': {error}",
                    hint="give --data randman[:options] or an .npz file (see snnc train --help)")
