@@ -19,7 +19,7 @@ def curves_png(log: list[dict], title: str, plt) -> bytes:
             left.plot(epochs, [r[split]["loss"] for r in log], marker="o", label=split)
             right.plot(epochs, [100 * r[split]["accuracy"] for r in log], marker="o",
                        label=split)
-    left.set(xlabel="epoch", ylabel="loss per sample", title=f"{title}: loss")
+    left.set(xlabel="epoch", ylabel="loss per sample", title=f"{title}: loss", yscale="log")
     right.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{title}: accuracy", ylim=(0, 100))
     for ax in (left, right):
         ax.grid(alpha=0.3)

@@ -3,7 +3,9 @@
 - :class:`OracleEngine`: exact gradients from :class:`GradientModel` (``bptt`` or ``rtrl``),
   averaged over the batch, g = (1/B) sum_b dL_b/dW, and one Adam step per batch.
 - :class:`OnlineEngine`: the generated simulation runs the batch with ``learn=True``; its
-  rules change the weights at every step (w <- w + lr * mean_b dw_b[n]).
+  rules change the weights at every step (w <- w + lr * mean_b dw_b[n]). Its training
+  accuracy is measured while it learns, so a sample's own label already shapes its later
+  steps: only the validation and test accuracy (frozen weights) measure generalisation.
 
 Both evaluate in the same way: the readout's trajectory, reduced as the loss says
 (:mod:`snnc.training.metrics`), gives the loss and the predicted class.

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snnc.datasets.randman import Dataset
-from snnc.training.engines import OracleEngine
+from snnc.training.engines import OnlineEngine, OracleEngine
 from snnc.training.metrics import cosine
 from snnc.training.setup import Method
 
 
 @dataclass
 class Trainer:
-    engine: object  # OracleEngine or OnlineEngine
+    engine: OracleEngine | OnlineEngine
     method: Method
     dataset: Dataset
     batch: int

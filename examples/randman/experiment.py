@@ -63,9 +63,10 @@ def train(rule: str, seed: int, epochs: int, out: str, data: str, compare_every:
 
 
 def state_bytes(rule: str) -> tuple[int, str]:
-    """Total state of the network's rules (locality pass, 4 bytes per value) and its scaling."""
+    """Total state of the network's rules (locality pass, 4 bytes per value, histories of the
+    100 steps of a sample) and its scaling."""
     result = snnc("check", os.path.join(HERE, RULES[rule][0]), "--report", "locality",
-                  "--format", "json")
+                  "--steps", "100", "--format", "json")
     reports = json.loads(result.stdout)["summary"]["locality"]
     order = ("O(1)", "O(N)", "O(N^2)", "O(N T)", "O(N^3)")
     return (sum(r["state_bytes"] for r in reports),
@@ -126,6 +127,36 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(out: str) -> None:
+    """curves.png: test accuracy per epoch of every rule (mean over its seeds)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no curves.png without matplotlib: pip install 'snnc[plot]'")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for rule, (_, label) in RULES.items():
+        folder = os.path.join(out, rule)
+        curves = []
+        for seed_dir in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            path = os.path.join(folder, seed_dir, "log.json")
+            if os.path.exists(path):
+                with open(path) as handle:
+                    curves.append([100 * r["test"]["accuracy"] for r in json.load(handle)["epochs"]])
+        if curves:
+            length = min(len(c) for c in curves)
+            mean = [statistics.mean(c[k] for c in curves) for k in range(length)]
+            ax.plot(range(1, length + 1), mean, marker="o", label=f"{label} ({len(curves)} seeds)")
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100),
+           title="Randman, reference setting")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "curves.png"), dpi=90)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/randman", help="folder for data, runs and table")
@@ -156,6 +187,7 @@ def main() -> None:
         handle.write(text + "\n")
     with open(os.path.join(args.out, "results.json"), "w") as handle:
         json.dump(rows, handle, indent=2)
+    plot(args.out)
     print(text)
 
 
