@@ -139,6 +139,7 @@ def bad_file(tmp_path):
 
 @pytest.mark.parametrize("case, code, message", [
     ("option", "E620", "randman has no option 'clases'"),
+    ("value", "E620", "randman option samples='many' is not a whole number"),
     ("generator", "E620", "unknown data generator 'randmen'"),
     ("file", "E621", "the data have 5 channels; input 'units' has 8"),
     ("missing", "E601", "cannot read data file"),
@@ -152,6 +153,7 @@ def test_user_mistakes_are_diagnostics(tmp_path, capsys, case, code, message):
         text = (tmp_path / "net.snn").read_text()
         (tmp_path / "net.snn").write_text(text.replace("0.02)\n  learn bptt", "0.02)\n  learn eprop"))
     data = {"option": "randman:clases=3", "generator": "randmen:classes=3",
+            "value": "randman:samples=many",
             "file": bad_file(tmp_path), "missing": str(tmp_path / "none.npz")}.get(case, DATA)
     extra = ["--resume"] if case == "resume" else []
     status = main(["train", path, "--data", data, "--epochs", "1", "--batch", "4",
