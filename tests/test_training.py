@@ -185,3 +185,12 @@ def test_the_experiment_networks_compile_and_name_their_method(path):
     found = method(net, diag)
     assert found.mode == expected
     assert sorted(found.rates) == ["hidden->hidden", "hidden->out", "units->hidden"]
+
+
+def test_resuming_with_another_network_size_is_a_diagnostic(tmp_path, capsys):
+    rule = "learn eprop(lr = 1e-3, readout = out)"
+    assert train(network(tmp_path, rule=rule), tmp_path / "run", epochs=1) == 0
+    bigger = network(tmp_path, rule=rule, hidden=17, name="bigger.snn")
+    assert train(bigger, tmp_path / "run", "--resume", epochs=2) == 1
+    err = capsys.readouterr().err
+    assert "error[E623]" in err and "does not fit" in err and "Traceback" not in err

@@ -124,6 +124,10 @@ class OnlineEngine:
         return out
 
     def load(self, state: dict[str, np.ndarray]) -> None:
+        for name, w in self.weights.items():
+            if state[f"w.{name}"].shape != w.shape:
+                raise ValueError(f"'{name}' has shape {list(w.shape)}, the checkpoint's "
+                                 f"{list(state[f'w.{name}'].shape)}")
         self.weights = {name: np.array(state[f"w.{name}"]) for name in self.weights}
         self.optimizer = {key[4:]: (state[key] if state[key].ndim else state[key].item())
                           for key in state if key.startswith("opt.")}
