@@ -90,6 +90,7 @@ def collect(out: str) -> list[dict]:
         if not runs:
             continue
         accuracy = [100 * log["epochs"][-1]["test"]["accuracy"] for log, _ in runs]
+        selected = [100 * log["summary"]["test_accuracy_at_best_validation"] for log, _ in runs]
         cosines = [r["compare"]["cosine"] for log, _ in runs for r in log["epochs"]
                    if "compare" in r]
         differences = [r["compare"]["max_relative_difference"] for log, _ in runs
@@ -101,6 +102,7 @@ def collect(out: str) -> list[dict]:
             "test_accuracy": accuracy,
             "mean": statistics.mean(accuracy),
             "spread": statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
+            "test_accuracy_at_best_validation": selected,
             "cosine": statistics.mean(cosines) if cosines else None,
             "max_relative_difference": max(differences) if differences else None,
             "state_bytes": size, "scaling": scaling,
@@ -110,19 +112,29 @@ def collect(out: str) -> list[dict]:
     return rows
 
 
+def spread(values: list[float]) -> str:
+    """mean ± standard deviation (and the values), or the single value."""
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return (f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} "
+            f"({', '.join(f'{v:.1f}' for v in values)})")
+
+
 def table(rows: list[dict]) -> str:
-    lines = ["| rule | seeds | epochs | test accuracy (%) | cosine to exact gradient | "
-             "rule state | s / epoch |", "|---|---|---|---|---|---|---|"]
+    lines = ["| rule | seeds | epochs | test accuracy (%), last epoch | at best validation | "
+             "cosine to exact gradient | rule state | s / epoch |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        accuracy = f"{r['mean']:.1f} ± {r['spread']:.1f}" if len(r["seeds"]) > 1 else \
-            f"{r['mean']:.1f}"
+        accuracy = spread(r["test_accuracy"])
+        selected = spread(r["test_accuracy_at_best_validation"])
         if r["max_relative_difference"] is not None:
             cosine = f"{r['cosine']:.6f} (max rel. diff. {r['max_relative_difference']:.1e})"
         else:
             cosine = "1 (reference)" if r["rule"] == "bptt" else (
                 f"{r['cosine']:.3f}" if r["cosine"] is not None else "-")
         epochs = "/".join(str(e) for e in sorted(set(r["epochs"])))
-        lines.append(f"| {r['label']} | {len(r['seeds'])} | {epochs} | {accuracy} | {cosine} | "
+        lines.append(f"| {r['label']} | {len(r['seeds'])} | {epochs} | {accuracy} | {selected} | "
+                     f"{cosine} | "
                      f"{r['state_bytes']:,} B, {r['scaling']} | {r['seconds_per_epoch']:.0f} |")
     return "\n".join(lines)
 
