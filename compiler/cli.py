@@ -23,6 +23,7 @@ import snnc
 from snnc.backends import REGISTRY as BACKENDS
 from snnc.backends import MissingExtra, get_backend
 from snnc.backends.reference.plan import DELIVERIES
+from snnc.datasets.randman import RandmanOptions
 from snnc.diagnostics import Diagnostics, Severity, did_you_mean, render
 from snnc.frontend.loader import load_file
 from snnc.ir.dump import dump
@@ -34,14 +35,7 @@ from snnc.targets import builtin_names
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
-#: commands that later releases add, shown in --help so the design is visible in one place
-PLANNED = (
-    ("train", "train FILE --data ...: train with the network's learning rules"),
-)
-
-EPILOG = "planned commands (not in this release):\n" + "\n".join(
-    f"  {name:<11} {text}" for name, text in PLANNED) + (
-    "\n\nexit status: 0 ok, 1 errors in the input, 2 usage error")
+EPILOG = "exit status: 0 ok, 1 errors in the input, 2 usage error"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +173,38 @@ def build_parser() -> argparse.ArgumentParser:
                         help="do not use KaHIP even when installed (extra 'map')")
     mapper.add_argument("--format", choices=("text", "json"), default="text")
     mapper.set_defaults(handler=run_map)
+    train = commands.add_parser(
+        "train", help="train a network with the learning rules of its source",
+        description="Train FILE for classification with its learning rules: online rules "
+                    "(e-prop, SuperSpike, DECOLLE, delta ...) change the weights as the "
+                    "simulation runs; 'bptt' and 'rtrl' are exact-gradient oracles (Adam). "
+                    "After every epoch: validation and test accuracy, log.json, timing.json, "
+                    "checkpoint.npz and curves.png in the output folder.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="data: 'randman' or 'randman:key=value,...' generates Randman (keys: "
+               + ", ".join(RandmanOptions.names()) + "); or an .npz file with, per split "
+               "(train, validation, test), '<split>.<input>' spikes [steps, samples, *shape] "
+               "and '<split>.label' class indices [samples].\n\n"
+               "example:\n  snnc train examples/randman/bptt.snn --data randman --epochs 20 "
+               "-o runs/bptt")
+    train.add_argument("file", metavar="FILE")
+    train.add_argument("--data", required=True, metavar="SPEC",
+                       help="randman[:key=value,...] or DATA.npz")
+    train.add_argument("--epochs", type=int, default=10, metavar="E",
+                       help="train until epoch E (default 10)")
+    train.add_argument("--batch", type=int, default=32, metavar="B", help="batch size (32)")
+    train.add_argument("--seed", type=int, metavar="S",
+                       help="weights, feedback and batch order (default: the network's seed)")
+    train.add_argument("-o", "--output", required=True, metavar="DIR",
+                       help="folder for the log, checkpoint and curves")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from DIR/checkpoint.npz up to epoch E")
+    train.add_argument("--compare-every", type=int, default=0, metavar="K",
+                       help="every K-th batch, compare the update with the exact BPTT "
+                            "gradient (cosine similarity; for rtrl also the difference)")
+    train.add_argument("--save-data", metavar="DATA.npz",
+                       help="also write the data set in the .npz layout above")
+    train.set_defaults(handler=run_train)
 
     passes = commands.add_parser("passes", help="list the compiler passes",
                                  description="List the passes of the default pipeline, in order.")
@@ -631,6 +657,63 @@ def progress_bar(steps: int):
             bar.update(n - state["last"])
             state["last"] = n
     return update, bar
+
+
+def run_train(args) -> int:
+    from snnc.training import archive
+    from snnc.training.data import to_arrays
+    from snnc.training.session import Options, prepare
+
+    if args.epochs < 1 or args.batch < 1 or args.compare_every < 0:
+        print("snnc train: --epochs and --batch must be positive, --compare-every at least 0",
+              file=sys.stderr)
+        return EXIT_USAGE
+    diag = Diagnostics()
+    net = compile_net(args.file, diag)
+    options = Options(args.data, args.output, args.epochs, args.batch, args.seed,
+                      args.compare_every, args.resume)
+    session = prepare(net, options, diag) if net is not None else None
+    print_diagnostics(diag)
+    if session is None:
+        return EXIT_ERRORS
+    if args.save_data:
+        trainer = session.trainer
+        archive.save_npz(args.save_data, to_arrays(trainer.dataset, trainer.engine.input))
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        plt = None
+        print("snnc train: no learning curves without matplotlib: pip install 'snnc[plot]'",
+              file=sys.stderr)
+    header = session.header
+    print(f"{args.file}: training by {header['mode']}, seed {header['seed']}, batch "
+          f"{header['batch']}, {header['samples']['train']:,} training samples")
+    while session.next_epoch <= args.epochs:
+        bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            bar = tqdm(desc=f"epoch {session.next_epoch}", unit="batch", file=sys.stderr,
+                       leave=False)
+        def progress(done, total, bar=bar):
+            if bar is not None:
+                bar.total = total
+                bar.update(done - bar.n)
+        record = session.run_epoch(progress)
+        if bar is not None:
+            bar.close()
+        if plt is not None:
+            session.write_curves(plt)
+        seconds = session.timing[-1]["train_seconds"]
+        compare = record.get("compare")
+        print(f"epoch {record['epoch']:>3}  loss {record['train']['loss']:.4f}  train "
+              f"{100 * record['train']['accuracy']:5.1f} %  validation "
+              f"{100 * record['validation']['accuracy']:5.1f} %  test "
+              f"{100 * record['test']['accuracy']:5.1f} %  {seconds:6.1f} s"
+              + (f"  cosine {compare['cosine']:.3f}" if compare else ""))
+    print(f"  log: {session.path('log.json')}, checkpoint: {session.path('checkpoint.npz')}")
+    return EXIT_OK
 
 
 def run_plot(args) -> int:

@@ -98,7 +98,10 @@ class Edge:
 
 
 class GradientModel:
-    """A network's loss and its exact gradients with respect to every projection's weights."""
+    """A network's loss and its exact gradients with respect to every projection's weights.
+
+    After ``bptt`` or ``rtrl``, ``last_readout`` holds the readout trajectory [T, B, K] of
+    the forward pass they ran (training reports its accuracy without a second pass)."""
 
     def __init__(self, net: Network, weights: dict[str, np.ndarray] | None = None,
                  delivery: str = "same_step"):
@@ -123,6 +126,7 @@ class GradientModel:
             raise ValueError("the gradient oracles need exactly one loss")
         self.loss = losses[0]
         self.max_delay = max((e.delay for e in self.edges), default=0)
+        self.last_readout: np.ndarray | None = None
 
     # -- the loss ---------------------------------------------------------------------------
     def loss_and_gradient(self, values: np.ndarray, target) -> tuple[float, np.ndarray]:
@@ -240,7 +244,7 @@ class GradientModel:
         Adjoints run backwards over the steps and, within a step, backwards over the update
         order (a population later in the order may read this step's spikes)."""
         traj = self.forward(x, smooth)
-        values = self.readout_values(traj)
+        values = self.last_readout = self.readout_values(traj)
         loss, g_values = self.loss_and_gradient(values, target)
         steps, batch = values.shape[:2]
         key = {"v": "U", "i": "I", "s": "s"}[self.loss.variable]
@@ -282,7 +286,7 @@ class GradientModel:
         The loss gradient is accumulated online for per-step and summed losses; 'last' and
         'max_over_time' losses keep the sensitivity of the step that counts."""
         traj = self.forward(x, smooth)
-        values = self.readout_values(traj)
+        values = self.last_readout = self.readout_values(traj)
         loss, g_values = self.loss_and_gradient(values, target)
         steps, batch = values.shape[:2]
         key = {"v": "U", "i": "I", "s": "s"}[self.loss.variable]

@@ -1,0 +1,1 @@
+"""Data sets generated locally (no downloads), in the spike layout that ``snnc train`` reads."""

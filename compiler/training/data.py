@@ -1,0 +1,148 @@
+"""The data of ``snnc train``: a generated data set (``randman[:key=value,...]``) or an .npz file.
+
+Layout of a data file (what :func:`to_arrays` writes), for a network whose data input is
+called ``units``::
+
+    train.units       bool or 0/1 [steps, samples, *shape]    train.label       int [samples]
+    validation.units  ...                                     validation.label  ...
+    test.units        ...                                     test.label        ...
+
+Labels are class indices 0 .. K-1 for the readout's K neurons.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from snnc.datasets.randman import SPLITS, Dataset, RandmanOptions, generate
+from snnc.diagnostics import Diagnostics, did_you_mean
+from snnc.ir.network import Network
+from snnc.training.archive import load_npz
+
+GENERATORS = ("randman",)
+
+
+def data_input(net: Network, diag: Diagnostics):
+    """The network's single data input, or None after an E622."""
+    inputs = [node for node in net.inputs() if node.source == "data"]
+    if len(inputs) != 1:
+        diag.error("E622", inputs[1].span if len(inputs) > 1 else None,
+                   f"snnc train needs exactly one data input; '{net.settings.name}' has "
+                   f"{len(inputs)}", hint="declare one 'input NAME[size]' without a source")
+        return None
+    return inputs[0]
+
+
+def randman_options(text: str, diag: Diagnostics) -> RandmanOptions | None:
+    """Parse ``key=value,...`` into options (E620 for unknown keys and bad values)."""
+    types = {f.name: f.type for f in dataclasses.fields(RandmanOptions)}
+    values: dict = {}
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        key, equals, value = item.partition("=")
+        key = key.strip()
+        if key not in types:
+            diag.error("E620", None, f"randman has no option '{key}'",
+                       hint=did_you_mean(key, types) or f"options: {', '.join(types)}")
+            continue
+        if not equals:
+            diag.error("E620", None, f"randman option '{key}' needs a value ({key}=...)")
+            continue
+        try:
+            values[key] = int(value) if types[key] in ("int", int) else float(value)
+        except ValueError:
+            diag.error("E620", None, f"randman option {key}={value.strip()!r} is not a "
+                       f"{'whole ' if types[key] in ('int', int) else ''}number")
+    if diag.has_errors:
+        return None
+    options = RandmanOptions(**values)
+    for problem in options.check():
+        diag.error("E620", None, f"randman: {problem}")
+    return None if diag.has_errors else options
+
+
+def read_file(path: str, name: str, diag: Diagnostics) -> Dataset | None:
+    """A data file in the layout above (E601 unreadable, E621 wrong layout)."""
+    try:
+        arrays = load_npz(path)
+    except (OSError, ValueError) as error:
+        diag.error("E601", None, f"cannot read data file '{path}': {error}",
+                   hint="give --data randman[:options] or an .npz file (see snnc train --help)")
+        return None
+    spikes, labels = {}, {}
+    for split in SPLITS:
+        key, label_key = f"{split}.{name}", f"{split}.label"
+        missing = [k for k in (key, label_key) if k not in arrays]
+        if missing:
+            diag.error("E621", None, f"'{path}' has no array '{missing[0]}'",
+                       hint=did_you_mean(missing[0], arrays) or
+                       f"arrays: {', '.join(sorted(arrays)) or '-'}")
+            continue
+        x, y = arrays[key], arrays[label_key]
+        if x.ndim < 3 or y.ndim != 1 or x.shape[1] != y.shape[0] or x.shape[1] == 0:
+            diag.error("E621", None, f"'{path}': {key} must be [steps, samples, *shape] and "
+                       f"{label_key} [samples], not {list(x.shape)} and {list(y.shape)}")
+            continue
+        if not np.isin(x, (0, 1)).all():
+            diag.error("E621", None, f"'{path}': {key} must hold spikes (0 or 1)")
+            continue
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+            diag.error("E621", None, f"'{path}': {label_key} must hold class indices >= 0")
+            continue
+        spikes[split] = x.reshape(x.shape[0], x.shape[1], -1).astype(bool)
+        labels[split] = y.astype(np.int64)
+    if diag.has_errors:
+        return None
+    steps = {x.shape[0] for x in spikes.values()}
+    if len(steps) != 1:
+        diag.error("E621", None, f"'{path}': the splits have different numbers of steps "
+                   f"{sorted(steps)}")
+        return None
+    return Dataset(spikes, labels)
+
+
+def load(spec: str, net: Network, diag: Diagnostics) -> Dataset | None:
+    """The data set of ``--data spec`` for ``net``, checked against its data input and readout."""
+    node = data_input(net, diag)
+    if node is None:
+        return None
+    kind, _, rest = spec.partition(":")
+    if kind in GENERATORS or (not spec.endswith(".npz") and ":" in spec):
+        if kind not in GENERATORS:
+            diag.error("E620", None, f"unknown data generator '{kind}'",
+                       hint=did_you_mean(kind, GENERATORS) or
+                       f"generators: {', '.join(GENERATORS)}; or give an .npz file")
+            return None
+        options = randman_options(rest, diag)
+        if options is None:
+            return None
+        dataset = generate(options)
+    else:
+        dataset = read_file(spec, node.name, diag)
+        if dataset is None:
+            return None
+    units = dataset.spikes["train"].shape[2]
+    if units != node.size:
+        diag.error("E621", node.span, f"the data have {units} channels; input '{node.name}' "
+                   f"has {node.size}", hint=f"declare 'input {node.name}[{units}]' or generate "
+                   f"the data with units={node.size}")
+        return None
+    loss = net.losses[0] if net.losses else None
+    if loss is not None:
+        size = net.node(loss.population).size
+        if dataset.classes > size:
+            diag.error("E621", loss.span, f"the data have {dataset.classes} classes; the "
+                       f"readout '{loss.population}' has {size} neurons",
+                       hint=f"give '{loss.population}' {dataset.classes} neurons")
+            return None
+    return dataset
+
+
+def to_arrays(dataset: Dataset, name: str) -> dict[str, np.ndarray]:
+    """The arrays of a data file (the layout above) for an input called ``name``."""
+    out = {}
+    for split in SPLITS:
+        out[f"{split}.{name}"] = dataset.spikes[split]
+        out[f"{split}.label"] = dataset.labels[split]
+    return out

@@ -1,0 +1,133 @@
+"""One mini-batch of training, two ways.
+
+- :class:`OracleEngine`: exact gradients from :class:`GradientModel` (``bptt`` or ``rtrl``),
+  averaged over the batch, g = (1/B) sum_b dL_b/dW, and one Adam step per batch.
+- :class:`OnlineEngine`: the generated simulation runs the batch with ``learn=True``; its
+  rules change the weights at every step (w <- w + lr * mean_b dw_b[n]). Its training
+  accuracy is measured while it learns, so a sample's own label already shapes its later
+  steps: only the validation and test accuracy (frozen weights) measure generalisation.
+
+Both evaluate in the same way: the readout's trajectory, reduced as the loss says
+(:mod:`snnc.training.metrics`), gives the loss and the predicted class.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from snnc.backends.reference.gradients import GradientModel
+from snnc.ir.network import Network
+from snnc.training.adam import Adam
+from snnc.training.metrics import evaluate
+from snnc.training.setup import Method
+
+OPTIMIZER_STATE = re.compile(r"^w\d+_r\d+_[mvt]$")  # Adam moments of online rules (rules.py)
+
+
+def loss_target(method: Method, labels: np.ndarray, steps: int) -> np.ndarray:
+    """Labels as GradientModel expects them: [B], or [T, B] for a per-step loss."""
+    if method.loss.reduction is None:
+        return np.broadcast_to(labels, (steps, len(labels)))
+    return labels
+
+
+class OracleEngine:
+    """Training by ``bptt`` or ``rtrl`` (a ValueError if the network has unsupported models)."""
+
+    def __init__(self, net: Network, method: Method):
+        self.method = method
+        self.model = GradientModel(net)
+        self.weights = self.model.weights
+        self.adam = Adam(method.rates, self.weights)
+        self.last_gradient: dict[str, np.ndarray] = {}  # of the last training batch
+        self.input = next(node.name for node in net.inputs() if node.source == "data")
+
+    def gradient(self, x: np.ndarray, labels: np.ndarray, mode: str | None = None):
+        """(summed loss, mean gradient per projection) of one batch; x [T, B, n]."""
+        oracle = getattr(self.model, mode or self.method.mode)
+        loss, grads = oracle({self.input: x.astype(np.float64)},
+                             loss_target(self.method, labels, x.shape[0]))
+        return loss, {name: g / len(labels) for name, g in grads.items()}
+
+    def train_batch(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+        """(summed loss, correct predictions) of the batch before the update."""
+        _, grads = self.gradient(x, labels)
+        self.last_gradient = grads
+        loss, correct = evaluate(self.model.last_readout, labels, self.method.loss.reduction)
+        self.adam.step(self.weights, grads)
+        return loss, correct
+
+    def predict(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+        traj = self.model.forward({self.input: x.astype(np.float64)})
+        return evaluate(self.model.readout_values(traj), labels, self.method.loss.reduction)
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {f"w.{name}": w for name, w in self.weights.items()}
+        out.update(self.adam.state())
+        return out
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        for name in self.weights:
+            self.weights[name][...] = state[f"w.{name}"]
+        self.adam.load(state)
+
+
+class OnlineEngine:
+    """Training by the online rules of the generated simulation."""
+
+    def __init__(self, net: Network, method: Method, module, seed: int):
+        self.method = method
+        self.module = module
+        self.seed = seed
+        self.input = next(node.name for node in net.inputs() if node.source == "data")
+        loss = method.loss
+        self.readout = f"{loss.population}.{loss.variable}"
+        self.sims: dict[int, object] = {}
+        first = self.sim(1)
+        self.weights = {name: getattr(first, attr).copy() for name, attr in module.WEIGHTS.items()}
+        self.optimizer: dict[str, np.ndarray] = {}  # Adam state of rules with 'optimizer adam'
+
+    def sim(self, batch: int):
+        if batch not in self.sims:
+            self.sims[batch] = self.module.Simulation(batch=batch, seed=self.seed)
+        return self.sims[batch]
+
+    def run(self, x: np.ndarray, labels: np.ndarray, learn: bool) -> tuple[float, int]:
+        sim = self.sim(len(labels))
+        for name, attr in self.module.WEIGHTS.items():
+            getattr(sim, attr)[...] = self.weights[name]
+        for attr, value in self.optimizer.items():
+            setattr(sim, attr, value.copy() if isinstance(value, np.ndarray) else value)
+        sim.reset()
+        out = sim.run(x.shape[0], {self.input: x}, record=[self.readout], learn=learn,
+                      targets={self.method.loss.population: labels, "label": labels})
+        if learn:
+            self.weights = {name: out[name + ".w"] for name in self.module.WEIGHTS}
+            self.optimizer = {attr: getattr(sim, attr) for attr in vars(sim)
+                              if OPTIMIZER_STATE.match(attr)}
+            self.optimizer = {k: np.copy(v) for k, v in self.optimizer.items()}
+        values = out[self.readout].reshape(x.shape[0], len(labels), -1)
+        return evaluate(values, labels, self.method.loss.reduction)
+
+    def train_batch(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+        """(summed loss, correct predictions) of the batch while it learns."""
+        return self.run(x, labels, learn=True)
+
+    def predict(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+        return self.run(x, labels, learn=False)
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {f"w.{name}": w for name, w in self.weights.items()}
+        out.update({f"opt.{attr}": np.asarray(v) for attr, v in self.optimizer.items()})
+        return out
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        for name, w in self.weights.items():
+            if state[f"w.{name}"].shape != w.shape:
+                raise ValueError(f"'{name}' has shape {list(w.shape)}, the checkpoint's "
+                                 f"{list(state[f'w.{name}'].shape)}")
+        self.weights = {name: np.array(state[f"w.{name}"]) for name in self.weights}
+        self.optimizer = {key[4:]: (state[key] if state[key].ndim else state[key].item())
+                          for key in state if key.startswith("opt.")}
