@@ -6,7 +6,7 @@ similarity of each rule's weight update to the exact BPTT gradient of the same m
 (averaged over training), the rule's state memory for this network (from the locality pass,
 float32 values) and the wall time per training epoch.
 
-    python examples/randman/experiment.py                    # everything (hours on 2 cores)
+    python examples/randman/experiment.py                    # everything (~2 h on 2 cores)
     python examples/randman/experiment.py --table-only       # the table from finished runs
 
 Runs resume from their checkpoints, so an interrupted experiment continues where it stopped.
@@ -174,8 +174,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/randman", help="folder for data, runs and table")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rules", nargs="+", choices=sorted(RULES), default=list(RULES))
-    parser.add_argument("--epochs", type=int, default=20, help="epochs of BPTT")
-    parser.add_argument("--online-epochs", type=int, default=5,
+    parser.add_argument("--epochs", type=int, default=15, help="epochs of BPTT")
+    parser.add_argument("--online-epochs", type=int, default=10,
                         help="epochs of the online rules")
     parser.add_argument("--rtrl-epochs", type=int, default=1, help="epochs of exact RTRL")
     parser.add_argument("--compare-every", type=int, default=25,
