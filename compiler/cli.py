@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", help="train a network with the learning rules of its source",
         description="Train FILE for classification with its learning rules: online rules "
-                    "(e-prop, SuperSpike, DECOLLE, delta ...) change the weights as the "
+                    "(e-prop, SuperSpike, DECOLLE, delta ...) compute their updates as the "
                     "simulation runs; 'bptt' and 'rtrl' are exact-gradient oracles (Adam). "
                     "After every epoch: validation and test accuracy, log.json, timing.json, "
                     "checkpoint.npz and curves.png in the output folder.",
@@ -202,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compare-every", type=int, default=0, metavar="K",
                        help="every K-th batch, compare the update with the exact BPTT "
                             "gradient (cosine similarity; for rtrl also the difference)")
+    train.add_argument("--update", choices=("batch", "step"), default="batch",
+                       help="online rules: 'batch' sums a batch's updates at fixed weights "
+                            "and takes one Adam step with the rule's lr, as the oracles do "
+                            "(default); 'step' changes the weights at every step with the "
+                            "rule's own optimizer, as on a chip")
     train.add_argument("--save-data", metavar="DATA.npz",
                        help="also write the data set in the .npz layout above")
     train.set_defaults(handler=run_train)
@@ -671,7 +676,7 @@ def run_train(args) -> int:
     diag = Diagnostics()
     net = compile_net(args.file, diag)
     options = Options(args.data, args.output, args.epochs, args.batch, args.seed,
-                      args.compare_every, args.resume)
+                      args.compare_every, args.resume, args.update)
     session = prepare(net, options, diag) if net is not None else None
     print_diagnostics(diag)
     if session is None:
@@ -688,7 +693,9 @@ def run_train(args) -> int:
         print("snnc train: no learning curves without matplotlib: pip install 'snnc[plot]'",
               file=sys.stderr)
     header = session.header
-    print(f"{args.file}: training by {header['mode']}, seed {header['seed']}, batch "
+    how = header["mode"] + (f", updates per {header['update']}"
+                            if header["mode"] == "online" else "")
+    print(f"{args.file}: training by {how}, seed {header['seed']}, batch "
           f"{header['batch']}, {header['samples']['train']:,} training samples")
     while session.next_epoch <= args.epochs:
         bar = None

@@ -79,3 +79,45 @@ def test_readout_learning_reduces_its_error(tmp_path):
         losses.append(-np.mean(np.log(p[:, np.arange(4), labels] + 1e-12)))
         sim.reset()
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+FACTORED = """
+network f {{ dt = 1 ms
+ seed = 4 }}
+input x[12]: poisson(rate = 60 Hz)
+population h: CubaLIF[9] {{ tau_mem = 20 ms
+ reset = subtract }}
+readout out: LI[3] {{ tau_mem = 20 ms }}
+rule r(lr = 1e-2, readout) {{
+  trace zbar = lowpass(lowpass(pre.s, post.tau_syn), post.tau_mem)
+  trace ypost = lowpass(post.s, 10 ms)
+  signal L = symmetric_feedback(from = readout)
+  dw = {update}
+  on post: dw = {on_post}
+  on pre: dw = {on_pre}
+}}
+x -> h: dense {{ weight = normal(0.3, 0.2)
+ learn r(lr = 1e-2, readout = out) }}
+h -> out: dense {{ weight = normal(0, 0.3) }}
+loss cross_entropy(out.v)
+"""
+
+
+def test_product_updates_summed_over_the_batch_equal_the_per_synapse_sum(tmp_path):
+    """A product of a per-post and a per-pre factor is summed over the batch as post^T pre;
+    written so that it is not a product of two factors, the simulator forms dw [batch, post,
+    pre] synapse by synapse. Both give the same weights (with the triggers' spikes)."""
+    factored = FACTORED.format(update="-L * surrogate(post.v) * zbar",
+                               on_post="0.1 * ypost * zbar", on_pre="-ypost * (0.05 * zbar)")
+    synapse_wise = FACTORED.format(update="-L * (surrogate(post.v) * zbar)",
+                                   on_post="0.1 * (ypost * zbar)",
+                                   on_pre="-(ypost * (0.05 * zbar)) * 1")
+    weights = []
+    for number, text in enumerate((factored, synapse_wise)):
+        module = load_module(compile_text(text), tmp_path / str(number))
+        assert ("_batch_outer" in module.Simulation.step.__code__.co_names) == (number == 0)
+        out = module.Simulation(batch=5).run(150, targets={"out": np.array([0, 1, 2, 0, 1])})
+        weights.append(out["x->h.w"])
+    initial = load_module(compile_text(factored), tmp_path / "0").Simulation().w0
+    assert np.abs(weights[0] - initial).max() > 1e-3  # the rule learned
+    np.testing.assert_allclose(weights[0], weights[1], rtol=0, atol=1e-12)

@@ -78,12 +78,17 @@ def test_another_seed_gives_other_weights(tmp_path):
     assert not np.array_equal(a["w.units->hidden"], b["w.units->hidden"])
 
 
-@pytest.mark.parametrize("rule", [BPTT, "learn eprop_symmetric(lr = 5e-3, readout = out)"])
-def test_a_resumed_run_repeats_an_uninterrupted_one(tmp_path, rule):
+@pytest.mark.parametrize("rule, update", [(BPTT, "batch"),
+                                          ("learn eprop_symmetric(lr = 5e-3, readout = out)",
+                                           "batch"),
+                                          ("learn eprop_symmetric(lr = 5e-3, readout = out)",
+                                           "step")])
+def test_a_resumed_run_repeats_an_uninterrupted_one(tmp_path, rule, update):
     path = network(tmp_path, rule=rule)
-    assert train(path, tmp_path / "whole", epochs=2) == 0
-    assert train(path, tmp_path / "parts", epochs=1) == 0
-    assert train(path, tmp_path / "parts", "--resume", epochs=2) == 0
+    update = ("--update", update)
+    assert train(path, tmp_path / "whole", *update, epochs=2) == 0
+    assert train(path, tmp_path / "parts", *update, epochs=1) == 0
+    assert train(path, tmp_path / "parts", *update, "--resume", epochs=2) == 0
     for name in ("log.json", "checkpoint.npz"):
         assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "parts" / name).read_bytes()
 
@@ -103,11 +108,13 @@ def test_exact_rtrl_gradient_is_bptt_gradient_on_the_same_mini_batch(tmp_path):
                                   "learn eprop(lr = 5e-3, readout = out)",
                                   "learn superspike(lr = 5e-3, readout = out)",
                                   "learn decolle(lr = 5e-3, readout_size = 3)"])
-def test_online_rules_learn_and_are_compared_with_the_exact_gradient(tmp_path, rule):
+def test_online_rules_learn_step_by_step_and_are_compared_with_the_exact_gradient(tmp_path,
+                                                                                 rule):
     path = network(tmp_path, rule=rule, loss="loss cross_entropy(out.v)")
-    assert train(path, tmp_path / "run", "--compare-every", "3", epochs=2) == 0
+    assert train(path, tmp_path / "run", "--compare-every", "3", "--update", "step",
+                 epochs=2) == 0
     record = log(tmp_path / "run")
-    assert record["mode"] == "online"
+    assert record["mode"] == "online" and record["update"] == "step"
     epochs = record["epochs"]
     assert epochs[-1]["train"]["accuracy"] > 0.45  # chance is 1/3
     compare = epochs[-1]["compare"]
@@ -117,6 +124,54 @@ def test_online_rules_learn_and_are_compared_with_the_exact_gradient(tmp_path, r
     # layer's weights within the batch
     assert compare["per_projection"]["hidden->out"] > 0.5
     assert -1 <= compare["cosine"] <= 1
+
+
+def test_batch_updates_are_summed_at_fixed_weights_and_applied_by_adam(tmp_path):
+    rule = "learn eprop_symmetric(lr = 1e-2, readout = out)"
+    path = network(tmp_path, rule=rule, readout="learn delta(lr = 1e-2, readout = out)",
+                   loss="loss cross_entropy(out.v)")
+    assert train(path, tmp_path / "run", "--compare-every", "3", epochs=8) == 0
+    record = log(tmp_path / "run")
+    assert record["update"] == "batch"
+    epochs = record["epochs"]
+    assert epochs[-1]["train"]["loss"] < 0.8 * epochs[0]["train"]["loss"]
+    assert epochs[-1]["validation"]["accuracy"] > 0.6  # chance is 1/3
+    # at fixed weights the delta rule's sum over a batch is the readout's exact gradient
+    for epoch in epochs:
+        assert epoch["compare"]["per_projection"]["hidden->out"] == pytest.approx(1, abs=1e-9)
+    # the hidden layers' estimate points along the exact gradient, not exactly
+    assert 0.3 < epochs[-1]["compare"]["per_projection"]["units->hidden"] < 0.999
+    checkpoint = load_npz(tmp_path / "run" / "checkpoint.npz")
+    assert int(checkpoint["adam.t"]) == 8 * 12  # one Adam step per batch
+
+
+def test_accumulating_simulation_keeps_its_weights_and_sums_the_steps(tmp_path):
+    from snnc.backends.reference.runner import load_simulation
+    from snnc.cli import compile_net
+    from snnc.diagnostics import Diagnostics
+
+    net = compile_net(network(tmp_path, rule="learn eprop_symmetric(lr = 1e-2, readout = out)",
+                              loss="loss cross_entropy(out.v)"), Diagnostics())
+    module = load_simulation(net)
+    x = np.random.default_rng(0).random((30, 4, 8)) < 0.1
+    targets = {"out": np.array([0, 1, 2, 1])}
+    # one step: the sum is that step's update
+    single, summed = module.Simulation(batch=4), module.Simulation(batch=4)
+    before = {name: getattr(single, attribute).copy() for name, attribute in module.WEIGHTS.items()}
+    stepped = single.run(1, {"units": x}, targets=targets)
+    accumulated = summed.run(1, {"units": x}, targets=targets, accumulate=True)
+    for name in module.WEIGHTS:
+        assert np.allclose(accumulated[name + ".dw"], stepped[name + ".w"] - before[name],
+                           rtol=0, atol=1e-15)
+    assert np.abs(accumulated["units->hidden.dw"]).max() > 0  # no recurrent spikes yet
+    # many steps: the weights stay as they were and the readout sees no learning
+    fresh, frozen = module.Simulation(batch=4), module.Simulation(batch=4)
+    learned = fresh.run(30, {"units": x}, record=["out.v"], targets=targets, accumulate=True)
+    fixed = frozen.run(30, {"units": x}, record=["out.v"], targets=targets, learn=False)
+    assert np.array_equal(learned["out.v"], fixed["out.v"])
+    for name in module.WEIGHTS:
+        assert np.array_equal(learned[name + ".w"], fixed[name + ".w"])
+        assert np.abs(learned[name + ".dw"]).max() > 0
 
 
 def test_learning_curves_and_the_data_file_round_trip(tmp_path):
@@ -146,6 +201,7 @@ def bad_file(tmp_path):
     ("loss", "E622", "needs exactly one 'loss cross_entropy(...)'"),
     ("mixed", "E622", "mix training methods"),
     ("resume", "E623", "cannot resume"),
+    ("update", "E622", "--update step needs online rules"),
 ])
 def test_user_mistakes_are_diagnostics(tmp_path, capsys, case, code, message):
     path = network(tmp_path, loss="" if case == "loss" else LOSS)
@@ -155,7 +211,7 @@ def test_user_mistakes_are_diagnostics(tmp_path, capsys, case, code, message):
     data = {"option": "randman:clases=3", "generator": "randmen:classes=3",
             "value": "randman:samples=many",
             "file": bad_file(tmp_path), "missing": str(tmp_path / "none.npz")}.get(case, DATA)
-    extra = ["--resume"] if case == "resume" else []
+    extra = {"resume": ["--resume"], "update": ["--update", "step"]}.get(case, [])
     status = main(["train", path, "--data", data, "--epochs", "1", "--batch", "4",
                    "-o", str(tmp_path / "out"), *extra])
     err = capsys.readouterr().err

@@ -37,6 +37,7 @@ class Emitter:
     step: list[str] = field(default_factory=list)  # lines of Simulation.step
     learn: list[str] = field(default_factory=list)  # lines of Simulation.step, when learning
     errors: dict[str, str] = field(default_factory=dict)  # readout -> attribute of its error
+    bounds: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # w attr -> clips
 
     # -- naming -------------------------------------------------------------------------------
     def pop_id(self, name: str) -> str:
@@ -304,6 +305,8 @@ def render(plan: Plan, version: str) -> tuple[str, bytes]:
         learn=emitter.learn,
         variables=variables(plan, emitter),
         weights={p.name: emitter.proj_id(p) for p in plan.projections},
+        bounds={p.name: emitter.bounds[emitter.proj_id(p)] for p in plan.projections
+                if emitter.proj_id(p) in emitter.bounds},
         inputs={x.name: (x.shape, x.source) for x in plan.inputs},
         literal=literal)
     return source, save_npz(emitter.data)

@@ -11,7 +11,9 @@ Per step, after every population has been updated: (1) traces, in the order they
 written (a trace reads the new value of the traces above it and the previous value of itself
 and of the traces below it; an inner ``lowpass`` is updated before the expression around it),
 (2) third-factor signals, (3) ``dw`` summed over the updates, each multiplied by the spikes of
-its trigger, (4) ``w <- w + lr * mean over the batch of dw`` (or Adam), then the bounds.
+its trigger, (4) ``w <- w + lr * mean over the batch of dw`` (or Adam), then the bounds. With
+``run(accumulate=True)`` the weights stay fixed and step (4) sums ``lr * mean_b dw`` over the
+run instead (``snnc train --update batch`` applies the sum once per batch).
 
 Online rules see the per-step error of their readout: softmax(v[n]) - onehot(label) for
 cross-entropy, v[n] - target[n] for mse (as e-prop and SuperSpike do).
@@ -286,18 +288,56 @@ class RuleEmitter:
                 e.learn.append(f"{attribute}[...] = {new}")
         for signal in self.rule.signals:
             self.emit_signal(signal)
+        factors = [self.factors(update.value) for update in self.rule.updates]
+        if self.plan.dense and all(factors):
+            self.emit_factored_update(factors)
+            return
         synapse = self.shape(SYNAPSE)
         e.learn.append(f"dw = np.zeros({synapse}, self.dtype)")
         for update in self.rule.updates:
             term = self.render(update.value, SYNAPSE)
-            if update.trigger is not None and update.trigger.text in ("pre", "post"):
-                side = update.trigger.text
-                spikes = self.neuron(self.pre if side == "pre" else self.post, "s",
-                                     delivered=side == "pre")
-                term = f"{term} * {self.lift(spikes, PRE if side == 'pre' else POST, False, SYNAPSE)}"
+            side = self.trigger(update)
+            if side is not None:
+                term = f"{term} * {self.lift(self.trigger_spikes(side), PRE if side == 'pre' else POST, False, SYNAPSE)}"
             self.flush()
             e.learn.append(f"dw += {term}")
-        self.emit_weight_update()
+        self.emit_weight_update("dw.mean(axis=0)")
+
+    @staticmethod
+    def trigger(update) -> str | None:
+        if update.trigger is not None and update.trigger.text in ("pre", "post"):
+            return update.trigger.text
+        return None
+
+    def trigger_spikes(self, side: str) -> str:
+        return self.neuron(self.pre if side == "pre" else self.post, "s", delivered=side == "pre")
+
+    def factors(self, expr):
+        """(post factor, pre factor) when ``expr`` is a product of a per-post and a per-pre
+        expression (the O(N) rules: e-prop, DECOLLE, delta), else None."""
+        if not (isinstance(expr, ast.Binary) and expr.op == "*"):
+            return None
+        sides = {self.info(expr.left).index: expr.left, self.info(expr.right).index: expr.right}
+        if set(sides) != {POST, PRE} or any(self.info(x).constant for x in sides.values()):
+            return None
+        return sides[POST], sides[PRE]
+
+    def emit_factored_update(self, factors) -> None:
+        """Dense product updates summed over the batch without the [batch, post, pre] array:
+        sum_b dw_b = sum_b post_b pre_b^T = post^T pre (each trigger's spikes multiply its
+        own side), which the batch mean divides by the batch size."""
+        e = self.e
+        e.learn.append(f"dw_sum = np.zeros_like(self.{e.proj_id(self.plan)})")
+        for update, (post, pre) in zip(self.rule.updates, factors, strict=True):
+            post_code, pre_code = self.render(post, POST), self.render(pre, PRE)
+            side = self.trigger(update)
+            if side == "post":
+                post_code = f"{post_code} * {self.trigger_spikes(side)}"
+            elif side == "pre":
+                pre_code = f"{pre_code} * {self.trigger_spikes(side)}"
+            self.flush()
+            e.learn.append(f"dw_sum += _batch_outer({post_code}, {pre_code}, self.batch)")
+        self.emit_weight_update("dw_sum / self.batch")
 
     def flush(self) -> None:
         self.e.learn.extend(self.lines)
@@ -363,30 +403,35 @@ class RuleEmitter:
         value = self.instance.args.get(name)
         return value.name if isinstance(value, Symbol) else name
 
-    def emit_weight_update(self) -> None:
+    def emit_weight_update(self, step: str) -> None:
+        """w <- w + lr * mean_b dw_b (or Adam), then the bounds; while the simulation
+        accumulates, lr * mean_b dw_b is added to ``self.updates`` instead (fixed weights)."""
         e = self.e
-        w = f"self.{e.proj_id(self.plan)}"
+        ident = e.proj_id(self.plan)
+        w = f"self.{ident}"
         lr = self.instance.args.get("lr")
         rate = literal(lr.value) if isinstance(lr, Quantity) else "1.0"
-        step = "dw.mean(axis=0)"
         if self.plan.mask is not None:
-            step += f" * self.{e.proj_id(self.plan)}_mask"
+            step += f" * self.{ident}_mask"
+        e.learn += ["if self.accumulate:", f"    self.updates[{ident!r}] += {rate} * {step}",
+                    "else:"]
         if self.rule.optimizer == "adam":
             m, v = f"self.{self.prefix}_m", f"self.{self.prefix}_v"
             for name in (m, v):
                 e.init.append(f"{name} = np.zeros_like({w})")
             e.init.append(f"self.{self.prefix}_t = 0")
             b1, b2, eps = 0.9, 0.999, 1e-8
-            e.learn += [f"g = {step}", f"{m} *= {b1!r}", f"{m} += {1 - b1!r} * g",
-                       f"{v} *= {b2!r}", f"{v} += {1 - b2!r} * g * g",
-                       f"self.{self.prefix}_t += 1",
-                       f"{w} += {rate} * ({m} / (1 - {b1!r} ** self.{self.prefix}_t)) / "
-                       f"(np.sqrt({v} / (1 - {b2!r} ** self.{self.prefix}_t)) + {eps!r})"]
+            e.learn += [f"    g = {step}", f"    {m} *= {b1!r}", f"    {m} += {1 - b1!r} * g",
+                        f"    {v} *= {b2!r}", f"    {v} += {1 - b2!r} * g * g",
+                        f"    self.{self.prefix}_t += 1",
+                        f"    {w} += {rate} * ({m} / (1 - {b1!r} ** self.{self.prefix}_t)) / "
+                        f"(np.sqrt({v} / (1 - {b2!r} ** self.{self.prefix}_t)) + {eps!r})"]
         else:
-            e.learn.append(f"{w} += {rate} * {step}")
+            e.learn.append(f"    {w} += {rate} * {step}")
         if self.rule.bounds is not None:
             low, high = (self.constant_value(item) for item in self.rule.bounds.items)
-            e.learn.append(f"np.clip({w}, {literal(low)}, {literal(high)}, out={w})")
+            e.learn.append(f"    np.clip({w}, {literal(low)}, {literal(high)}, out={w})")
+            e.bounds.setdefault(ident, []).append((float(low), float(high)))
 
 
 def emit_learning(emitter, plan: Plan, net: Network) -> None:

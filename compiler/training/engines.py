@@ -2,10 +2,18 @@
 
 - :class:`OracleEngine`: exact gradients from :class:`GradientModel` (``bptt`` or ``rtrl``),
   averaged over the batch, g = (1/B) sum_b dL_b/dW, and one Adam step per batch.
-- :class:`OnlineEngine`: the generated simulation runs the batch with ``learn=True``; its
-  rules change the weights at every step (w <- w + lr * mean_b dw_b[n]). Its training
-  accuracy is measured while it learns, so a sample's own label already shapes its later
-  steps: only the validation and test accuracy (frozen weights) measure generalisation.
+- :class:`OnlineEngine`: the generated simulation runs the batch with its rules on, in one of
+  two ways (``snnc train --update``):
+
+  - ``batch``: the weights stay fixed during the batch while the rules compute their updates
+    online; their sum is the rule's gradient estimate, g = -(1/lr) sum_n lr * mean_b dw_b[n],
+    and drives one Adam step per batch with the rule's ``lr``: the oracles' optimizer, so
+    that only the gradient estimate differs (the protocol of the e-prop paper).
+  - ``step``: the rules change the weights at every step (w <- w + lr * mean_b dw_b[n], or
+    the rule's own per-step Adam), as on a chip. The training accuracy is then measured while
+    the network learns, so a sample's own label already shapes its later steps.
+
+  Either way only the validation and test accuracy (frozen weights) measure generalisation.
 
 Both evaluate in the same way: the readout's trajectory, reduced as the loss says
 (:mod:`snnc.training.metrics`), gives the loss and the predicted class.
@@ -77,10 +85,11 @@ class OracleEngine:
 class OnlineEngine:
     """Training by the online rules of the generated simulation."""
 
-    def __init__(self, net: Network, method: Method, module, seed: int):
+    def __init__(self, net: Network, method: Method, module, seed: int, update: str = "batch"):
         self.method = method
         self.module = module
         self.seed = seed
+        self.update = update
         self.input = next(node.name for node in net.inputs() if node.source == "data")
         loss = method.loss
         self.readout = f"{loss.population}.{loss.variable}"
@@ -88,6 +97,8 @@ class OnlineEngine:
         first = self.sim(1)
         self.weights = {name: getattr(first, attr).copy() for name, attr in module.WEIGHTS.items()}
         self.optimizer: dict[str, np.ndarray] = {}  # Adam state of rules with 'optimizer adam'
+        self.adam = Adam(method.rates, self.weights) if update == "batch" else None
+        self.last_gradient: dict[str, np.ndarray] = {}  # the rules' estimate, last batch
 
     def sim(self, batch: int):
         if batch not in self.sims:
@@ -101,18 +112,30 @@ class OnlineEngine:
         for attr, value in self.optimizer.items():
             setattr(sim, attr, value.copy() if isinstance(value, np.ndarray) else value)
         sim.reset()
+        accumulate = learn and self.update == "batch"
         out = sim.run(x.shape[0], {self.input: x}, record=[self.readout], learn=learn,
+                      accumulate=accumulate,
                       targets={self.method.loss.population: labels, "label": labels})
-        if learn:
-            self.weights = {name: out[name + ".w"] for name in self.module.WEIGHTS}
-            self.optimizer = {attr: getattr(sim, attr) for attr in vars(sim)
+        rates = self.method.rates
+        if accumulate:
+            self.last_gradient = {name: -out[name + ".dw"] / rates[name] for name in rates}
+            self.adam.step(self.weights, self.last_gradient)
+            for name, clips in self.module.BOUNDS.items():
+                for low, high in clips:
+                    np.clip(self.weights[name], low, high, out=self.weights[name])
+        elif learn:
+            after = {name: out[name + ".w"] for name in self.module.WEIGHTS}
+            self.last_gradient = {name: -(after[name] - self.weights[name]) / rates[name]
+                                  for name in rates}
+            self.weights = after
+            self.optimizer = {attr: np.copy(getattr(sim, attr)) for attr in vars(sim)
                               if OPTIMIZER_STATE.match(attr)}
-            self.optimizer = {k: np.copy(v) for k, v in self.optimizer.items()}
         values = out[self.readout].reshape(x.shape[0], len(labels), -1)
         return evaluate(values, labels, self.method.loss.reduction)
 
     def train_batch(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
-        """(summed loss, correct predictions) of the batch while it learns."""
+        """(summed loss, correct predictions) of the batch: before its Adam step (``batch``),
+        or while it learns (``step``)."""
         return self.run(x, labels, learn=True)
 
     def predict(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
@@ -121,6 +144,8 @@ class OnlineEngine:
     def state(self) -> dict[str, np.ndarray]:
         out = {f"w.{name}": w for name, w in self.weights.items()}
         out.update({f"opt.{attr}": np.asarray(v) for attr, v in self.optimizer.items()})
+        if self.adam is not None:
+            out.update(self.adam.state())
         return out
 
     def load(self, state: dict[str, np.ndarray]) -> None:
@@ -131,3 +156,5 @@ class OnlineEngine:
         self.weights = {name: np.array(state[f"w.{name}"]) for name in self.weights}
         self.optimizer = {key[4:]: (state[key] if state[key].ndim else state[key].item())
                           for key in state if key.startswith("opt.")}
+        if self.adam is not None:
+            self.adam.load(state)

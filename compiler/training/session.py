@@ -36,6 +36,7 @@ class Options:
     seed: int | None = None  # None: the network's seed
     compare_every: int = 0
     resume: bool = False
+    update: str = "batch"  # online rules: 'batch' (Adam per batch) or 'step' (as on chip)
 
 
 def digest(dataset: Dataset) -> str:
@@ -69,7 +70,8 @@ class Session:
         self.timing.append(self.trainer.timing)
         state = dict(self.trainer.engine.state())
         state.update(epoch=np.int64(record["epoch"]), seed=np.int64(self.trainer.seed),
-                     data=np.str_(self.header["data_digest"]), mode=np.str_(self.header["mode"]))
+                     data=np.str_(self.header["data_digest"]), mode=np.str_(self.header["mode"]),
+                     update=np.str_(self.header["update"]))
         archive.save_npz(self.path("checkpoint.npz"), state)
         archive.save_json(self.path("log.json"), {**self.header, "epochs": self.log,
                                                   "summary": summary(self.log)})
@@ -124,13 +126,18 @@ def prepare(net: Network, options: Options, diag: Diagnostics) -> Session | None
                    f"samples, fewer than one batch of {options.batch}", hint="lower --batch")
         return None
     reference = None
+    if method.mode != "online" and options.update != "batch":
+        diag.error("E622", None, f"--update {options.update} needs online rules; the "
+                   f"{method.mode} oracle takes one Adam step per batch",
+                   hint="drop --update, or train the projections with online rules")
+        return None
     if method.mode == "online":
         from snnc.backends.reference import ReferenceBackend
         from snnc.backends.reference.runner import load_simulation
         ReferenceBackend().check(net, diag)
         if diag.has_errors:
             return None
-        engine = OnlineEngine(net, method, load_simulation(net), seed)
+        engine = OnlineEngine(net, method, load_simulation(net), seed, options.update)
         if options.compare_every:
             reference = oracle(net, dataclasses.replace(method, mode="bptt"), diag,
                                "--compare-every needs the exact gradient")
@@ -148,8 +155,8 @@ def prepare(net: Network, options: Options, diag: Diagnostics) -> Session | None
         reference = engine
     compare = options.compare_every if method.mode != "bptt" else 0
     trainer = Trainer(engine, method, dataset, options.batch, seed, compare, reference)
-    header = {"network": net.settings.name, "mode": method.mode, "seed": seed,
-              "batch": options.batch, "data": options.data, "data_digest": digest(dataset),
+    header = {"network": net.settings.name, "mode": method.mode, "update": options.update,
+              "seed": seed, "batch": options.batch, "data": options.data, "data_digest": digest(dataset),
               "loss": describe(method.loss),
               "learning_rates": method.rates, "compare_every": compare,
               "samples": {split: int(len(dataset.labels[split])) for split in SPLITS}}
@@ -177,13 +184,14 @@ def resume(session: Session, diag: Diagnostics) -> bool:
         diag.error("E623", None, f"cannot resume from '{session.options.output}': {error}")
         return False
     header = session.header
-    expected = {"seed": header["seed"], "data": header["data_digest"], "mode": header["mode"]}
+    expected = {"seed": header["seed"], "data": header["data_digest"], "mode": header["mode"],
+                "update": header["update"]}
     found = {key: state[key].item() if key in state else None for key in expected}
     for key, value in expected.items():
         if found[key] != value:
             diag.error("E623", None, f"cannot resume: the checkpoint was written with {key} "
                        f"{found[key]!r}, this run has {value!r}",
-                       hint="resume with the same network, --data, --seed and rules")
+                       hint="resume with the same network, --data, --seed, --update and rules")
     try:
         if not diag.has_errors:
             session.trainer.engine.load(state)

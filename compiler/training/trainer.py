@@ -8,8 +8,9 @@ repeats an uninterrupted one exactly.
 Comparison (every ``compare_every``-th batch): the exact gradient g = dL/dW of the batch at
 the weights before it (BPTT) against the update the method makes,
 
-    online rules:  u = -(w_after - w_before) / lr      (summed over the batch's steps)
-    rtrl:          u = the RTRL gradient of the same batch
+    online rules, --update batch:  u = -(1/lr) sum_n lr * mean_b dw_b[n]   (fixed weights)
+    online rules, --update step:   u = -(w_after - w_before) / lr       (summed over the steps)
+    rtrl:                          u = the RTRL gradient of the same batch
 
 as the cosine u . g / (|u| |g|) over all learning projections together and per projection;
 for rtrl also max |u - g| / max |g|.
@@ -65,7 +66,7 @@ class Trainer:
             spent["train"] += time.perf_counter() - start
             if compare:
                 start = time.perf_counter()
-                compared.append(self.compare(before, exact))
+                compared.append(self.compare(exact))
                 spent["compare"] += time.perf_counter() - start
             loss += batch_loss
             correct += batch_correct
@@ -84,13 +85,9 @@ class Trainer:
             self.reference.weights[name][...] = w
         return self.reference.gradient(x, y, "bptt")[1]
 
-    def compare(self, before, exact) -> dict:
+    def compare(self, exact) -> dict:
         names = sorted(self.method.rates)
-        if self.method.mode == "online":
-            update = {name: -(self.engine.weights[name] - before[name]) / self.method.rates[name]
-                      for name in names}
-        else:
-            update = self.engine.last_gradient
+        update = self.engine.last_gradient
         out = {"cosine": cosine(np.concatenate([update[n].ravel() for n in names]),
                                 np.concatenate([exact[n].ravel() for n in names])),
                "per_projection": {n: cosine(update[n], exact[n]) for n in names}}

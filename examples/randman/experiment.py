@@ -6,7 +6,7 @@ similarity of each rule's weight update to the exact BPTT gradient of the same m
 (averaged over training), the rule's state memory for this network (from the locality pass,
 float32 values) and the wall time per training epoch.
 
-    python examples/randman/experiment.py                    # everything (~2 h on 2 cores)
+    python examples/randman/experiment.py                    # everything (~45 min on 2 cores)
     python examples/randman/experiment.py --table-only       # the table from finished runs
 
 Runs resume from their checkpoints, so an interrupted experiment continues where it stopped.
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 RULES = {  # name -> (file, label)
     "bptt": ("bptt.snn", "BPTT (exact, offline)"),
-    "rtrl": ("rtrl.snn", "exact RTRL (16 hidden)"),
+    "rtrl": ("rtrl.snn", "exact RTRL (8 hidden)"),
     "eprop_symmetric": ("eprop_symmetric.snn", "e-prop, symmetric feedback"),
     "eprop_random": ("eprop_random.snn", "e-prop, random feedback"),
     "superspike": ("superspike.snn", "SuperSpike, symmetric feedback"),
@@ -175,7 +175,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--rules", nargs="+", choices=sorted(RULES), default=list(RULES))
     parser.add_argument("--epochs", type=int, default=15, help="epochs of BPTT")
-    parser.add_argument("--online-epochs", type=int, default=10,
+    parser.add_argument("--online-epochs", type=int, default=15,
                         help="epochs of the online rules")
     parser.add_argument("--rtrl-epochs", type=int, default=1, help="epochs of exact RTRL")
     parser.add_argument("--compare-every", type=int, default=25,
