@@ -5,15 +5,16 @@ Takes ``matplotlib.pyplot`` as an argument, so that importing this module needs 
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+NAMES = ("raster.png", "voltages.png", "weights.png")
 
-def plot_recording(data: dict[str, np.ndarray], folder: str, plt) -> list[str]:
-    """Write raster.png, voltages.png and weights.png for what ``data`` holds; their paths."""
+
+def pictures(data: dict[str, np.ndarray], plt) -> dict[str, bytes]:
+    """The PNG files (raster.png, voltages.png, weights.png) for what ``data`` holds, stamped
+    as snnc's (see snnc.output)."""
     dt = float(data.get("dt", 1e-3))
-    written = []
+    written = {}
     spikes = {k[:-2]: v for k, v in data.items() if k.endswith(".s") and v.ndim >= 2}
     if spikes:
         fig, axes = plt.subplots(len(spikes), 1, figsize=(8, 2 + 1.5 * len(spikes)), squeeze=False)
@@ -24,7 +25,7 @@ def plot_recording(data: dict[str, np.ndarray], folder: str, plt) -> list[str]:
             ax.set_ylabel(f"{name}\nneuron")
             ax.set_xlim(0, flat.shape[0] * dt * 1e3)
         axes[-1, 0].set_xlabel("time (ms)")
-        written.append(save(fig, os.path.join(folder, "raster.png"), plt))
+        written["raster.png"] = render(fig, plt)
     voltages = {k[:-2]: v for k, v in data.items() if k.endswith(".v") and v.ndim >= 2}
     if voltages:
         fig, axes = plt.subplots(len(voltages), 1, figsize=(8, 2 + 1.5 * len(voltages)),
@@ -36,7 +37,7 @@ def plot_recording(data: dict[str, np.ndarray], folder: str, plt) -> list[str]:
                 ax.plot(time, flat[:, k], linewidth=0.8)
             ax.set_ylabel(f"{name}\nv")
         axes[-1, 0].set_xlabel("time (ms)")
-        written.append(save(fig, os.path.join(folder, "voltages.png"), plt))
+        written["voltages.png"] = render(fig, plt)
     weights = {k[:-2]: v for k, v in data.items() if k.endswith(".w")}
     if weights:
         fig, axes = plt.subplots(1, len(weights), figsize=(3 + 3 * len(weights), 3), squeeze=False)
@@ -45,12 +46,21 @@ def plot_recording(data: dict[str, np.ndarray], folder: str, plt) -> list[str]:
             ax.hist(values.ravel(), bins=40, color="gray")
             ax.set_title(name, fontsize=9)
             ax.set_xlabel("weight")
-        written.append(save(fig, os.path.join(folder, "weights.png"), plt))
+        written["weights.png"] = render(fig, plt)
     return written
 
 
-def save(fig, path: str, plt) -> str:
+def wanted(data: dict[str, np.ndarray]) -> list[str]:
+    """The names of the pictures :func:`pictures` draws for ``data`` (without drawing)."""
+    suffixes = {".s": "raster.png", ".v": "voltages.png"}
+    names = {suffixes[k[-2:]] for k, v in data.items() if k[-2:] in suffixes and v.ndim >= 2}
+    names |= {"weights.png" for k in data if k.endswith(".w")}
+    return [name for name in NAMES if name in names]
+
+
+def render(fig, plt) -> bytes:
+    from snnc.output import png_bytes
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    content = png_bytes(fig, dpi=100)
     plt.close(fig)
-    return path
+    return content

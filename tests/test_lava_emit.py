@@ -46,7 +46,7 @@ def test_emission_is_deterministic_and_valid_python(capsys, tmp_path, example):
         status, text = run(capsys, "compile", source, "--emit", "lava", "-o", str(out))
         assert status == 0, text
     names = sorted(p.name for p in first.iterdir())
-    assert names == ["README.md", "__init__.py", "models.py", "network.npz", "network.py",
+    assert names == [".snnc-output", "README.md", "__init__.py", "models.py", "network.npz", "network.py",
                      "process_graph.dot", "quantization.json", "run.py"]
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
@@ -258,6 +258,7 @@ p -> p: dense {{
 def test_what_lava_cannot_run_is_a_diagnostic(capsys, tmp_path, example, code, where):
     out = tmp_path / "out"
     out.mkdir()
+    (out / ".snnc-output").write_text("")  # a previous output of snnc, which it may replace
     (out / "previous").write_text("kept")
     status, text = run(capsys, "compile", str(EXAMPLES / f"{example}.snn"), "--emit", "lava",
                        "-o", str(out))
@@ -413,7 +414,7 @@ def test_core_assignment_from_snnc_map(capsys, tmp_path):
                  if isinstance(node, ast.Assign) and node.targets[0].id == "CORES")
     assert {name: set(value) for name, value in cores.items()} == expected
     assert len(cores["exc"]) == 2  # 400 neurons, 256 per SpiNNaker core
-    assert "| cores (spinnaker) |" in (tmp_path / "lava" / "README.md").read_text()
+    assert "| cores (`spinnaker`) |" in (tmp_path / "lava" / "README.md").read_text()
 
 
 def test_a_mapping_of_another_network_is_refused(capsys, tmp_path):

@@ -77,7 +77,7 @@ def test_an_unreadable_rates_file_is_an_error(tmp_path, capsys):
     (tmp_path / "bad.npz").write_text("not an archive")
     assert main(["map", source, "--rates", str(tmp_path / "bad.npz"), "-o",
                  str(tmp_path / "m")]) == 1
-    assert "error[E601]" in capsys.readouterr().err
+    assert "error[E609]" in capsys.readouterr().err
 
 
 def test_without_matplotlib_the_json_is_written_and_the_extra_named(tmp_path, capsys,
@@ -86,7 +86,7 @@ def test_without_matplotlib_the_json_is_written_and_the_extra_named(tmp_path, ca
     source, out = write(tmp_path), tmp_path / "m"
     assert main(["map", source, "-o", str(out)]) == 0
     assert "pip install 'snnc[plot]'" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["mapping.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".snnc-output", "mapping.json"]
 
 
 def test_a_target_from_a_json_file(tmp_path, capsys):
@@ -107,7 +107,7 @@ def test_a_bad_target_file_is_an_error(tmp_path, capsys):
     chip.write_text(json.dumps({"capacity": {"neuron_per_core": 100}}))
     assert main(["map", source, "--target", str(chip), "-o", str(tmp_path / "m")]) == 1
     err = capsys.readouterr().err
-    assert "error[E219]" in err and "did you mean 'neurons_per_core'?" in err
+    assert "error[E618]" in err and "did you mean 'neurons_per_core'?" in err
     assert main(["map", source, "--target", str(tmp_path / "missing.json")]) == 1
     assert "error[E601]" in capsys.readouterr().err
 
@@ -118,4 +118,4 @@ def test_a_truncated_rates_archive_is_an_error(tmp_path, capsys):
     assert main(["map", source, "--rates", str(tmp_path / "cut.npz"), "-o",
                  str(tmp_path / "m")]) == 1
     err = capsys.readouterr().err
-    assert "error[E601]" in err and "internal error" not in err
+    assert "error[E609]" in err and "--rates" in err and "internal error" not in err

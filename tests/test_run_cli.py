@@ -77,7 +77,7 @@ def test_run_needs_steps_without_duration(capsys):
 def test_compile_writes_a_standalone_simulation(tmp_path, capsys):
     out = tmp_path / "build"
     assert main(["compile", STDP, "--emit", "reference", "-o", str(out)]) == 0
-    assert sorted(os.listdir(out)) == ["network.npz", "simulation.py"]
+    assert sorted(os.listdir(out)) == [".snnc-output", "network.npz", "simulation.py"]
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from simulation import Simulation; "
               "out = Simulation().run(100, record=['out.s']); print(out['out.s'].shape)")
     result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True,
@@ -103,7 +103,7 @@ def test_plot_writes_pictures(tmp_path, capsys):
     out = tmp_path / "o.npz"
     assert main(["run", STDP, "--steps", "100", "-o", str(out), "--record", "spikes,v"]) == 0
     assert main(["plot", str(out), "-o", str(tmp_path / "pics")]) == 0
-    pictures = sorted(os.listdir(tmp_path / "pics"))
+    pictures = sorted(p for p in os.listdir(tmp_path / "pics") if p != ".snnc-output")
     assert pictures == ["raster.png", "voltages.png", "weights.png"]
     assert all((tmp_path / "pics" / p).read_bytes()[:4] == b"\x89PNG" for p in pictures)
 

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from snnc.output import PNG_METADATA
+
 HEAVIEST_LINKS = 24
 STEPS = {"east": (1, 0), "west": (-1, 0), "north": (0, 1), "south": (0, -1)}
 
@@ -75,6 +77,6 @@ def draw(part, placed, title: str) -> bytes:
                        fraction=0.046)
     bar.set_label("core utilisation (largest need / limit)")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=100, metadata=PNG_METADATA)
     plt.close(fig)
     return buffer.getvalue()

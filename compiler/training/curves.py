@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 
+from snnc.output import PNG_METADATA
+
 SPLITS = ("train", "validation", "test")
 
 
@@ -26,6 +28,6 @@ def curves_png(log: list[dict], title: str, plt) -> bytes:
         ax.legend()
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=90, metadata=PNG_METADATA)
     plt.close(fig)
     return buffer.getvalue()

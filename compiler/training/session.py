@@ -8,20 +8,25 @@ Output folder::
     timing.json     wall time per epoch (training, comparison, evaluation)
     checkpoint.npz  weights ('w.<projection>'), optimizer state, epoch, seed, data digest
     curves.png      learning curves (with the extra 'plot')
+    .snnc-output    the marker of a folder snnc wrote (see snnc.output)
+
+A fresh run writes into a staging folder that replaces the previous one after the first epoch
+(an interrupted first epoch leaves the old run intact); --resume writes into the folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 
 import numpy as np
 
+from snnc import files, output
 from snnc.datasets.randman import SPLITS, Dataset
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
+from snnc.memory import check_training
 from snnc.training import archive, data, setup
 from snnc.training.engines import OnlineEngine, OracleEngine
 from snnc.training.trainer import Trainer
@@ -55,6 +60,7 @@ class Session:
     header: dict
     log: list[dict]
     timing: list[dict]
+    folder: output.OutputFolder | None = None  # where the files go; opened on first use
 
     @property
     def next_epoch(self) -> int:
@@ -72,17 +78,25 @@ class Session:
         state.update(epoch=np.int64(record["epoch"]), seed=np.int64(self.trainer.seed),
                      data=np.str_(self.header["data_digest"]), mode=np.str_(self.header["mode"]),
                      update=np.str_(self.header["update"]))
-        archive.save_npz(self.path("checkpoint.npz"), state)
-        archive.save_json(self.path("log.json"), {**self.header, "epochs": self.log,
-                                                  "summary": summary(self.log)})
-        archive.save_json(self.path("timing.json"), self.timing)
+        folder = self.open_folder()
+        folder.write("checkpoint.npz", archive.npz_bytes(state))
+        folder.write("log.json", archive.json_bytes({**self.header, "epochs": self.log,
+                                                     "summary": summary(self.log)}))
+        folder.write("timing.json", archive.json_bytes(self.timing))
+        folder.commit()  # a fresh run replaces the previous folder after its first epoch
         return record
+
+    def open_folder(self) -> output.OutputFolder:
+        """The output folder (checked when the caller did not open it: no --force)."""
+        if self.folder is None:
+            target = output.check_folder(self.options.output, resume=self.options.resume)
+            self.folder = output.OutputFolder(target)
+        return self.folder
 
     def write_curves(self, plt) -> str:
         from snnc.training.curves import curves_png
-        path = self.path("curves.png")
-        archive.write_bytes(path, curves_png(self.log, self.header["network"], plt))
-        return path
+        self.open_folder().write("curves.png", curves_png(self.log, self.header["network"], plt))
+        return self.path("curves.png")
 
 
 def summary(log: list[dict]) -> dict:
@@ -120,6 +134,9 @@ def prepare(net: Network, options: Options, diag: Diagnostics) -> Session | None
     method = setup.method(net, diag)
     dataset = data.load(options.data, net, diag)
     if method is None or dataset is None:
+        return None
+    # the data set is loaded already (data.load estimated a generated one beforehand)
+    if not check_training(net, options.batch, dataset.steps, method.mode, diag):
         return None
     if len(dataset.labels["train"]) < options.batch:
         diag.error("E621", None, f"the training split has {len(dataset.labels['train'])} "
@@ -176,10 +193,8 @@ def resume(session: Session, diag: Diagnostics) -> bool:
         return False
     try:
         state = archive.load_npz(paths[0])
-        with open(paths[1]) as handle:
-            log = json.load(handle)
-        with open(paths[2]) as handle:
-            timing = json.load(handle)
+        log = files.read_json(paths[1])
+        timing = files.read_json(paths[2])
     except (OSError, ValueError) as error:
         diag.error("E623", None, f"cannot resume from '{session.options.output}': {error}")
         return False
