@@ -2,21 +2,24 @@
 
 ``network.py`` holds ``build()``, one statement per process and per connection, with the
 scalar parameters of both precisions in ``PARAMETERS`` and the arrays in ``network.npz``
-(``float/<name>.<array>`` and ``fixed/<name>.<array>``). User names reach the code only as
-``repr`` string literals (process names, dictionary keys) and in comments.
+(``float/<name>.<array>`` and ``fixed/<name>.<array>``). User text (names, the source file,
+the mapping's target) reaches the program only through :mod:`snnc.literals`: as Python literals
+(``py``), in comments (``py_comment``), in the README as Markdown (``md``) and in the process
+graph as DOT strings (``dot``); the templates are never built from user text.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
 
-import jinja2
 import numpy as np
 
+from snnc.backends import templates
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 from snnc.backends.lava.quantize import FixedPoint
 from snnc.backends.reference.codegen import literal, save_npz
+from snnc.literals import dot as dot_string
+from snnc.literals import py, py_comment
 
 
 def number(value: float) -> str:
@@ -27,17 +30,18 @@ def number(value: float) -> str:
 
 
 def pretty(value) -> str:
-    """A literal of a list or dict, one item per line when it does not fit on one."""
-    if len(repr(value)) <= 76 or not value:
-        return repr(value)
+    """A literal (:func:`snnc.literals.py`) of a list or dict, one item per line when it does
+    not fit on one."""
+    if len(py(value)) <= 76 or not value:
+        return py(value)
     if isinstance(value, dict):
-        items = [f"    {k!r}: {v!r}," for k, v in value.items()]
+        items = [f"    {py(k)}: {py(v)}," for k, v in value.items()]
         return "{\n" + "\n".join(items) + "\n}"
-    return "[\n" + "\n".join(f"    {v!r}," for v in value) + "\n]"
+    return "[\n" + "\n".join(f"    {py(v)}," for v in value) + "\n]"
 
 
 def dict_literal(values: dict) -> str:
-    items = ", ".join(f"{k!r}: {number(v) if isinstance(v, float) else repr(v)}"
+    items = ", ".join(f"{py(k)}: {number(v) if isinstance(v, float) else py(v)}"
                       for k, v in values.items())
     return "{" + items + "}"
 
@@ -89,17 +93,19 @@ class ProgramPrinter:
         self.data[f"offset/{g.name}"] = g.v_offset
         kind = g.kind
         what = "population" if g.spiking else "readout (no threshold)"
-        self.lines.append(f"# {what} {g.population}: neurons {describe_indices(g.indices)}")
+        self.lines.append(f"# {what} {py_comment(g.population)}: neurons "
+                          f"{describe_indices(g.indices)}")
         if g.extra_du:
             self.lines.append("# currents: " + ", ".join(
-                f"a_in_{k} {'receptor ' + c if c else 'own current'}"
+                f"a_in_{k} {'receptor ' + py_comment(c) if c else 'own current'}"
                 for k, c in enumerate(g.currents)))
-        arguments = [f"shape=({g.size},)", f"bias_mant=array({g.name!r}, 'bias_mant')",
-                     f"bias_exp=bias_exp({g.name!r}, {g.size})", f"v=array({g.name!r}, 'v')"]
+        name = py(g.name)
+        arguments = [f"shape=({g.size},)", f"bias_mant=array({name}, 'bias_mant')",
+                     f"bias_exp=bias_exp({name}, {g.size})", f"v=array({name}, 'v')"]
         if g.refractory or g.extra_du:
             arguments.append(f"refractory_period={g.refractory}")
-        arguments += [f"name={g.name!r}", f"**P[{g.name!r}]"]
-        self.lines += call(f"procs[{g.name!r}]", kind, arguments)
+        arguments += [f"name={name}", f"**P[{name}]"]
+        self.lines += call(f"procs[{name}]", kind, arguments)
 
     def connection(self, c: Connection) -> None:
         f = self.fixed.connections[c.name]
@@ -126,26 +132,28 @@ class ProgramPrinter:
             self.data[f"synapses/{c.name}.pre"] = pre
         shape = f"[{len(c.post_indices)}, {len(c.pre_indices)}]"
         self.lines.append("")
-        self.lines.append(f"# projection {c.projection}: {c.pre} -> {c.post}, {c.kind} {shape}"
+        self.lines.append(f"# projection {py_comment(c.projection)}: {py_comment(c.pre)} -> "
+                          f"{py_comment(c.post)}, {c.kind} {shape}"
                           + (f", delay {c.delay} (+1)" if c.delay else ""))
-        args = [f"weights=weights({c.name!r}, {c.mask is not None})"]
+        name, pre, post = py(c.name), py(c.pre), py(c.post)
+        args = [f"weights=weights({name}, {c.mask is not None})"]
         if c.delay:
             args.append(f"delays={c.delay}")
         if c.rule is not None:
             rule = c.rule
-            self.lines.append(f"# learning rule {rule.rule}: traces "
-                              + ", ".join(f"{t.slot} = {t.name}" for t in rule.traces))
-            self.lines += call("rule", "Loihi2FLearningRule", [f"dw={rule.dw!r}"] + [
+            self.lines.append(f"# learning rule {py_comment(rule.rule)}: traces " + ", ".join(
+                f"{py_comment(t.slot)} = {py_comment(t.name)}" for t in rule.traces))
+            self.lines += call("rule", "Loihi2FLearningRule", [f"dw={py(rule.dw)}"] + [
                 f"{k}={number(v)}" for k, v in rule.arguments().items()])
             args.append("learning_rule=rule")
             if rule.low is not None:
                 args.append(f"snnc_bounds=({number(rule.low)}, {number(rule.high)})")
-        args += [f"name={c.name!r}", f"**P[{c.name!r}]"]
-        self.lines += call(f"procs[{c.name!r}]", c.kind, args)
-        self.lines.append(f"procs[{c.pre!r}].s_out.connect(procs[{c.name!r}].s_in)")
-        self.lines.append(f"procs[{c.name!r}].a_out.connect(procs[{c.post!r}].{c.port})")
+        args += [f"name={name}", f"**P[{name}]"]
+        self.lines += call(f"procs[{name}]", c.kind, args)
+        self.lines.append(f"procs[{pre}].s_out.connect(procs[{name}].s_in)")
+        self.lines.append(f"procs[{name}].a_out.connect(procs[{post}].{c.port})")
         if c.rule is not None:
-            self.lines.append(f"procs[{c.post!r}].s_out.connect(procs[{c.name!r}].s_in_bap)")
+            self.lines.append(f"procs[{post}].s_out.connect(procs[{name}].s_in_bap)")
 
     def source(self, s) -> None:
         how = {"data": "spikes given to run.py (--input)",
@@ -154,8 +162,9 @@ class ProgramPrinter:
                "file": "spikes from the program's file"}[s.kind]
         if s.kind == "file":
             self.data[f"spikes/{s.name}"] = s.spikes
-        self.lines.append(f"# input {s.name}{list(s.shape)}: {how}")
-        self.lines.append(f"procs[{s.name!r}] = Source(data=spikes[{s.name!r}].T.astype(float))")
+        self.lines.append(f"# input {py_comment(s.name)}{list(s.shape)}: {how}")
+        self.lines.append(f"procs[{py(s.name)}] = Source(data=spikes[{py(s.name)}]"
+                          ".T.astype(float))")
 
     def build(self) -> None:
         for s in self.graph.sources:
@@ -189,8 +198,7 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
                    target: str | None = None) -> dict[str, str | bytes]:
     printer = ProgramPrinter(graph, fixed, record)
     printer.build()
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             loader=jinja2.FunctionLoader(load_template))
+    env = templates("snnc.backends.lava")
     groups = {}
     for g in graph.groups:
         groups.setdefault(g.population, []).append(g.name)
@@ -209,7 +217,7 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         learning=any(c.rule is not None for c in graph.connections),
         shapes={name: list(shape) for name, shape in graph.populations.items()},
         sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},
-        fixed_blockers=fixed.blockers, number=number, repr=repr, pretty=pretty)
+        fixed_blockers=fixed.blockers, number=number, pretty=pretty)
     files = {name: env.get_template(name + ".j2").render(**context)
              for name in ("network.py", "run.py", "models.py", "README.md")}
     files["__init__.py"] = '"""A Lava program generated by snnc (see README.md)."""\n'
@@ -220,28 +228,23 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
 
 
 def dot(graph: LavaGraph) -> str:
-    """The process graph in Graphviz DOT: sources, LIF processes, connections as edges."""
-    def quote(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    lines = [f"digraph {quote(graph.name)} {{", "  rankdir=LR;",
+    """The process graph in Graphviz DOT: sources, LIF processes, connections as edges. Names
+    are DOT strings (:func:`snnc.literals.dot`)."""
+    lines = [f"digraph {dot_string(graph.name)} {{", "  rankdir=LR;",
              "  node [fontname=\"Helvetica\", fontsize=10];",
              "  edge [fontname=\"Helvetica\", fontsize=9];"]
     for s in graph.sources:
-        label = f"{s.name} [{s.size}]\\nRingBuffer ({s.kind})"
-        lines.append(f"  {quote(s.name)} [shape=box, style=rounded, label={quote(label)}];")
+        label = dot_string(f"{s.name} [{s.size}]", f"RingBuffer ({s.kind})")
+        lines.append(f"  {dot_string(s.name)} [shape=box, style=rounded, label={label}];")
     for g in graph.groups:
-        label = f"{g.name} [{g.size}]\\n{g.kind} du={g.du:.4g} dv={g.dv:.4g}"
+        label = dot_string(f"{g.name} [{g.size}]", f"{g.kind} du={g.du:.4g} dv={g.dv:.4g}")
         shape = "ellipse" if g.spiking else "octagon"
-        lines.append(f"  {quote(g.name)} [shape={shape}, label={quote(label)}];")
+        lines.append(f"  {dot_string(g.name)} [shape={shape}, label={label}];")
     for c in graph.connections:
-        label = c.kind + (f" d={c.delay}" if c.delay else "") + \
-            (f"\\n{c.rule.rule}" if c.rule is not None else "")
+        label = [c.kind + (f" d={c.delay}" if c.delay else "")]
+        label += [c.rule.rule] if c.rule is not None else []
         style = ", color=firebrick, fontcolor=firebrick" if c.rule is not None else ""
-        lines.append(f"  {quote(c.pre)} -> {quote(c.post)} [label={quote(label)}{style}];")
+        lines.append(f"  {dot_string(c.pre)} -> {dot_string(c.post)} "
+                     f"[label={dot_string(*label)}{style}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def load_template(name: str) -> str:
-    return resources.files("snnc.backends.lava").joinpath("templates", name).read_text()

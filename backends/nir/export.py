@@ -230,15 +230,39 @@ class Exporter:
             name = f"{pop.name}.output"
             self.nodes[name] = nir.Output(output_type={"output": np.array(pop.shape)})
             self.edges.append((pop.name, name))
-        if not self.plan.inputs and self.plan.populations:
-            # nir.read needs an entry point: an autonomous network gets a silent input
-            first = self.plan.populations[0]
-            self.nodes["silent"] = nir.Input(input_type={"input": np.array([1])},
-                                             metadata={"snnc_source": "silent"})
-            self.nodes["silent->" + first.name] = nir.Linear(weight=np.zeros((first.size, 1)))
-            self.edges += [("silent", "silent->" + first.name), ("silent->" + first.name,
-                                                                 first.name)]
+        self.add_entry_point()
         return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=self.metadata())
+
+    def add_entry_point(self) -> None:
+        """nir's type inference starts at the edges that leave Input nodes and fails without
+        one: when no input drives anything (an autonomous network, or inputs that feed no
+        projection), a silent input (zero weights) drives the first population; a network of
+        inputs only passes them to Output nodes. Nothing changes for other networks."""
+        import nir
+
+        inputs = {x.name for x in self.plan.inputs}
+        if any(pre in inputs for pre, _ in self.edges):
+            return
+        if not self.plan.populations:
+            for x in self.plan.inputs:
+                self.nodes[f"{x.name}.output"] = nir.Output(
+                    output_type={"output": np.array(x.shape)})
+                self.edges.append((x.name, f"{x.name}.output"))
+            return
+        first = self.plan.populations[0]
+        silent, k = "silent", 2
+        while silent in self.nodes or f"{silent}->{first.name}" in self.nodes:
+            silent, k = f"silent.{k}", k + 1  # '.' is in no .snn name
+        link = f"{silent}->{first.name}"
+        if len(first.shape) == 1:  # one channel, zero weights
+            self.nodes[silent] = nir.Input(input_type={"input": np.array([1])},
+                                           metadata={"snnc_source": "silent"})
+            self.nodes[link] = nir.Linear(weight=np.zeros((first.size, 1)))
+        else:  # a Linear's output is flat: a silent input of the population's shape, scaled by 0
+            self.nodes[silent] = nir.Input(input_type={"input": np.array(first.shape)},
+                                           metadata={"snnc_source": "silent"})
+            self.nodes[link] = nir.Scale(scale=np.zeros(first.shape))
+        self.edges += [(silent, link), (link, first.name)]
 
     def back_edges(self) -> set[str]:
         from snnc.backends.reference.plan import update_order

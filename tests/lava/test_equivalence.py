@@ -199,6 +199,37 @@ record data.s, build.s
     assert_same(reference, lava, ["data.s", "build.s"])
 
 
+def test_hostile_file_name_and_mapping_run_nothing_in_lava(programs):
+    """A program file named `x\"\"\"; import os; os.system("touch PWNED"); \"\"\"` and a
+    mapping whose target holds a line of Python: Lava imports and runs the emitted program,
+    which spikes exactly as the same program under a plain name, and the payload never runs."""
+    import json
+    import sys
+
+    def snnc(*args):
+        return subprocess.run([sys.executable, "-m", "snnc", *args], capture_output=True,
+                              text=True)
+
+    text = (EXAMPLES / "synfire.snn").read_text()
+    plain = programs.compile(programs.source(text, "plain"), "plain")
+    name = 'x"""; import os; os.system("touch PWNED"); """\n#'
+    source = programs.source(text, name)
+    result = snnc("map", str(source), "--target", "loihi", "-o", str(programs.folder / "map"))
+    assert result.returncode == 0, result.stderr
+    mapping = json.loads((programs.folder / "map" / "mapping.json").read_text())
+    mapping["target"] = "loihi2\nimport os; os.system('touch PWNED')\n#"
+    evil = programs.folder / "evil.json"
+    evil.write_text(json.dumps(mapping))
+    out = programs.folder / ("out " + name)
+    result = snnc("compile", str(source), "--emit", "lava", "--mapping", str(evil), "-o",
+                  str(out))
+    assert result.returncode == 0, result.stderr
+    spikes = programs.lava(out, 100)
+    assert spikes["g1.s"].sum() > 0
+    assert_same(programs.lava(plain, 100), spikes, ["g1.s", "g5.s"])
+    assert not list(programs.folder.rglob("PWNED"))
+
+
 def close_in_fixed_point(reference: dict, fixed: dict, keys) -> None:
     """Per population the spike count is within 5 % and at least 90 % of the spikes fall within
     one step of a reference spike."""
