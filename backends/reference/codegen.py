@@ -4,19 +4,19 @@ module (``simulation.py``) and its arrays (``network.npz``).
 The module is straight-line code per step: one block per input, per population (in update
 order) and per projection, with scalar constants printed as literals and per-neuron constants
 loaded from the data file. Names in the generated code are derived from indices
-(``p0``, ``w3``); user names appear only in comments and as ``repr`` string literals.
+(``p0``, ``w3``); user names (``.snn`` identifiers) appear only in comments and as string
+literals of :func:`snnc.literals.py`; the template prints them with its ``py`` filter.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from importlib import resources
 
-import jinja2
 import numpy as np
 
 from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
+from snnc.literals import py
 
 #: the membrane's per-neuron parameters, rows of ``<pop>_params``, with their defaults
 NEURON_PARAMS = {"a_mem": 1.0, "v_leak": 0.0, "c_in": 1.0, "bias": 0.0, "threshold": 1.0,
@@ -38,6 +38,11 @@ class Emitter:
     learn: list[str] = field(default_factory=list)  # lines of Simulation.step, when learning
     errors: dict[str, str] = field(default_factory=dict)  # readout -> attribute of its error
     bounds: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # w attr -> clips
+    #: NaN/inf watch, one entry per population and learning projection: (attribute, kind,
+    #: owner, variable, causes); the causes (attribute, variable) feed it and are named first
+    checked: list[tuple] = field(default_factory=list)
+    #: recordable projection state: '<projection>.<trace or signal>' -> (attribute, shape)
+    histories: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
 
     # -- naming -------------------------------------------------------------------------------
     def pop_id(self, name: str) -> str:
@@ -81,7 +86,7 @@ class Emitter:
             ident = self.input_id(x.name)
             self.step.append(f"# input {x.name}{list(x.shape)}: {x.source}")
             if x.source == "data":
-                self.step.append(f"self.{ident}_s = inputs[{x.name!r}][n]")
+                self.step.append(f"self.{ident}_s = inputs[{py(x.name)}][n]")
             elif x.source == "poisson":
                 self.reset.append(f"self.{ident}_rng = np.random.default_rng("
                                   f"[self.seed, {self.plan.inputs.index(x)}])")
@@ -138,8 +143,8 @@ class Emitter:
                 self.learn.insert(0, f"{ident}.fill(0.0)  # no loss is defined on {readout}")
             else:
                 source = f"self.{self.pop_id(readout)}_{loss.variable}"
-                self.learn.insert(0, f"{ident}[...] = self._error(n, {readout!r}, "
-                                     f"{loss.kind!r}, {source})  # loss {loss.kind}")
+                self.learn.insert(0, f"{ident}[...] = self._error(n, {py(readout)}, "
+                                     f"{py(loss.kind)}, {source})  # loss {loss.kind}")
         return self.errors[readout]
 
     def param(self, pop: PopulationPlan, key: str, default: float) -> str:
@@ -236,7 +241,15 @@ class Emitter:
         args = [v, total, f"self.{ident}_params", str(reset_code), str(pop.refractory),
                 f"self.{ident}_ref", f"self.{ident}_a", f"self.{ident}_s", str(pop.spiking),
                 f"self.{ident}_u"]
-        step.append(f"_neuron({', '.join(args)})")
+        # the kernel says whether the new membrane (before hold and reset) is finite: every
+        # current enters it; a failing current is named as the cause
+        step.append(f"if not _neuron({', '.join(args)}):")
+        step.append(f"    self._faulty.append({len(self.checked)})")
+        causes = [(f"{ident}_r{k}", f"receptor {receptor}")
+                  for k, receptor in enumerate(sorted(pop.receptors))]
+        if any(line.startswith(f"self.{ident}_i =") for line in reset):
+            causes.append((f"{ident}_i", "i"))
+        self.checked.append((f"{ident}_u", "population", pop.name, "v", causes))
 
     def weighs_at_synapse(self, p: ProjectionPlan) -> bool:
         """With ``delivery = next_step`` a plastic synapse weighs a spike when it arrives (d
@@ -279,7 +292,11 @@ class Emitter:
 
 
 def variables(plan: Plan, emitter: Emitter) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """Recordable variables: 'pop.var' -> (attribute, shape)."""
+    """Recordable variables: 'pop.var' -> (attribute, shape), every variable a model has, and
+    the rules' traces and signals ('<projection>.<name>'). A population without a current of
+    its own (no synaptic filter, no input but through receptors) records as 'i' the sum of
+    its receptor currents ('a+b'), or its delivery buffer, zero after every step, without
+    any input."""
     out = {}
     for x in plan.inputs:
         out[f"{x.name}.s"] = (f"{emitter.input_id(x.name)}_s", x.shape)
@@ -290,6 +307,10 @@ def variables(plan: Plan, emitter: Emitter) -> dict[str, tuple[str, tuple[int, .
         names += ["a"] if pop.adaptive else []
         for name in names:
             out[f"{pop.name}.{name}"] = (f"{ident}_{name}", pop.shape)
+        if "i" not in names:
+            summed = "+".join(f"{ident}_r{k}" for k in range(len(pop.receptors)))
+            out[f"{pop.name}.i"] = (summed or f"{ident}_j", pop.shape)
+    out.update(emitter.histories)
     return out
 
 
@@ -297,9 +318,8 @@ def render(plan: Plan, version: str) -> tuple[str, bytes]:
     """The generated module's source and its ``network.npz`` (deterministic bytes)."""
     emitter = Emitter(plan)
     emitter.build()
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             loader=jinja2.FunctionLoader(load_template))
-    template = env.get_template("simulation.py.j2")
+    from snnc.backends import templates
+    template = templates("snnc.backends.reference").get_template("simulation.py.j2")
     source = template.render(
         plan=plan, version=version, init=emitter.init, reset=emitter.reset, step=emitter.step,
         learn=emitter.learn,
@@ -308,12 +328,8 @@ def render(plan: Plan, version: str) -> tuple[str, bytes]:
         bounds={p.name: emitter.bounds[emitter.proj_id(p)] for p in plan.projections
                 if emitter.proj_id(p) in emitter.bounds},
         inputs={x.name: (x.shape, x.source) for x in plan.inputs},
-        literal=literal)
+        checked=emitter.checked, literal=literal)
     return source, save_npz(emitter.data)
-
-
-def load_template(name: str) -> str:
-    return resources.files("snnc.backends.reference").joinpath("templates", name).read_text()
 
 
 def save_npz(arrays: dict[str, np.ndarray]) -> bytes:

@@ -33,6 +33,7 @@ from snnc.frontend.evaluate import Symbol
 from snnc.ir.network import Network
 from snnc.ir.nodes import Population, Projection, RuleInstance
 from snnc.ir.values import Constant, rng_for
+from snnc.literals import py_comment
 from snnc.passes.check_rule_variables import walk
 from snnc.passes.rule_analysis import RuleAnalyzer
 from snnc.units import Quantity
@@ -108,6 +109,37 @@ class RuleEmitter:
             return f"(self.batch, {n_pre})"
         return "(self.batch, 1)"
 
+    def dims(self, index: frozenset) -> tuple[int, ...]:
+        """The per-sample shape of an array laid out as ``shape(index)`` (no batch axis)."""
+        n_pre, n_post = self.plan.n_pre, self.plan.n_post
+        if index - {"k"} >= SYNAPSE or ("i" in index and "j" in index):
+            return (n_post, n_pre) if self.plan.dense else (len(self.plan.weights),)
+        if "i" in index:
+            return (n_post,)
+        if "j" in index:
+            return (n_pre,)
+        return ()
+
+    def watch(self) -> tuple:
+        """The projection's NaN/inf watch entry: its weights (or accumulated updates), checked
+        every step; every trace and signal feeds them (a NaN times a zero trigger is NaN)."""
+        ident = self.e.proj_id(self.plan)
+        for entry in self.e.checked:
+            if entry[0] == ident:
+                return entry
+        entry = (ident, "projection", self.projection.name, "w", [])
+        self.e.checked.append(entry)
+        return entry
+
+    def register(self, attribute: str, variable: str, shape: tuple[int, ...] | None) -> None:
+        """Name ``attribute`` when the projection's state turns non-finite; record it as
+        '<projection>.<variable>' when ``shape`` is given (the first rule defining a name
+        wins)."""
+        bare = attribute.removeprefix("self.")
+        self.watch()[4].append((bare, variable))
+        if shape is not None:
+            self.e.histories.setdefault(f"{self.projection.name}.{variable}", (bare, shape))
+
     def lift(self, code: str, index: frozenset, constant: bool, target: frozenset) -> str:
         """Broadcast ``code`` (computed at ``index``) to the layout of ``target``."""
         if constant or index == target or not (target >= SYNAPSE):
@@ -182,7 +214,8 @@ class RuleEmitter:
             attribute = f"self.{self.prefix}_lp{len(self.anonymous)}"
             self.anonymous[key] = attribute
             self.e.reset.append(f"{attribute} = np.zeros({self.shape(info.index)}, self.dtype)"
-                                f"  # lowpass at {key}")
+                                f"  # lowpass at {py_comment(key)}")
+            self.register(attribute, f"lowpass at {key}", None)
             target = info.index
             x = self.render(call.args[0], target)
             scale = f" * {self.render(call.args[2], target)}" if len(call.args) > 2 else ""
@@ -271,6 +304,7 @@ class RuleEmitter:
             attribute = self.traces[name]
             e.reset.append(f"{attribute} = np.zeros({self.shape(info.index)}, self.dtype)"
                            f"  # trace {name}, {self.scope(info.index)}")
+            self.register(attribute, name, self.dims(info.index))
             value = trace.value
             if isinstance(value, ast.Call) and value.func.text == "lowpass":
                 x = self.render(value.args[0], info.index)
@@ -357,6 +391,7 @@ class RuleEmitter:
         n_post = self.plan.n_post
         e.reset.append(f"{attribute} = np.zeros((self.batch, {n_post}), self.dtype)"
                        f"  # signal {signal.name.text} = {kind}")
+        self.register(attribute, signal.name.text, (n_post,))
         if kind == "reward":
             e.learn.append(f"{attribute}[...] = self._reward(n)")
             return
@@ -419,6 +454,8 @@ class RuleEmitter:
             m, v = f"self.{self.prefix}_m", f"self.{self.prefix}_v"
             for name in (m, v):
                 e.init.append(f"{name} = np.zeros_like({w})")
+            self.register(m, "adam m", None)
+            self.register(v, "adam v", None)
             e.init.append(f"self.{self.prefix}_t = 0")
             b1, b2, eps = 0.9, 0.999, 1e-8
             e.learn += [f"    g = {step}", f"    {m} *= {b1!r}", f"    {m} += {1 - b1!r} * g",
@@ -432,6 +469,7 @@ class RuleEmitter:
             low, high = (self.constant_value(item) for item in self.rule.bounds.items)
             e.learn.append(f"    np.clip({w}, {literal(low)}, {literal(high)}, out={w})")
             e.bounds.setdefault(ident, []).append((float(low), float(high)))
+        self.watch()
 
 
 def emit_learning(emitter, plan: Plan, net: Network) -> None:

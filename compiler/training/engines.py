@@ -17,6 +17,11 @@
 
 Both evaluate in the same way: the readout's trajectory, reduced as the loss says
 (:mod:`snnc.training.metrics`), gives the loss and the predicted class.
+
+Both check their numbers: NaN or inf in the simulated state (the generated simulation checks
+it after every step), the loss, a gradient or the weights after an update raises
+:class:`NonFiniteError`; with ``allow_nonfinite`` the first one is kept in ``nonfinite``
+instead and training goes on.
 """
 
 from __future__ import annotations
@@ -34,6 +39,60 @@ from snnc.training.setup import Method
 OPTIMIZER_STATE = re.compile(r"^w\d+_r\d+_[mvt]$")  # Adam moments of online rules (rules.py)
 
 
+class NonFiniteError(ArithmeticError):
+    """NaN or inf in training: ``kind`` ('population', 'projection' or 'loss'), ``owner`` and
+    ``variable`` say what, ``step`` the simulation step (None when not in a step), ``value``
+    'nan', 'inf' or '-inf'; ``where`` (epoch and batch) is filled in by the trainer."""
+
+    def __init__(self, kind: str, owner: str, variable: str, step: int | None, value: str,
+                 where: str = ""):
+        super().__init__(f"{kind} '{owner}': {variable} is {value}")
+        self.kind, self.owner, self.variable, self.step, self.value = \
+            kind, owner, variable, step, value
+        self.where = where
+
+    @classmethod
+    def of(cls, error) -> NonFiniteError:
+        """The same fault, raised by a generated simulation (its own NonFiniteError)."""
+        return cls(error.kind, error.owner, error.variable, error.step, error.value)
+
+
+def nonfinite(kind: str, owner: str, variable: str, value) -> NonFiniteError | None:
+    """A NonFiniteError when ``value`` (a number or an array) holds NaN or inf, else None."""
+    array = np.asarray(value, dtype=np.float64)
+    finite = np.isfinite(array)
+    if finite.all():
+        return None
+    first = float(array[~finite].flat[0])
+    text = "nan" if first != first else ("inf" if first > 0 else "-inf")
+    return NonFiniteError(kind, owner, variable, None, text)
+
+
+class Checked:
+    """The engines' handling of non-finite values: raise, or keep the first one (until the
+    trainer takes it) and let training go on."""
+
+    allow_nonfinite = False
+
+    def guard(self, *faults: NonFiniteError | None) -> None:
+        for fault in faults:
+            if fault is None:
+                continue
+            if not self.allow_nonfinite:
+                raise fault
+            if not vars(self).get("reported"):
+                self.reported = True
+                vars(self).setdefault("pending", []).append(fault)
+
+    def take_nonfinite(self) -> list[NonFiniteError]:
+        """The faults let through by ``allow_nonfinite`` since the last call."""
+        return vars(self).pop("pending", [])
+
+    def check_weights(self, variable: str = "w") -> None:
+        self.guard(*(nonfinite("projection", name, variable, w)
+                     for name, w in self.weights.items()))
+
+
 def loss_target(method: Method, labels: np.ndarray, steps: int) -> np.ndarray:
     """Labels as GradientModel expects them: [B], or [T, B] for a per-step loss."""
     if method.loss.reduction is None:
@@ -41,7 +100,7 @@ def loss_target(method: Method, labels: np.ndarray, steps: int) -> np.ndarray:
     return labels
 
 
-class OracleEngine:
+class OracleEngine(Checked):
     """Training by ``bptt`` or ``rtrl`` (a ValueError if the network has unsupported models)."""
 
     def __init__(self, net: Network, method: Method):
@@ -55,21 +114,32 @@ class OracleEngine:
     def gradient(self, x: np.ndarray, labels: np.ndarray, mode: str | None = None):
         """(summed loss, mean gradient per projection) of one batch; x [T, B, n]."""
         oracle = getattr(self.model, mode or self.method.mode)
-        loss, grads = oracle({self.input: x.astype(np.float64)},
-                             loss_target(self.method, labels, x.shape[0]))
+        with np.errstate(all="ignore"):  # non-finite values are checked, not warned about
+            loss, grads = oracle({self.input: x.astype(np.float64)},
+                                 loss_target(self.method, labels, x.shape[0]))
         return loss, {name: g / len(labels) for name, g in grads.items()}
 
     def train_batch(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
         """(summed loss, correct predictions) of the batch before the update."""
         _, grads = self.gradient(x, labels)
         self.last_gradient = grads
-        loss, correct = evaluate(self.model.last_readout, labels, self.method.loss.reduction)
-        self.adam.step(self.weights, grads)
+        with np.errstate(all="ignore"):
+            loss, correct = evaluate(self.model.last_readout, labels,
+                                     self.method.loss.reduction)
+            self.guard(nonfinite("loss", self.method.loss.population, self.method.loss.kind, loss),
+                       *(nonfinite("projection", name, "gradient", g)
+                         for name, g in grads.items()))
+            self.adam.step(self.weights, grads)
+        self.check_weights()
         return loss, correct
 
     def predict(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
-        traj = self.model.forward({self.input: x.astype(np.float64)})
-        return evaluate(self.model.readout_values(traj), labels, self.method.loss.reduction)
+        with np.errstate(all="ignore"):
+            traj = self.model.forward({self.input: x.astype(np.float64)})
+            loss, correct = evaluate(self.model.readout_values(traj), labels,
+                                     self.method.loss.reduction)
+        self.guard(nonfinite("loss", self.method.loss.population, self.method.loss.kind, loss))
+        return loss, correct
 
     def state(self) -> dict[str, np.ndarray]:
         out = {f"w.{name}": w for name, w in self.weights.items()}
@@ -82,7 +152,7 @@ class OracleEngine:
         self.adam.load(state)
 
 
-class OnlineEngine:
+class OnlineEngine(Checked):
     """Training by the online rules of the generated simulation."""
 
     def __init__(self, net: Network, method: Method, module, seed: int, update: str = "batch"):
@@ -113,16 +183,23 @@ class OnlineEngine:
             setattr(sim, attr, value.copy() if isinstance(value, np.ndarray) else value)
         sim.reset()
         accumulate = learn and self.update == "batch"
-        out = sim.run(x.shape[0], {self.input: x}, record=[self.readout], learn=learn,
-                      accumulate=accumulate,
-                      targets={self.method.loss.population: labels, "label": labels})
+        try:
+            out = sim.run(x.shape[0], {self.input: x}, record=[self.readout], learn=learn,
+                          accumulate=accumulate,
+                          targets={self.method.loss.population: labels, "label": labels},
+                          allow_nonfinite=self.allow_nonfinite)
+        except self.module.NonFiniteError as error:
+            raise NonFiniteError.of(error) from None
+        self.guard(*(NonFiniteError.of(error) for error in sim.nonfinite))
         rates = self.method.rates
         if accumulate:
             self.last_gradient = {name: -out[name + ".dw"] / rates[name] for name in rates}
-            self.adam.step(self.weights, self.last_gradient)
+            with np.errstate(all="ignore"):
+                self.adam.step(self.weights, self.last_gradient)
             for name, clips in self.module.BOUNDS.items():
                 for low, high in clips:
                     np.clip(self.weights[name], low, high, out=self.weights[name])
+            self.check_weights()
         elif learn:
             after = {name: out[name + ".w"] for name in self.module.WEIGHTS}
             self.last_gradient = {name: -(after[name] - self.weights[name]) / rates[name]
@@ -131,7 +208,10 @@ class OnlineEngine:
             self.optimizer = {attr: np.copy(getattr(sim, attr)) for attr in vars(sim)
                               if OPTIMIZER_STATE.match(attr)}
         values = out[self.readout].reshape(x.shape[0], len(labels), -1)
-        return evaluate(values, labels, self.method.loss.reduction)
+        with np.errstate(all="ignore"):
+            loss, correct = evaluate(values, labels, self.method.loss.reduction)
+        self.guard(nonfinite("loss", self.method.loss.population, self.method.loss.kind, loss))
+        return loss, correct
 
     def train_batch(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
         """(summed loss, correct predictions) of the batch: before its Adam step (``batch``),

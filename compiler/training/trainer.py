@@ -14,6 +14,10 @@ the weights before it (BPTT) against the update the method makes,
 
 as the cosine u . g / (|u| |g|) over all learning projections together and per projection;
 for rtrl also max |u - g| / max |g|.
+
+NaN or inf in a batch (state, loss, gradient, weights) raises the engine's NonFiniteError with
+``where`` naming the epoch and batch; with ``allow_nonfinite`` the first one lands in
+``nonfinite`` (for the caller to report) and training goes on.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snnc.datasets.randman import Dataset
-from snnc.training.engines import OnlineEngine, OracleEngine
+from snnc.training.engines import NonFiniteError, OnlineEngine, OracleEngine
 from snnc.training.metrics import cosine
 from snnc.training.setup import Method
 
@@ -40,6 +44,21 @@ class Trainer:
     reference: OracleEngine | None = None  # for comparisons (BPTT gradients)
     eval_batch: int = 500
     timing: dict = field(default_factory=dict)
+    allow_nonfinite: bool = False
+    nonfinite: list[NonFiniteError] = field(default_factory=list)  # allowed, not yet reported
+
+    def checked(self, call, where: str):
+        """``call()`` with non-finite faults located at ``where`` (raised or collected)."""
+        self.engine.allow_nonfinite = self.allow_nonfinite
+        try:
+            result = call()
+        except NonFiniteError as error:
+            error.where = where
+            raise
+        for fault in self.engine.take_nonfinite():
+            fault.where = where
+            self.nonfinite.append(fault)
+        return result
 
     def batches(self, epoch: int) -> list[np.ndarray]:
         count = len(self.dataset.labels["train"])
@@ -62,7 +81,9 @@ class Trainer:
                 exact = self.exact_gradient(x, y, before)
             spent["compare"] += time.perf_counter() - start
             start = time.perf_counter()
-            batch_loss, batch_correct = self.engine.train_batch(x, y)
+            batch_loss, batch_correct = self.checked(
+                lambda x=x, y=y: self.engine.train_batch(x, y),
+                f" in epoch {epoch}, training batch {number + 1}")
             spent["train"] += time.perf_counter() - start
             if compare:
                 start = time.perf_counter()
@@ -97,12 +118,15 @@ class Trainer:
                 float(np.abs(update[n] - exact[n]).max()) for n in names) / scale
         return out
 
-    def evaluate(self, split: str) -> dict:
+    def evaluate(self, split: str, epoch: int | None = None) -> dict:
         x_all, y_all = self.dataset.spikes[split], self.dataset.labels[split]
         loss = correct = 0
         for start in range(0, len(y_all), self.eval_batch):
             chunk = slice(start, start + self.eval_batch)
-            batch_loss, batch_correct = self.engine.predict(x_all[:, chunk], y_all[chunk])
+            batch_loss, batch_correct = self.checked(
+                lambda chunk=chunk: self.engine.predict(x_all[:, chunk], y_all[chunk]),
+                f" while evaluating the {split} split"
+                + (f" after epoch {epoch}" if epoch is not None else ""))
             loss += batch_loss
             correct += batch_correct
         return {"loss": loss / len(y_all), "accuracy": correct / len(y_all)}
@@ -111,8 +135,8 @@ class Trainer:
         """Train and evaluate one epoch; its log record."""
         record = self.train_epoch(epoch, progress)
         start = time.perf_counter()
-        record["validation"] = self.evaluate("validation")
-        record["test"] = self.evaluate("test")
+        record["validation"] = self.evaluate("validation", epoch)
+        record["test"] = self.evaluate("test", epoch)
         self.timing["evaluate_seconds"] = time.perf_counter() - start
         return record
 

@@ -1,0 +1,295 @@
+"""The simulation cache of `snnc run`: in the user's own cache folder, created 0700, never
+trusted because an entry exists: a planted simulation never runs, whoever planted it."""
+
+import os
+import pwd
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from snnc.backends.reference import ReferenceBackend, runner
+from snnc.cli import compile_net, main
+from snnc.diagnostics import Diagnostics
+
+PROGRAM = """network cached {
+  dt = 1 ms
+  seed = 3
+}
+input src[20]: poisson(rate = 80 Hz)
+population out: LIF[6] { tau_mem = 10 ms }
+src -> out: dense { weight = 0.3 }
+record out.s, out.v
+"""
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch):
+    """numpy kernels (fast), no cache variables inherited, no module kept from another test."""
+    monkeypatch.setenv("SNNC_NO_NUMBA", "1")
+    monkeypatch.delenv("SNNC_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    for name in [n for n in sys.modules if n.startswith("snnc_simulation_")]:
+        monkeypatch.delitem(sys.modules, name)
+
+
+@pytest.fixture
+def program(tmp_path):
+    path = tmp_path / "cached.snn"
+    path.write_text(PROGRAM)
+    return path
+
+
+def entry_name(path) -> str:
+    net = compile_net(str(path), Diagnostics())
+    files = runner.content_of(ReferenceBackend().emit(net))
+    return "sim-" + runner.digest_of(files)[:16], files
+
+
+def run(path, out) -> dict:
+    """`snnc run` in-process (a fresh module each time); its recordings."""
+    for name in [n for n in sys.modules if n.startswith("snnc_simulation_")]:
+        del sys.modules[name]
+    assert main(["run", str(path), "--steps", "60", "-o", str(out)]) == 0
+    with np.load(out) as data:
+        return {key: data[key] for key in data.files}
+
+
+def expected(tmp_path, program, monkeypatch) -> dict:
+    """The recordings from a clean private cache."""
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(tmp_path / "clean-cache"))
+    result = run(program, tmp_path / "expected.npz")
+    monkeypatch.delenv("SNNC_CACHE_DIR")
+    return result
+
+
+def plant(folder, pwned) -> None:
+    """A simulation whose module body writes the file ``pwned``, with a numba-like cache."""
+    os.makedirs(folder / "__pycache__", exist_ok=True)
+    (folder / "simulation.py").write_text(f"open({str(pwned)!r}, 'w').write('owned')\n")
+    (folder / "network.npz").write_bytes(b"not an archive")
+    (folder / "__pycache__" / "simulation._neuron-1.py311.nbi").write_bytes(b"pickled payload")
+
+
+def same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+
+
+@as_root
+def test_a_cache_folder_of_another_user_is_never_used(tmp_path, program, monkeypatch, capsys):
+    want = expected(tmp_path, program, monkeypatch)
+    nobody = pwd.getpwnam("nobody").pw_uid
+    cache, pwned = tmp_path / "shared-cache", tmp_path / "PWNED"
+    name, _ = entry_name(program)
+    plant(cache / name, pwned)
+    for top, folders, files in os.walk(cache):
+        for item in [top, *(os.path.join(top, f) for f in folders + files)]:
+            os.chown(item, nobody, -1)
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    got = run(program, tmp_path / "out.npz")
+    assert not pwned.exists()
+    same(got, want)
+    err = capsys.readouterr().err
+    assert "owned by another user" in err and str(cache) in err
+    assert (cache / name / "simulation.py").read_text().startswith("open(")  # left alone
+
+
+def test_a_mismatching_entry_of_ours_is_replaced_never_run(tmp_path, program, monkeypatch):
+    want = expected(tmp_path, program, monkeypatch)
+    cache, pwned = tmp_path / "cache", tmp_path / "PWNED"
+    name, files = entry_name(program)
+    cache.mkdir(mode=0o700)
+    plant(cache / name, pwned)
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    got = run(program, tmp_path / "out.npz")
+    assert not pwned.exists()
+    same(got, want)
+    entry = cache / name
+    for file, content in files.items():  # replaced by exactly what snnc emits
+        assert (entry / file).read_bytes() == content
+    assert not (entry / "__pycache__" / "simulation._neuron-1.py311.nbi").exists()
+    assert sorted(os.listdir(cache)) == [name]  # no staging or trash folder left
+
+
+def test_an_entry_that_matches_is_used_as_it_is(tmp_path, program, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    first = run(program, tmp_path / "a.npz")
+    name, _ = entry_name(program)
+    marker = cache / name / "__pycache__"
+    marker.mkdir(exist_ok=True)
+    (marker / "kept").write_text("numba's files stay while the entry matches")
+    same(run(program, tmp_path / "b.npz"), first)
+    assert (marker / "kept").exists()
+
+
+def test_an_entry_of_ours_open_to_others_is_made_private_and_used(tmp_path, program,
+                                                                  monkeypatch, capsys):
+    """Under umask 002 numba writes a group-writable __pycache__: harmless inside an entry of
+    mode 0700, which the entry is made again when someone opened it."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    first = run(program, tmp_path / "a.npz")
+    name, _ = entry_name(program)
+    entry = cache / name
+    assert stat.S_IMODE(os.stat(entry).st_mode) == 0o700
+    (entry / "__pycache__").mkdir(exist_ok=True)
+    (entry / "__pycache__" / "kept").write_text("numba")
+    os.chmod(entry / "__pycache__", 0o775)
+    os.chmod(entry, 0o755)
+    capsys.readouterr()
+    same(run(program, tmp_path / "b.npz"), first)
+    assert "warning" not in capsys.readouterr().err
+    assert stat.S_IMODE(os.stat(entry).st_mode) == 0o700
+    assert (entry / "__pycache__" / "kept").exists()
+
+
+def test_a_link_in_an_entry_of_ours_makes_it_replaced(tmp_path, program, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    first = run(program, tmp_path / "a.npz")
+    name, files = entry_name(program)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (cache / name / "__pycache__").mkdir(exist_ok=True)
+    os.symlink(elsewhere, cache / name / "__pycache__" / "linked")
+    same(run(program, tmp_path / "b.npz"), first)
+    assert not os.path.lexists(cache / name / "__pycache__" / "linked")
+    assert elsewhere.exists()  # the link was removed, not followed
+    assert (cache / name / "simulation.py").read_bytes() == files["simulation.py"]
+
+
+@as_root
+def test_an_entry_of_another_user_in_our_folder_is_not_used(tmp_path, program, monkeypatch,
+                                                            capsys):
+    want = expected(tmp_path, program, monkeypatch)
+    cache, pwned = tmp_path / "cache", tmp_path / "PWNED"
+    cache.mkdir(mode=0o700)
+    name, _ = entry_name(program)
+    plant(cache / name, pwned)
+    os.chown(cache / name, pwd.getpwnam("nobody").pw_uid, -1)
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    same(run(program, tmp_path / "out.npz"), want)
+    assert not pwned.exists()
+    assert "owned by another user" in capsys.readouterr().err
+    assert (cache / name / "simulation.py").read_text().startswith("open(")
+
+
+@pytest.mark.parametrize("how", ["group-writable", "world-writable", "symlink", "file"])
+def test_an_unsafe_cache_folder_is_refused(tmp_path, program, monkeypatch, capsys, how):
+    want = expected(tmp_path, program, monkeypatch)
+    cache, pwned = tmp_path / "cache", tmp_path / "PWNED"
+    name, _ = entry_name(program)
+    if how == "symlink":
+        real = tmp_path / "elsewhere"
+        real.mkdir(mode=0o700)
+        plant(real / name, pwned)
+        cache.symlink_to(real)
+    elif how == "file":
+        cache.write_text("not a folder")
+    else:
+        cache.mkdir()
+        plant(cache / name, pwned)
+        os.chmod(cache, 0o775 if how == "group-writable" else 0o777)
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    same(run(program, tmp_path / "out.npz"), want)
+    assert not pwned.exists()
+    err = capsys.readouterr().err
+    assert f"simulation cache '{cache}'" in err and "not used" in err
+    reason = {"group-writable": "writable by group or others",
+              "world-writable": "writable by group or others",
+              "symlink": "symbolic link", "file": "not a folder"}[how]
+    assert reason in err
+
+
+def test_snnc_cache_dir_is_honoured_and_created_private(tmp_path, program, monkeypatch):
+    cache = tmp_path / "mine" / "cache"
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    run(program, tmp_path / "out.npz")
+    name, files = entry_name(program)
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+    assert (cache / name / "simulation.py").read_bytes() == files["simulation.py"]
+    assert not (tmp_path / "xdg").exists()
+
+
+def test_xdg_cache_home_is_honoured(tmp_path, program, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    run(program, tmp_path / "out.npz")
+    root = tmp_path / "xdg" / "snnc" / "simulations"
+    name, files = entry_name(program)
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert (root / name / "network.npz").read_bytes() == files["network.npz"]
+
+
+def test_the_default_is_the_home_cache_folder(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert runner.cache_root() == "/home/someone/.cache/snnc/simulations"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    assert runner.cache_root() == "/home/someone/.cache/snnc/simulations"
+
+
+def child_env(tmp_path, **extra) -> dict:
+    env = dict(os.environ, SNNC_NO_NUMBA="1", TMPDIR=str(tmp_path / "tmp"), **extra)
+    env.pop("SNNC_CACHE_DIR", None)
+    env.pop("XDG_CACHE_HOME", None)
+    env.update(extra)
+    os.makedirs(env["TMPDIR"], exist_ok=True)
+    return env
+
+
+def test_the_private_fallback_folder_is_removed_at_exit(tmp_path, program):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.chmod(cache, 0o777)
+    env = child_env(tmp_path, SNNC_CACHE_DIR=str(cache))
+    result = subprocess.run([sys.executable, "-m", "snnc", "run", str(program), "--steps", "20"],
+                            env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "private temporary folder" in result.stderr
+    assert os.listdir(tmp_path / "tmp") == []
+    assert os.listdir(cache) == []
+
+
+def test_two_processes_racing_on_one_entry_both_work(tmp_path, program):
+    env = child_env(tmp_path, SNNC_CACHE_DIR=str(tmp_path / "cache"))
+    outs = [tmp_path / f"out{k}.npz" for k in range(3)]
+    children = [subprocess.Popen([sys.executable, "-m", "snnc", "run", str(program), "--steps",
+                                  "40", "-o", str(out)], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for out in outs]
+    for child in children:
+        _, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+        assert "warning" not in err
+    results = []
+    for out in outs:
+        with np.load(out) as data:
+            results.append({key: data[key] for key in data.files})
+    for other in results[1:]:
+        same(other, results[0])
+    name, files = entry_name(program)
+    assert sorted(os.listdir(tmp_path / "cache")) == [name]
+    assert (tmp_path / "cache" / name / "simulation.py").read_bytes() == files["simulation.py"]
+
+
+@as_root
+def test_an_entry_of_ours_holding_files_of_another_user_is_left_alone(tmp_path, program,
+                                                                      monkeypatch, capsys):
+    """A numba cache file of another user inside our entry: neither loaded nor deleted."""
+    want = expected(tmp_path, program, monkeypatch)
+    cache, pwned = tmp_path / "cache", tmp_path / "PWNED"
+    cache.mkdir(mode=0o700)
+    name, _ = entry_name(program)
+    plant(cache / name, pwned)
+    planted = cache / name / "__pycache__" / "simulation._neuron-1.py311.nbi"
+    os.chown(planted, pwd.getpwnam("nobody").pw_uid, -1)
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    same(run(program, tmp_path / "out.npz"), want)
+    assert not pwned.exists() and planted.exists()
+    assert "holds files of another user" in capsys.readouterr().err
