@@ -49,9 +49,14 @@ class RandmanOptions:
     def check(self) -> list[str]:
         """Problems with the values (empty when they are usable)."""
         problems = []
+        for name in ("alpha", "step_frac", "prec", "train", "validation"):
+            if not math.isfinite(getattr(self, name)):
+                return [f"{name} must be a finite number, not {getattr(self, name)}"]
         for name in ("classes", "units", "dim", "samples", "steps", "spikes"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.classes == 1:
+            problems.append("classes must be at least 2 (a classification task)")
         if self.alpha <= 0:
             problems.append("alpha must be positive")
         if not 0 < self.step_frac <= 1:
@@ -63,6 +68,18 @@ class RandmanOptions:
         if self.seed < 0:
             problems.append("seed must be non-negative")
         return problems
+
+
+def estimate_bytes(options: RandmanOptions) -> int:
+    """Memory :func:`generate` needs at its peak (bytes, an upper estimate): the spike times
+    (int64 per class, sample, unit and spike), one manifold's phases (samples x Fourier terms
+    floats, a few copies) and the boolean rasters of the splits."""
+    o = options
+    times = 8 * o.classes * o.samples * o.units * o.spikes
+    phases = 3 * 8 * o.samples * terms(o.alpha, o.prec) if o.alpha > 0 and 0 < o.prec < 1 else 0
+    rasters = 2 * o.steps * o.classes * o.samples * o.units
+    indices = 3 * 8 * o.classes * o.samples * o.units * o.spikes
+    return times + phases + rasters + indices
 
 
 @dataclass

@@ -2,7 +2,9 @@
 standard library of learning rules shipped in ``snnc/stdlib``.
 
 Import errors are E6xx diagnostics at the ``import`` statement: a missing or unreadable file
-(E601), an import cycle (E602), a file that is not UTF-8 text (E603).
+(E601), an import cycle (E602), a file that is not UTF-8 text (E603), a path that is not a
+regular file (E607: a directory, /dev/zero, a FIFO; nothing is read from it), a file larger
+than 16 MiB (E608).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from snnc.diagnostics import Diagnostics, Span
+from snnc.files import SOURCE_LIMIT, FileProblem, read_bytes
 from snnc.frontend import ast
 from snnc.frontend.parser import parse_text
 
@@ -31,17 +34,12 @@ class Program:
 def read_source(path: str, diag: Diagnostics, span: Span | None) -> str | None:
     """The text of ``path``, or None after an E601/E603 diagnostic."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except IsADirectoryError:
-        diag.error("E601", span, f"'{path}' is a directory, not a .snn file")
-        return None
-    except FileNotFoundError:
-        diag.error("E601", span, f"file '{path}' does not exist",
-                   hint="paths in 'import' are relative to the importing file" if span else None)
-        return None
-    except OSError as error:
-        diag.error("E601", span, f"cannot read '{path}': {error.strerror or error}")
+        data = read_bytes(path, SOURCE_LIMIT)
+    except FileProblem as problem:
+        hint = problem.hint
+        if problem.code == "E601" and span is not None and "does not exist" in problem.message:
+            hint = "paths in 'import' are relative to the importing file"
+        diag.error(problem.code, span, problem.message, hint=hint)
         return None
     if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of the text
         data = data[3:]

@@ -9,7 +9,7 @@ name (:func:`rng_for`), never from global state, so the same program gives the s
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 import numpy as np
@@ -80,26 +80,33 @@ class Normal:
 
 @dataclass(frozen=True)
 class FromFile:
-    """Values read from a ``.npy`` file or an array of a ``.npz`` file (``key``)."""
+    """Values read from a ``.npy`` file or an array of a ``.npz`` file (``key``).
+
+    Lowering reads and validates the file once (``ValueChecker.read_file`` in lower_values)
+    and keeps the array in ``data``: later stages never read the file again, so they never see
+    a file that changed or broke after ``snnc check``. ``span`` is the ``file(...)`` call."""
 
     path: str
     key: str | None = None
+    span: object = field(default=None, compare=False, repr=False)
+    data: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     uniform = False
 
     def load(self) -> np.ndarray:
-        data = np.load(self.path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                key = self.key if self.key is not None else data.files[0]
-                return np.asarray(data[key])
-        return np.asarray(data)
+        """The array (validated: numeric, finite, within the size limit); a
+        :class:`snnc.files.FileProblem` (a ValueError) when the file cannot be used."""
+        if self.data is not None:
+            return self.data
+        from snnc.files import read_array
+        return read_array(self.path, self.key, finite=True)
 
     def materialize(self, n: int, rng: np.random.Generator | None = None,
                     dtype=np.float64) -> np.ndarray:
         values = self.load().astype(dtype).reshape(-1)
         if values.size != n:
-            raise ValueError(f"{self.path} holds {values.size} values, expected {n}")
+            from snnc.files import FileProblem
+            raise FileProblem("E609", f"'{self.path}' holds {values.size} values, expected {n}")
         return values
 
     def describe(self) -> str:

@@ -18,12 +18,12 @@ population's declared ``rate``, else :data:`DEFAULT_RATE_HZ`.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from snnc.diagnostics import Diagnostics
+from snnc.files import FileProblem, read_npz
 from snnc.ir.network import Network
 from snnc.ir.nodes import Input, Projection
 from snnc.ir.values import rng_for
@@ -144,13 +144,14 @@ def learning_items(net: Network) -> dict[str, tuple[int, int, int]]:
 
 
 def load_rates(path: str, diag: Diagnostics) -> dict[str, np.ndarray] | None:
-    """The arrays of a rates archive (``snnc run --rates``); E601 when it cannot be read."""
+    """The arrays of a rates archive (``snnc run --rates``), validated by :mod:`snnc.files`
+    (numeric, finite, within the size limit); None after an E601/E607/E608/E609/E615 naming
+    ``--rates``."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        diag.error("E601", None, f"cannot read rates '{path}': {error}",
-                   hint="write them with 'snnc run FILE --rates rates.npz'")
+        return read_npz(path, finite=True)
+    except FileProblem as problem:
+        diag.error(problem.code, None, f"--rates: {problem.message}",
+                   hint=problem.hint or "write them with 'snnc run FILE --rates rates.npz'")
         return None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -88,17 +89,115 @@ def profile_from_dict(data: dict) -> TargetProfile:
                          dict(data.get("mesh", {})), dict(data.get("figure_sources", {})))
 
 
+TOP_KEYS = ("name", "description", "sources", "base", "learning", "capacity", "mesh",
+            "figure_sources")
+COUNT_KEYS = ("pre_traces", "post_traces", "third_factor_channels", "tags_per_synapse")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+#: the largest count a target file may give (cores, neurons, bits ...): 2^40, beyond any chip
+MAX_COUNT = 1 << 40
+
+
+def _count(value, low: int) -> bool:
+    """Whether ``value`` is a whole number (an integer, or a float without a fraction) within
+    [low, MAX_COUNT]."""
+    return (_number(value) and math.isfinite(value) and value == int(value)
+            and low <= value <= MAX_COUNT)
+
+
+def schema_problems(data) -> list[tuple[str, str | None]]:
+    """(message, hint) for every entry of a target document that breaks the schema of the
+    built-in profiles: unknown keys (with a did-you-mean), wrong types, NaN or infinite
+    numbers, negative capacities, mesh sizes that are not whole numbers >= 1, learning-engine
+    counts that are not whole numbers >= 0. Empty when the document is valid."""
+    if not isinstance(data, dict):
+        return [("a target file must hold a JSON object", None)]
+    problems: list[tuple[str, str | None]] = []
+
+    def unknown(key, known, where):
+        problems.append((f"unknown {where} '{key}'",
+                         did_you_mean(str(key), known) or f"{where}s: " + ", ".join(known)))
+
+    for key in data:
+        if key not in TOP_KEYS:
+            unknown(key, TOP_KEYS, "key")
+    for key in ("name", "description", "base"):
+        if key in data and not isinstance(data[key], str):
+            problems.append((f"'{key}' must be a string", None))
+    for key in ("sources",):
+        if key in data and not (isinstance(data[key], list) and
+                                all(isinstance(v, str) for v in data[key])):
+            problems.append((f"'{key}' must be a list of strings", None))
+    for key in ("capacity", "mesh", "learning", "figure_sources"):
+        if key in data and not isinstance(data[key], dict):
+            problems.append((f"'{key}' must be an object {{...}}", None))
+    if isinstance(data.get("figure_sources"), dict) and not all(
+            isinstance(v, str) for v in data["figure_sources"].values()):
+        problems.append(("'figure_sources' maps figures to strings", None))
+    for key, value in (data.get("capacity") if isinstance(data.get("capacity"), dict) else {}).items():
+        if key not in CAPACITY_KEYS:
+            unknown(key, CAPACITY_KEYS, "capacity entry")
+        elif not _count(value, 0):
+            problems.append((f"capacity '{key}' must be a whole number from 0 to {MAX_COUNT:,}, "
+                             f"not {value!r}", None))
+    for key, value in (data.get("mesh") if isinstance(data.get("mesh"), dict) else {}).items():
+        if key not in MESH_KEYS:
+            unknown(key, MESH_KEYS, "mesh entry")
+        elif not _count(value, 1):
+            problems.append((f"mesh '{key}' must be a whole number from 1 to {MAX_COUNT:,}, not "
+                             f"{value!r}", None))
+    learning = data.get("learning") if isinstance(data.get("learning"), dict) else {}
+    for key, value in learning.items():
+        if key not in LEARNING_KEYS:
+            unknown(key, LEARNING_KEYS, "learning-engine setting")
+        elif key == "engine" and value not in ENGINES:
+            problems.append((f"learning engine {value!r} is not one of {', '.join(ENGINES)}",
+                             did_you_mean(str(value), ENGINES)))
+        elif key == "classes" and not (isinstance(value, list) and value and
+                                       all(v in ("a", "b", "c", "d") for v in value)):
+            problems.append(("learning 'classes' is a list such as [\"a\", \"b\"]", None))
+        elif key in COUNT_KEYS and value is not None and not _count(value, 0):
+            problems.append((f"learning '{key}' must be a whole number from 0 to {MAX_COUNT:,} "
+                             f"or null, not {value!r}", None))
+        elif key == "reads_post_state" and value not in (True, False, "as_third_factor"):
+            problems.append(("learning 'reads_post_state' is true, false or "
+                             "\"as_third_factor\"", None))
+        elif key in ("constant_mantissa", "constant_exponent") and value is not None and not (
+                isinstance(value, list) and len(value) == 2 and all(
+                    _number(v) and math.isfinite(v) and v == int(v) for v in value)
+                and value[0] <= value[1]):
+            problems.append((f"learning '{key}' is a range [low, high] of whole numbers", None))
+    return problems
+
+
+def _nan(name: str) -> float:
+    return float("nan")
+
+
 def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
-    """A target from a JSON file: E601 when unreadable, E219 for unknown or bad entries."""
+    """A target from a JSON file: E601/E607/E608 when it cannot be read, E618 when it is not
+    JSON or breaks the schema (:func:`schema_problems`), E212 for an unknown base."""
+    from snnc.files import JSON_LIMIT, FileProblem, read_bytes
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as error:
-        diag.error("E601", None, f"cannot read target file '{path}': {error}",
+        raw = read_bytes(path, JSON_LIMIT)
+    except FileProblem as problem:
+        diag.error(problem.code, None, f"--target: {problem.message}",
                    hint="a target file is JSON like the built-in profiles in snnc/targets/")
         return None
-    if not isinstance(data, dict):
-        diag.error("E219", None, f"target file '{path}' must hold a JSON object")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_nan)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        diag.error("E618", None, f"--target: '{path}' is not JSON: {error}",
+                   hint="a target file is JSON like the built-in profiles in snnc/targets/")
+        return None
+    problems = schema_problems(data)
+    for message, hint in problems:
+        diag.error("E618", None, f"--target: target file '{path}': {message}", hint=hint)
+    if problems:
         return None
     base_name = data.get("base", "generic")
     if base_name not in builtin_names():
@@ -107,20 +206,8 @@ def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
                    or "bases are the built-in targets: " + ", ".join(builtin_names()))
         return None
     merged = json.loads(resources.files("snnc.targets").joinpath(f"{base_name}.json").read_text())
-    for section, known in (("capacity", CAPACITY_KEYS), ("mesh", MESH_KEYS),
-                           ("learning", LEARNING_KEYS)):
-        entries = data.get(section, {})
-        unknown = sorted(set(entries) - set(known)) if isinstance(entries, dict) else ["?"]
-        bad = [k for k, v in entries.items() if section != "learning" and (
-            not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0)] \
-            if isinstance(entries, dict) else []
-        for key in unknown + bad:
-            diag.error("E219", None, f"target file '{path}': bad {section} entry '{key}'",
-                       hint=did_you_mean(key, known) or f"{section} entries: " + ", ".join(known)
-                       if key in unknown else "capacities are non-negative numbers")
-        if unknown or bad:
-            return None
-        merged.setdefault(section, {}).update(entries)
+    for section in ("capacity", "mesh", "learning"):
+        merged.setdefault(section, {}).update(data.get(section, {}))
     merged["figure_sources"] = {**merged.get("figure_sources", {}), **{
         key: path for section in ("capacity", "mesh") for key in data.get(section, {})}}
     merged["name"] = data.get("name", os.path.splitext(os.path.basename(path))[0])
@@ -128,8 +215,8 @@ def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
     merged["sources"] = data.get("sources", [path])
     try:
         return profile_from_dict(merged)
-    except TypeError as error:
-        diag.error("E219", None, f"target file '{path}': {error}")
+    except (TypeError, ValueError) as error:
+        diag.error("E618", None, f"--target: target file '{path}': {error}")
         return None
 
 

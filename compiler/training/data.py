@@ -13,13 +13,14 @@ Labels are class indices 0 .. K-1 for the readout's K neurons.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
-from snnc.datasets.randman import SPLITS, Dataset, RandmanOptions, generate
+from snnc.datasets.randman import SPLITS, Dataset, RandmanOptions, estimate_bytes, generate
 from snnc.diagnostics import Diagnostics, did_you_mean
+from snnc.files import FileProblem, available_memory, human, read_npz
 from snnc.ir.network import Network
-from snnc.training.archive import load_npz
 
 GENERATORS = ("randman",)
 
@@ -43,32 +44,49 @@ def randman_options(text: str, diag: Diagnostics) -> RandmanOptions | None:
         key, equals, value = item.partition("=")
         key = key.strip()
         if key not in types:
-            diag.error("E620", None, f"randman has no option '{key}'",
+            diag.error("E620", None, f"--data: randman has no option '{key}'",
                        hint=did_you_mean(key, types) or f"options: {', '.join(types)}")
             continue
         if not equals:
-            diag.error("E620", None, f"randman option '{key}' needs a value ({key}=...)")
+            diag.error("E620", None, f"--data: randman option '{key}' needs a value ({key}=...)")
+            continue
+        if key in values:
+            diag.error("E620", None, f"--data: randman option '{key}' is given twice")
             continue
         try:
             values[key] = int(value) if types[key] in ("int", int) else float(value)
         except ValueError:
-            diag.error("E620", None, f"randman option {key}={value.strip()!r} is not a "
+            diag.error("E620", None, f"--data: randman option {key}={value.strip()!r} is not a "
                        f"{'whole ' if types[key] in ('int', int) else ''}number")
+            continue
+        if not math.isfinite(values[key]):
+            diag.error("E615", None, f"--data: randman option {key}={value.strip()} is not a "
+                       "finite number")
     if diag.has_errors:
         return None
     options = RandmanOptions(**values)
     for problem in options.check():
-        diag.error("E620", None, f"randman: {problem}")
-    return None if diag.has_errors else options
+        diag.error("E620", None, f"--data: randman: {problem}")
+    if diag.has_errors:
+        return None
+    needed, available = estimate_bytes(options), available_memory()
+    if needed > available // 2:
+        diag.error("E617", None, f"--data: randman with these options needs about "
+                   f"{human(needed)}; {human(available)} of memory is available",
+                   hint="lower samples, classes, units or steps")
+        return None
+    return options
 
 
 def read_file(path: str, name: str, diag: Diagnostics) -> Dataset | None:
-    """A data file in the layout above (E601 unreadable, E621 wrong layout)."""
+    """A data file in the layout above, validated by :mod:`snnc.files` (E601/E607/E608/E609
+    naming ``--data``); E621 for the wrong layout."""
     try:
-        arrays = load_npz(path)
-    except (OSError, ValueError) as error:
-        diag.error("E601", None, f"cannot read data file '{path}': {error}",
-                   hint="give --data randman[:options] or an .npz file (see snnc train --help)")
+        arrays = read_npz(path)
+    except FileProblem as problem:
+        diag.error(problem.code, None, f"--data: cannot read data file: {problem.message}",
+                   hint=problem.hint or
+                   "give --data randman[:options] or an .npz file (see snnc train --help)")
         return None
     spikes, labels = {}, {}
     for split in SPLITS:
@@ -87,7 +105,7 @@ def read_file(path: str, name: str, diag: Diagnostics) -> Dataset | None:
         if not np.isin(x, (0, 1)).all():
             diag.error("E621", None, f"'{path}': {key} must hold spikes (0 or 1)")
             continue
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
             diag.error("E621", None, f"'{path}': {label_key} must hold class indices >= 0")
             continue
         spikes[split] = x.reshape(x.shape[0], x.shape[1], -1).astype(bool)
