@@ -120,7 +120,7 @@ class Evaluator:
             try:
                 result = CONSTANT_FUNCTIONS[name](args[0].value)
             except OverflowError:
-                self.diag.error("E124", node.span, f"{name}({args[0].value:g}) overflows",
+                self.diag.error("E615", node.span, f"{name}({args[0].value:g}) overflows",
                                 hint="numbers must be finite double-precision values")
                 return None
             except ValueError:
@@ -201,7 +201,8 @@ class Evaluator:
 
     def finite(self, node: ast.Binary, q: Quantity) -> Quantity | None:
         if not math.isfinite(q.value):
-            self.diag.error("E124", node.span, "the value overflows",
-                            hint="numbers must be finite double-precision values")
+            self.diag.error("E615", node.span, "the value is not finite (it overflows "
+                            f"to {q.value})", hint="numbers must be finite double-precision "
+                            "values, at most about 1.8e308")
             return None
         return q

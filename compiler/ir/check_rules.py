@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from snnc.diagnostics import Diagnostics, Span, choices_hint, did_you_mean
 from snnc.frontend import ast
-from snnc.frontend.evaluate import Evaluator
+from snnc.frontend.evaluate import Evaluator, Value
+from snnc.ir.rule_params import Role, check_definition, check_folding, rule_roles
 from snnc.vocabulary import (
     GENERATORS,
     LOSSES,
@@ -26,8 +27,10 @@ from snnc.vocabulary import (
 ROOTS = ("pre", "post", "w", "net")
 
 
-def check_rule(rule: ast.RuleDecl, diag: Diagnostics, populations: set[str]) -> None:
-    RuleChecker(rule, diag, populations).run()
+def check_rule(rule: ast.RuleDecl, diag: Diagnostics, populations: set[str]) -> dict[str, Role]:
+    """Report the rule's mistakes; return the role (dimension) of each of its parameters
+    (:mod:`snnc.ir.rule_params`), whose defaults are evaluated here once."""
+    return RuleChecker(rule, diag, populations).run()
 
 
 class RuleChecker:
@@ -50,11 +53,12 @@ class RuleChecker:
         else:
             self.names[ident.text] = ident.span
 
-    def run(self) -> None:
+    def run(self) -> dict[str, Role]:
+        defaults: dict[str, Value | None] = {}
         for param in self.rule.params:
             self.define(param.name, "parameter")
             if param.default is not None:
-                self.evaluator.evaluate(param.default)
+                defaults[param.name.text] = self.evaluator.evaluate(param.default)
         for statement in self.rule.body:
             if isinstance(statement, (ast.TraceDef, ast.SignalDef, ast.LetDef)):
                 self.define(statement.name, type(statement).__name__[:-3].lower())
@@ -75,6 +79,9 @@ class RuleChecker:
             self.diag.error("E214", self.rule.name.span, f"rule '{self.rule.name.text}' has no "
                             "weight update", hint="add 'dw = ...' (optionally 'on pre:' or "
                             "'on post:' before it)")
+        roles = check_definition(self.rule, rule_roles(self.rule, defaults), self.diag)
+        check_folding(self.rule, {}, self.diag)
+        return roles
 
     def check_update(self, update: ast.Update) -> None:
         if update.trigger is not None and update.trigger.text not in TRIGGERS:

@@ -19,7 +19,7 @@ from snnc.frontend.loader import Program, stdlib_sources
 from snnc.frontend.parser import report_too_deep
 from snnc.ir.check_rules import check_rule
 from snnc.ir.connectivity import Connectivity
-from snnc.ir.lower_values import ValueChecker
+from snnc.ir.lower_values import ValueChecker, check_file_values
 from snnc.ir.network import Network
 from snnc.ir.nodes import (
     Input,
@@ -32,9 +32,10 @@ from snnc.ir.nodes import (
     RuleInstance,
     Settings,
 )
+from snnc.ir.rule_params import Argument, Role, check_arguments, check_folding
 from snnc.ir.values import Constant
 from snnc.models import MODELS, SURROGATES, ModelSpec, ParamSpec
-from snnc.units import DIMENSIONLESS, FREQUENCY, TIME, Quantity
+from snnc.units import DIMENSIONLESS, FREQUENCY, TIME, VOLTAGE, Dim, Quantity
 from snnc.vocabulary import (
     BUILTIN_TARGETS,
     CONNECTIVITY,
@@ -70,6 +71,8 @@ def lower(program: Program, diag: Diagnostics) -> Network | None:
         module = program.modules[-1]
         report_too_deep(diag.sources.get(module.path, ""), module.path, diag)
         return None
+    if not diag.has_errors:
+        check_file_values(network, diag)
     return None if diag.has_errors else network
 
 
@@ -88,6 +91,7 @@ class Lowering:
         self.nodes: dict[str, ast.InputDecl | ast.PopulationDecl] = {}
         self.rules: dict[str, ast.RuleDecl] = {}
         self.user_rules: set[str] = set()
+        self.rule_roles: dict[str, dict[str, Role]] = {}
         self.targets: dict[str, ast.TargetDecl] = {}
         self.projections: dict[str, ast.ProjectionDecl] = {}
 
@@ -112,7 +116,7 @@ class Lowering:
             if isinstance(item, ast.TargetDecl):
                 self.declare_target(item)
         for name, rule in self.rules.items():
-            check_rule(rule, self.diag, set(self.nodes))
+            self.rule_roles[name] = check_rule(rule, self.diag, set(self.nodes))
             if name in self.user_rules:
                 self.net.rules[name] = lower_rule(rule)
         for item in items:
@@ -440,7 +444,8 @@ class Lowering:
         if decl.receptors and isinstance(decl.receptors[0], ast.Call):
             spans["receptor"] = decl.receptors[0].span
         receptor = self.lower_receptors(decl)
-        rules = [self.lower_learn(learn) for learn in decl.learn]
+        weight_dim = weight_dimension(decl)
+        rules = [self.lower_learn(learn, weight_dim, name) for learn in decl.learn]
         if not ok or connectivity is None or weight is None or delay is None or \
                 None in rules or receptor is False:
             return
@@ -562,7 +567,10 @@ class Lowering:
             receptor = Receptor(expr.func.text, tau.value)
         return receptor
 
-    def lower_learn(self, expr: ast.Expr) -> RuleInstance | None:
+    def lower_learn(self, expr: ast.Expr, weight_dim: Dim = DIMENSIONLESS,
+                    projection: str = "") -> RuleInstance | None:
+        """The rule instance of a ``learn``, its arguments checked against the dimensions of the
+        rule's parameters (``weight_dim``: the unit of the projection's weights)."""
         if isinstance(expr, ast.Ref) and len(expr.parts) == 1:
             expr = ast.Call(expr.parts[0], (), (), expr.span)
         if not isinstance(expr, ast.Call):
@@ -577,10 +585,17 @@ class Lowering:
         bound = bind(expr, spec, self.diag, f"rule '{decl.name.text}'")
         if bound is None:
             return None
-        args = {}
+        roles = self.rule_roles.get(decl.name.text, {})
+        args, arguments = {}, {}
         for param in decl.params:
-            given = bound.get(param.name.text, param.default)
-            value = self.eval.evaluate(given)
+            name = param.name.text
+            from_default = name not in bound
+            given = param.default if from_default else bound[name]
+            role = roles.get(name)
+            if from_default and role is not None:
+                value = role.default  # evaluated (and reported) once, at the rule
+            else:
+                value = self.eval.evaluate(given)
             if value is None:
                 return None
             if isinstance(value, Symbol) and value.name not in self.nodes:
@@ -588,7 +603,14 @@ class Lowering:
                                 hint=did_you_mean(value.name, self.nodes)
                                 or "name arguments of rules name populations, e.g. readout = out")
                 return None
-            args[param.name.text] = value
+            args[name] = value
+            arguments[name] = Argument(value, given, from_default)
+        if not check_arguments(decl.name.text, roles, arguments, weight_dim, projection,
+                               expr.span, self.diag):
+            return None
+        numbers = {k: v.value for k, v in args.items() if isinstance(v, Quantity)}
+        if not check_folding(decl, numbers, self.diag, expr.span):
+            return None
         rule = self.net.rules.get(decl.name.text)
         if rule is None:
             rule = self.net.rules[decl.name.text] = lower_rule(decl)
@@ -738,6 +760,24 @@ class Lowering:
             self.unknown(decl.name, "target", [*BUILTIN_TARGETS, *self.targets], "E212")
             return
         self.net.target = name
+
+
+def weight_dimension(decl: ast.ProjectionDecl) -> Dim:
+    """The unit of a projection's weights as written: voltage when its 'weight' (or an argument
+    of its distribution) has a voltage unit, else a plain number. Reports nothing (the setting
+    is checked where it is lowered)."""
+    setting = next((s for s in decl.settings if s.name.text == "weight"), None)
+    if setting is None:
+        return DIMENSIONLESS
+    silent = ValueChecker(Diagnostics())
+    value = silent.eval.evaluate(setting.value)
+    if isinstance(value, Quantity):
+        return value.dim if value.dim == VOLTAGE else DIMENSIONLESS
+    if isinstance(value, CallValue) and value.name in ("uniform", "normal"):
+        numbers = [*value.args, *value.kwargs.values()]
+        if any(isinstance(n, Quantity) and n.dim == VOLTAGE for n in numbers):
+            return VOLTAGE
+    return DIMENSIONLESS
 
 
 def default_value(param: ParamSpec) -> object:

@@ -58,9 +58,13 @@ class Summary:
                                          net.synapse_count(p), [r.name for r in p.rules])
                        for p in net.projections()]
         s = net.settings
-        return cls(net.files, s.name, s.dt, s.seed, s.integration, net.target, nodes,
-                   projections, {name: rule.span.file for name, rule in net.rules.items()},
-                   len(net.losses), [f"{r.owner}.{r.variable}" for r in net.records])
+        summary = cls(net.files, s.name, s.dt, s.seed, s.integration, net.target, nodes,
+                      projections, {name: rule.span.file for name, rule in net.rules.items()},
+                      len(net.losses), [f"{r.owner}.{r.variable}" for r in net.records])
+        memory = net.analyses.get("check-memory")  # a snnc.memory.Estimate
+        if memory is not None:
+            summary.reports["memory"] = memory.to_json()
+        return summary
 
     @property
     def neurons(self) -> int:

@@ -31,12 +31,13 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "check-locality": ("check_locality", "CheckLocality"),
     "check-target": ("check_target", "CheckTarget"),
     "check-fit": ("check_fit", "CheckFit"),
+    "check-memory": ("check_memory", "CheckMemory"),
     "partition": ("partition", "Partition"),
     "place": ("place", "Place"),
 }
 
 DEFAULT_PIPELINE = ("check-shapes", "check-ranges", "check-rule-variables", "check-locality",
-                    "check-target", "check-fit")
+                    "check-target", "check-fit", "check-memory")
 #: what 'snnc map' runs after the default pipeline
 MAPPING_PIPELINE = ("partition", "place")
 

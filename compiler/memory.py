@@ -1,0 +1,314 @@
+"""Memory estimates before allocation: the network, a recording, a data set, and the machine.
+
+Estimates are in bytes for the reference simulator (float64 values, int64 indices) and are
+computed from the IR alone, without materialising anything, so a network of 10^12 neurons is
+estimated as fast as one of ten. They are deliberately simple upper-bound models (documented
+per function), meant to catch a network that cannot fit by a wide margin before numpy raises
+MemoryError or the kernel kills the process; they are not a profiler.
+
+The machine's memory is :func:`available_bytes`: ``SNNC_MEMORY_LIMIT`` when set (a size such as
+``8G``, ``512M`` or a byte count), else the kernel's MemAvailable (bounded by a cgroup limit
+when one is set), else the physical memory. :func:`check_fits` turns an estimate above it into
+E617 with the estimate, the largest parts and the available memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from snnc.diagnostics import Diagnostics, Span
+
+ENV_LIMIT = "SNNC_MEMORY_LIMIT"
+FLOAT = 8  # bytes of a float64 value
+INDEX = 8  # bytes of an int64 index
+DENSE_THRESHOLD = 0.25  # the reference simulator stores a projection dense above this density
+#: the synapse arrays exist twice while a simulation is built (the plan and its serialised copy)
+BUILD_COPIES = 2
+
+_UNITS = {"": 1, "B": 1, "K": 2 ** 10, "KB": 10 ** 3, "KIB": 2 ** 10, "M": 2 ** 20,
+          "MB": 10 ** 6, "MIB": 2 ** 20, "G": 2 ** 30, "GB": 10 ** 9, "GIB": 2 ** 30,
+          "T": 2 ** 40, "TB": 10 ** 12, "TIB": 2 ** 40}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Bytes needed, as named parts (``total`` is their sum)."""
+
+    parts: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def total(self) -> int:
+        return sum(size for _, size in self.parts)
+
+    def __add__(self, other: Estimate) -> Estimate:
+        return Estimate(self.parts + other.parts)
+
+    def largest(self, count: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.parts, key=lambda part: -part[1])[:count]
+
+    def to_json(self) -> dict:
+        return {"bytes": self.total,
+                "largest": [{"what": what, "bytes": size} for what, size in self.largest()]}
+
+
+@dataclass(frozen=True)
+class Available:
+    """The memory snnc may use: bytes (None when unknown), where the figure comes from, and a
+    problem with ``SNNC_MEMORY_LIMIT`` (a message) when it is set but not a size."""
+
+    bytes: int | None
+    source: str
+    problem: str | None = field(default=None)
+
+
+def format_bytes(count: float) -> str:
+    """``1536`` -> ``1.5 KiB``; binary prefixes up to EiB."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} EiB"
+
+
+def parse_size(text: str) -> int | None:
+    """A size such as ``8G``, ``512 MiB``, ``1.5GB`` or ``1000000`` in bytes; None when invalid
+    (empty, negative, not finite, an unknown suffix)."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*", text or "")
+    if match is None:
+        return None
+    unit = _UNITS.get(match[2].upper())
+    value = float(match[1])
+    if unit is None or not math.isfinite(value):
+        return None
+    return int(value * unit)
+
+
+def _meminfo(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                name, _, rest = line.partition(":")
+                if name == key:
+                    return int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """What a cgroup v2 memory limit leaves (None without a limit)."""
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as handle:
+            limit = handle.read().strip()
+        if limit == "max":
+            return None
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as handle:
+            current = int(handle.read().strip())
+        return max(int(limit) - current, 0)
+    except (OSError, ValueError):
+        return None
+
+
+def available() -> Available:
+    """The memory snnc may use, and where the figure comes from (see the module)."""
+    override = os.environ.get(ENV_LIMIT)
+    if override is not None and override.strip():
+        size = parse_size(override)
+        if size is not None:
+            return Available(size, ENV_LIMIT)
+        problem = (f"{ENV_LIMIT}={override!r} is not a size (write e.g. 8G, 512M or a number of "
+                   "bytes)")
+    else:
+        problem = None
+    free = _meminfo("MemAvailable")
+    source = "MemAvailable"
+    if free is None:
+        try:
+            free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            source = "physical memory"
+        except (ValueError, OSError, AttributeError):
+            free, source = None, "unknown"
+    room = _cgroup_room()
+    if room is not None and (free is None or room < free):
+        free, source = room, "cgroup memory limit"
+    return Available(free, source, problem)
+
+
+def available_bytes() -> int | None:
+    """The bytes snnc may use (``SNNC_MEMORY_LIMIT``, else MemAvailable), None when unknown."""
+    return available().bytes
+
+
+def check_fits(estimate: Estimate | int, what: str, diag: Diagnostics, span: Span | None = None,
+               hint: str | None = None) -> bool:
+    """E617 when ``estimate`` exceeds :func:`available` memory (also when ``SNNC_MEMORY_LIMIT``
+    is not a size); True when it fits or the machine's memory is unknown."""
+    room = available()
+    if room.problem is not None:
+        diag.error("E617", None, room.problem)
+        return False
+    total = estimate.total if isinstance(estimate, Estimate) else int(estimate)
+    if room.bytes is None or total <= room.bytes:
+        return True
+    notes = []
+    if isinstance(estimate, Estimate):
+        notes = [f"{name}: {format_bytes(size)}" for name, size in estimate.largest() if size]
+    diag.error("E617", span, f"{what} would need about {format_bytes(total)} of memory, but "
+               f"{format_bytes(room.bytes)} is available ({room.source})", notes=notes,
+               hint=hint or f"make it smaller, or run it on a machine with more memory "
+                            f"({ENV_LIMIT} overrides the limit)")
+    return False
+
+
+# -- the network ---------------------------------------------------------------------------------
+
+def synapse_storage(n_pre: int, n_post: int, synapses: int | None) -> tuple[bool, int, int]:
+    """(dense, values, bytes) of one projection's weights in the reference simulator: a dense
+    [post, pre] float matrix (plus a bool mask when not full) above 25 % density, else CSR
+    (weight, post and pre index per synapse, an index pointer per pre neuron). A projection
+    whose synapse count is unknown (a file) counts as full."""
+    full = n_pre * n_post
+    count = full if synapses is None else synapses
+    dense = full > 0 and count / full > DENSE_THRESHOLD
+    if dense:
+        return True, full, full * FLOAT + (full if count < full else 0)
+    return False, count, count * (FLOAT + 2 * INDEX) + (n_pre + 1) * INDEX
+
+
+def _per_synapse_traces(net, projection) -> int:
+    """How many per-synapse traces the rules of ``projection`` keep (the locality pass's
+    figures when it ran, else one per rule)."""
+    reports = net.analyses.get("check-locality") or []
+    found = [r for r in reports if getattr(r, "projection", None) == projection.name]
+    if not found:
+        return len(projection.rules)
+    return sum(1 for report in found for item in report.analysis.state
+               if {"i", "j"} <= set(item.index))
+
+
+def estimate_network(net, batch: int = 1) -> Estimate:
+    """The bytes the reference simulator needs to build and hold ``net`` with ``batch``
+    samples: per neuron its state (v, i, one current per receptor, adaptation, refractory
+    counter, spikes) and varying parameters; per projection its weights (see
+    :func:`synapse_storage`), twice while the simulation is built, the synapse lists drawn
+    while it is built (three int64/float64 arrays and a sort order per synapse) for the largest
+    projection, spike delay rings, and for a plastic projection its per-synapse traces, the
+    update dw per sample and an accumulator (per-pre and per-post traces are small). The
+    recordings are not included (:func:`estimate_recording`)."""
+    from snnc.ir.nodes import Population
+
+    parts: list[tuple[str, int]] = []
+    transient = ("", 0)
+    for node in net.nodes():
+        if not isinstance(node, Population):
+            parts.append((f"input '{node.name}'", batch * node.size))
+            continue
+        receptors = {p.receptor.name for p in net.incoming(node.name) if p.receptor}
+        floats = 3 + len(receptors) + ("tau_adapt" in node.params)
+        state = batch * node.size * (floats * FLOAT + (1 + INDEX if node.model.spiking else 0))
+        varying = sum(1 for name in node.params if not node.param_is_uniform(name))
+        parts.append((f"population '{node.name}'",
+                      state + BUILD_COPIES * varying * node.size * FLOAT))
+    for projection in net.projections():
+        pre, post = net.node(projection.pre), net.node(projection.post)
+        synapses = net.synapse_count(projection)
+        dense, values, storage = synapse_storage(pre.size, post.size, synapses)
+        drawn = (pre.size * post.size if synapses is None else synapses) * (FLOAT + 2 * INDEX)
+        drawn += 0 if dense else (synapses or 0) * (FLOAT + 2 * INDEX + INDEX)
+        if drawn > transient[1]:
+            transient = (f"drawing the synapses of '{projection.name}'", drawn)
+        size = BUILD_COPIES * storage
+        size += (projection.delay_steps + 2) * batch * post.size * FLOAT  # delay ring
+        if projection.rules:
+            traces = _per_synapse_traces(net, projection)
+            adam = sum(2 for rule in projection.rules if rule.rule.optimizer == "adam")
+            size += (traces * batch + batch + 1 + adam) * values * FLOAT
+        parts.append((f"projection '{projection.name}'", size))
+    if transient[1]:
+        parts.append(transient)
+    return Estimate(tuple(parts))
+
+
+# -- recordings and data -------------------------------------------------------------------------
+
+def recorded_steps(steps: int, every: int = 1) -> int:
+    return -(-max(int(steps), 0) // max(int(every), 1))
+
+
+def estimate_recording(net, names: Iterable[str], steps: int, batch: int, every: int = 1,
+                       itemsize: int = FLOAT) -> Estimate:
+    """The bytes of recording ``names`` ('population.variable' or 'projection.variable') over
+    ``steps`` steps (every ``every``-th) for ``batch`` samples: steps x batch x neurons x
+    ``itemsize`` per variable (spikes one byte); a projection's weights once per recorded step
+    (shared by the batch), its other variables (traces) per sample at the synapse scale."""
+    kept = recorded_steps(steps, every)
+    parts = []
+    for name in dict.fromkeys(names):
+        owner, _, variable = name.rpartition(".")
+        if owner and net.has_node(owner):
+            node = net.node(owner)
+            size = 1 if variable == "s" else itemsize
+            parts.append((f"recording '{name}'", kept * batch * node.size * size))
+            continue
+        projection = net.projection(owner) if owner else None
+        if projection is None:
+            continue
+        pre, post = net.node(projection.pre), net.node(projection.post)
+        _, values, _ = synapse_storage(pre.size, post.size, net.synapse_count(projection))
+        samples = 1 if variable == "w" else batch
+        parts.append((f"recording '{name}'", kept * samples * values * itemsize))
+    return Estimate(tuple(parts))
+
+
+def estimate_data(samples: int, steps: int, channels: int, itemsize: int = 1) -> Estimate:
+    """The bytes of a spike data set of ``samples`` x ``steps`` x ``channels`` (one byte per
+    spike value by default) plus its labels (int64 per sample)."""
+    return Estimate(((f"data set of {samples:,} samples", samples * steps * channels * itemsize
+                      + samples * INDEX),))
+
+
+def check_run(net, names: Iterable[str], steps: int, batch: int, diag: Diagnostics,
+              every: int = 1, itemsize: int = FLOAT) -> bool:
+    """E617 when simulating ``net`` with ``batch`` samples for ``steps`` steps and recording
+    ``names`` would need more memory than is available (the data inputs [steps, batch, n]
+    count too); what ``snnc run`` calls before it allocates the simulation."""
+    inputs = Estimate(tuple((f"data input '{node.name}'", steps * batch * node.size)
+                            for node in net.inputs() if node.source == "data"))
+    estimate = estimate_network(net, batch) + estimate_recording(net, names, steps, batch, every,
+                                                                 itemsize) + inputs
+    return check_fits(estimate, f"simulating {steps:,} steps with batch {batch} and these "
+                      "recordings", diag,
+                      hint="record fewer variables (--record), fewer steps or a smaller batch")
+
+
+def estimate_training(net, batch: int, steps: int, mode: str = "online") -> Estimate:
+    """The bytes of training ``net`` on mini-batches of ``batch`` samples of ``steps`` steps:
+    the network with ``batch`` samples (:func:`estimate_network`), plus for the ``bptt`` oracle
+    its trajectory and adjoints (8 floats per neuron, step and sample) and for the ``rtrl``
+    oracle its forward sensitivities (5 floats per neuron, sample and trained weight, the
+    weights counted dense). The data set is :func:`estimate_data`."""
+    from snnc.ir.nodes import Population
+
+    estimate = estimate_network(net, batch)
+    neurons = sum(node.size for node in net.nodes() if isinstance(node, Population))
+    if mode == "bptt":
+        estimate += Estimate((("BPTT trajectory", steps * batch * neurons * 8 * FLOAT),))
+    elif mode == "rtrl":
+        weights = sum(net.node(p.pre).size * net.node(p.post).size
+                      for p in net.projections() if p.rules)
+        estimate += Estimate((("RTRL sensitivities", 5 * batch * neurons * weights * FLOAT),))
+    return estimate
+
+
+def check_training(net, batch: int, steps: int, mode: str, diag: Diagnostics,
+                   data: Estimate | None = None) -> bool:
+    """E617 when training (see :func:`estimate_training`, plus ``data``, the data set) would
+    need more memory than is available; what ``snnc train`` calls before it allocates."""
+    estimate = estimate_training(net, batch, steps, mode) + (data or Estimate())
+    return check_fits(estimate, f"training by {mode} with batch {batch}", diag,
+                      hint="lower --batch, shorten the samples, or train fewer neurons")
