@@ -1,6 +1,8 @@
 """The ``snnc`` command line: the only place that prints and picks exit codes.
 
-Exit status: 0 success (warnings allowed), 1 the input has errors, 2 usage error.
+Exit status: 0 success (warnings allowed), 1 the input has errors (diagnostics, including
+refused outputs E630-E633), 2 usage error, 3 internal error (a bug in snnc).
+Every file or folder a command writes goes through :mod:`snnc.output`, checked before any work.
 Diagnostics go to standard error, results to standard output; with ``--format json`` a
 single JSON document goes to standard output instead.
 """
@@ -13,13 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 
 import numpy as np
 
 import snnc
+from snnc import output
 from snnc.backends import REGISTRY as BACKENDS
 from snnc.backends import MissingExtra, get_backend
 from snnc.backends.reference.plan import DELIVERIES
@@ -35,7 +37,14 @@ from snnc.targets import builtin_names
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
-EPILOG = "exit status: 0 ok, 1 errors in the input, 2 usage error"
+FORCE_HELP = ("replace an existing output that snnc did not write (never /, the home or current "
+              "folder, an input, or a folder containing one)")
+EPILOG = ("exit status: 0 ok (warnings allowed), 1 errors in the input (diagnostics, also a "
+          "refused output path), 2 usage error, 3 internal error (a bug in snnc)\n\n"
+          "outputs: snnc replaces only what it wrote (output folders hold a .snnc-output "
+          "marker; .npz, .png and imported .snn files carry a stamp); --force replaces other "
+          "files and folders, but never /, the home or current folder, an input, or a folder "
+          "containing one of them")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,14 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser(
         "compile", help="write a backend's artifacts for a .snn file",
         description="Check FILE and write the artifacts of a backend into a folder. The folder "
-                    "is replaced atomically: a failed compile leaves the previous output intact.",
+                    "is replaced atomically: a failed compile leaves the previous output intact. "
+                    "An existing folder is replaced only when snnc wrote it (its .snnc-output "
+                    "marker) or it is empty; else pass --force.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  snnc compile examples/cuba.snn --emit reference -o build/cuba")
     compile_.add_argument("file", metavar="FILE")
     compile_.add_argument("--emit", choices=sorted(BACKENDS), default="reference",
                           help="the backend (default: reference)")
     compile_.add_argument("-o", "--output", required=True, metavar="DIR",
-                          help="output folder (replaced as a whole)")
+                          help="output folder (replaced as a whole when snnc wrote it)")
     compile_.add_argument("--target", metavar="NAME", help="check against this target")
     compile_.add_argument("--delivery", choices=DELIVERIES, default=None,
                           help="when a spike reaches its target (see README; default: "
@@ -95,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--allow-lossy", action="store_true",
                           help="nir: export constructs NIR cannot express without them "
                                "(warnings instead of errors)")
+    compile_.add_argument("--force", action="store_true", help=FORCE_HELP)
     compile_.set_defaults(handler=run_compile)
 
     run = commands.add_parser(
@@ -107,8 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
                "n] for mse), 'label' (class labels for local readouts) and 'reward' [steps] or "
                "[steps, batch].\n"
                "output (.npz): 'pop.var' arrays [steps, batch, *shape] for every recorded "
-               "variable, '<projection>.w' final weights, 'dt' and 'steps'.\n\n"
-               "example:\n  snnc run examples/cuba.snn --steps 10000 -o cuba.npz")
+               "variable (with --record-every N: [ceil(steps / N), batch, *shape], kept after "
+               "the steps 0, N, 2N, ...); a recorded trace or signal of a learning rule as "
+               "'<projection>.<name>' [steps, batch, *its shape] (per pre neuron [n_pre], per "
+               "post neuron [n_post], per synapse [post, pre] dense or [synapses]); a recorded "
+               "weight history as '<projection>.w.history' [steps, *weight shape]; "
+               "'<projection>.w' final weights, 'dt', 'steps' and 'record_every'.\n"
+               "NaN or inf appearing in a population's or projection's state stops the run "
+               "with E616 naming it, the variable and the step (--allow-nonfinite: W616).\n\n"
+               "example:\n  snnc run examples/cuba.snn --steps 10000 -o cuba.npz\n"
+               "  snnc run examples/stdp.snn --steps 1000 --record 'out.s,poisson_in->out.w,"
+               "poisson_in->out.x_pre' --record-every 10 -o stdp.npz")
     run.add_argument("file", metavar="FILE")
     run.add_argument("--steps", type=int, metavar="N",
                      help="number of steps (default: the network's duration / dt)")
@@ -116,8 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch", type=int, default=1, metavar="B",
                      help="independent copies run side by side (default 1)")
     run.add_argument("--record", metavar="WHAT",
-                     help="comma-separated: spikes, v, i, a (all populations) or pop.var; "
+                     help="comma-separated: spikes, v, i, a (all populations), pop.var, "
+                          "<projection>.w (weight history) or <projection>.<trace or signal>; "
                           "default: the program's 'record' statements, else all spikes")
+    run.add_argument("--record-every", type=int, default=1, metavar="N",
+                     help="keep the recorded variables every N steps (default 1: every step)")
+    run.add_argument("--allow-nonfinite", action="store_true",
+                     help="NaN or inf in the state is a warning (W616) instead of an error")
     run.add_argument("-o", "--output", metavar="OUT.npz", help="where to save the recordings")
     run.add_argument("--rates", metavar="RATES.npz",
                      help="also save each population's per-neuron firing rate in Hz")
@@ -128,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-learn", action="store_true",
                      help="freeze the weights (learning rules do not run)")
     run.add_argument("--format", choices=("text", "json"), default="text")
+    run.add_argument("--force", action="store_true", help=FORCE_HELP)
     run.set_defaults(handler=run_run)
 
     plot = commands.add_parser(
@@ -136,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("recording", metavar="OUT.npz")
     plot.add_argument("-o", "--output", metavar="DIR", default=".",
                       help="folder for the PNG files (default: here)")
+    plot.add_argument("--force", action="store_true", help=FORCE_HELP)
     plot.set_defaults(handler=run_plot)
 
     importer = commands.add_parser(
@@ -148,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("-o", "--output", required=True, metavar="NET.snn")
     importer.add_argument("--dt", type=float, metavar="SECONDS",
                           help="the time step (required unless the graph's metadata has 'dt')")
+    importer.add_argument("--force", action="store_true", help=FORCE_HELP)
     importer.set_defaults(handler=run_import)
 
     mapper = commands.add_parser(
@@ -172,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     mapper.add_argument("--no-kahip", action="store_true",
                         help="do not use KaHIP even when installed (extra 'map')")
     mapper.add_argument("--format", choices=("text", "json"), default="text")
+    mapper.add_argument("--force", action="store_true", help=FORCE_HELP)
     mapper.set_defaults(handler=run_map)
     train = commands.add_parser(
         "train", help="train a network with the learning rules of its source",
@@ -209,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "rule's own optimizer, as on a chip")
     train.add_argument("--save-data", metavar="DATA.npz",
                        help="also write the data set in the .npz layout above")
+    train.add_argument("--allow-nonfinite", action="store_true",
+                       help="a NaN or inf loss, weight or state is a warning (W616) instead of "
+                            "an error (E616)")
+    train.add_argument("--force", action="store_true", help=FORCE_HELP)
     train.set_defaults(handler=run_train)
 
     passes = commands.add_parser("passes", help="list the compiler passes",
@@ -218,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # names that are not UTF-8 print escaped, not crash
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -225,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.handler(args)
+    except output.OutputError as error:  # an output refused or unwritable: E630-E633
+        diag = Diagnostics()
+        error.report(diag)
+        print_diagnostics(diag)
+        return EXIT_ERRORS
     except KeyboardInterrupt:
         print("snnc: interrupted", file=sys.stderr)
         return 130
@@ -320,6 +362,15 @@ def format_quantity_dt(dt: float) -> str:
     return f"{dt * 1e3:g} ms" if dt < 1 else f"{dt:g} s"
 
 
+def memory_line(estimate: int) -> str:
+    """The summary's memory row; says when the estimate exceeds this machine's memory."""
+    from snnc.memory import available_bytes, format_bytes
+    room = available_bytes()
+    more = f", more than the {format_bytes(room)} available here (run, train and compile " \
+        "refuse it: E617)" if room is not None and estimate > room else ""
+    return f"  memory       {'':>4}   {'~' + format_bytes(estimate):>13} to simulate (batch 1){more}"
+
+
 def format_summary(path: str, summary: Summary, diag: Diagnostics, max_rows: int = 12) -> str:
     """One screen: header, totals, then the populations and projections (truncated)."""
     warnings = sum(1 for d in diag.items if d.severity is Severity.WARNING)
@@ -338,6 +389,8 @@ def format_summary(path: str, summary: Summary, diag: Diagnostics, max_rows: int
         + (f"{synapses:>13,} synapses" if synapses is not None else "    (from files) synapses"),
         f"  rules        {len(used_rules):>4}   {', '.join(used_rules) or '-'}",
     ]
+    if "memory" in summary.reports:  # snnc.memory: the reference simulator's estimate
+        lines.append(memory_line(summary.reports["memory"]["bytes"]))
     if summary.nodes:
         lines += ["", f"  {'name':<20} {'kind':<10} {'model':<16} {'shape':<16} {'size':>12}"]
         for node in summary.nodes[:max_rows]:
@@ -368,52 +421,35 @@ def compile_net(path: str, diag: Diagnostics, target: str | None = None):
     net = lower(program, diag)
     if net is None:
         return None
-    return run_pipeline(net, diag, DEFAULT_PIPELINE, options={"check-target": {"target": target}})
+    return run_pipeline(net, diag, DEFAULT_PIPELINE, options={"check-target": {"target": target},
+                                                              "check-memory": {"enforce": True}})
 
 
-def write_folder(files: dict[str, str | bytes], output: str) -> None:
-    """Write ``files`` into ``output`` atomically: a fresh folder replaces the old one whole."""
-    parent = os.path.dirname(os.path.abspath(output))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".snnc-", dir=parent)
-    try:
-        for name, content in sorted(files.items()):
-            path = os.path.join(staging, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb" if isinstance(content, bytes) else "w") as handle:
-                handle.write(content)
-        if os.path.isdir(output):
-            retired = tempfile.mkdtemp(prefix=".snnc-old-", dir=parent)
-            os.rename(output, os.path.join(retired, "old"))
-            os.rename(staging, output)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def write_folder(files: dict[str, str | bytes], target: output.Target, command: str,
+                 inputs=()) -> None:
+    """Write ``files`` and the marker into the checked folder ``target`` atomically; the old
+    folder is replaced only when snnc wrote it (or --force). ``inputs``: more files to protect."""
+    announce(command, output.write_folder(target, files, inputs))
 
 
-def write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Save arrays to ``path`` atomically (a temporary file renamed into place)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".snnc-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def write_npz(target: output.Target, arrays: dict[str, np.ndarray], command: str) -> None:
+    """Save arrays to the checked ``target``: stamped, reproducible, atomic."""
+    announce(command, output.write_file(target, output.npz_bytes(arrays)))
+
+
+def announce(command: str, created: list[str]) -> None:
+    """Say which missing parent folders an output needed (on stderr: stdout may be JSON)."""
+    for folder in created:
+        print(f"snnc {command}: created the folder '{folder}'", file=sys.stderr)
 
 
 def read_mapping(path: str, diag: Diagnostics) -> dict | None:
     """A mapping.json of ``snnc map`` (E601 when it cannot be read)."""
+    from snnc.files import FileProblem, read_json
     try:
-        with open(path, encoding="utf-8") as handle:
-            mapping = json.load(handle)
-    except (OSError, ValueError) as error:
-        diag.error("E601", None, f"cannot read mapping '{path}': {error}",
+        mapping = read_json(path, what="mapping")
+    except FileProblem as problem:
+        diag.error(problem.code, None, f"--mapping: {problem.message}",
                    hint="write one with 'snnc map FILE --target CHIP -o DIR'")
         return None
     if not isinstance(mapping, dict):
@@ -432,7 +468,14 @@ def render_dot(source: str) -> dict[str, bytes]:
     return {"process_graph.png": result.stdout} if result.returncode == 0 else {}
 
 
+def inputs_of(*paths: str | None) -> list[str]:
+    """The paths among ``paths`` that exist (options like --target may also hold a name)."""
+    return [p for p in paths if p and os.path.lexists(p)]
+
+
 def run_compile(args) -> int:
+    target = output.check_folder(args.output, inputs=inputs_of(args.file, args.mapping,
+                                                               args.target), force=args.force)
     diag = Diagnostics()
     net = compile_net(args.file, diag, args.target)
     files: dict[str, str | bytes] = {}
@@ -462,7 +505,10 @@ def run_compile(args) -> int:
             files = backend.emit(net)
             if "process_graph.dot" in files:
                 files.update(render_dot(files["process_graph.dot"]))
-            write_folder(files, args.output)
+            try:
+                write_folder(files, target, "compile", net.files)
+            except output.OutputError as error:
+                error.report(diag)
     print_diagnostics(diag)
     if diag.has_errors:
         return EXIT_ERRORS
@@ -488,24 +534,57 @@ def quantization_summary(report: dict) -> str:
             "(quantization.json)")
 
 
-def record_list(args, net, variables: dict) -> tuple[list[str], list[str]]:
-    """(variables to record, unknown names asked for)."""
+def record_list(args, net, module, diag: Diagnostics) -> list[str]:
+    """The variables to record: ``--record`` or the program's ``record`` statements, else
+    every spike. Population and input variables, the rules' traces and signals
+    ('<projection>.<name>') and weight histories ('<projection>.w'); anything else is E605
+    (at the record statement's position for the program's own)."""
+    variables = module.VARIABLES
+    histories = [f"{name}.w" for name in module.WEIGHTS]
+    owners = {p.name for p in net.populations()} | {x.name for x in net.inputs()}
+    known = [*variables, *histories]
     if args.record:
-        wanted, unknown = [], []
+        wanted = []
         for word in (w.strip() for w in args.record.split(",") if w.strip()):
             suffix = {"spikes": ".s", "v": ".v", "i": ".i", "a": ".a"}.get(word)
             if suffix is not None:
-                wanted += [k for k in variables if k.endswith(suffix)]
-            elif word.endswith(".w"):
-                continue  # final weights are always saved
-            elif word in variables:
+                wanted += [k for k in variables if k.endswith(suffix)
+                           and k.rsplit(".", 1)[0] in owners]
+            elif word in known:
                 wanted.append(word)
             else:
-                unknown.append(word)
-        return list(dict.fromkeys(wanted)), unknown
-    chosen = [f"{r.owner}.{r.variable}" for r in net.records if not r.is_projection]
-    chosen = [c for c in chosen if c in variables]
-    return chosen or [k for k in variables if k.endswith(".s")], []
+                diag.error("E605", None, f"--record: cannot record '{word}'",
+                           hint=did_you_mean(word, known) or "record spikes, v, i, a, "
+                           "population.variable, projection.w or projection.trace")
+        return list(dict.fromkeys(wanted))
+    chosen = []
+    for r in net.records:
+        key = f"{r.owner}.{r.variable}"
+        if key in known:
+            chosen.append(key)
+        else:
+            diag.error("E605", r.span, f"the reference simulator has no '{key}' to record",
+                       hint="a population fed only through receptors has no current 'i' of "
+                            "its own; record its spikes or v" if r.variable == "i" else
+                       did_you_mean(key, known) or None)
+    return list(dict.fromkeys(chosen)) or [k for k in variables if k.endswith(".s")
+                                           and k.rsplit(".", 1)[0] in owners]
+
+
+def nonfinite_diagnostic(diag: Diagnostics, error, allowed: bool, where: str = "") -> None:
+    """E616 (W616 when ``allowed``) for NaN/inf that appeared while simulating or training."""
+    step = "" if error.step is None else f" after step {error.step}"
+    what = f"{error.kind} '{error.owner}': {error.variable} became {error.value}{step}" \
+           f"{where or getattr(error, 'where', '')}"
+    if allowed:
+        diag.warning("W616", None, what + "; the run went on (--allow-nonfinite), later "
+                     "non-finite values are not reported",
+                     hint="the results from that point on may hold NaN or inf")
+    else:
+        diag.error("E616", None, what,
+                   hint="look for an overflowing parameter (input_scale, weights), a rule "
+                        "dividing by zero or taking sqrt/log of a negative value; "
+                        "--allow-nonfinite lets the run continue")
 
 
 def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnostics):
@@ -513,12 +592,11 @@ def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnost
     wanted = {name: shape for name, (shape, source) in module.INPUTS.items() if source == "data"}
     given: dict[str, np.ndarray] = {}
     if path is not None:
+        from snnc.files import FileProblem, read_npz, report
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                given = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError) as error:
-            diag.error("E601", None, f"cannot read input data '{path}': {error}",
-                       hint="save the spikes with numpy.savez(path, input_name=array)")
+            given = read_npz(path)
+        except FileProblem as problem:
+            report(diag, problem, option="--input")
             return None
     inputs = {}
     for name, shape in wanted.items():
@@ -555,25 +633,69 @@ def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnost
     return None if diag.has_errors else inputs
 
 
-def load_supervision(path: str | None) -> tuple[dict, np.ndarray | None]:
-    """Targets ('target.<readout>', 'label') and the reward ('reward') of a data file."""
+def load_supervision(path: str | None, module=None, steps: int = 0,
+                     diag: Diagnostics | None = None) -> tuple[dict, np.ndarray | None]:
+    """Targets ('target.<readout>', 'label') and the reward ('reward') of a data file; with
+    ``diag``: E615 for NaN/inf, E604 for labels that are not class indices of the readout and
+    for too few steps of targets or reward (then ({}, None) with the errors in ``diag``)."""
     if path is None:
         return {}, None
-    with np.load(path, allow_pickle=False) as archive:
-        targets = {key[len("target."):]: archive[key] for key in archive.files
-                   if key.startswith("target.")}
-        if "label" in archive.files:
-            targets["label"] = archive["label"]
-        reward = archive["reward"] if "reward" in archive.files else None
-    return targets, reward
+    from snnc.files import FileProblem, read_npz, report
+    try:
+        arrays = read_npz(path)
+    except FileProblem as problem:
+        if diag is None:
+            raise
+        report(diag, problem, option="--input")
+        return {}, None
+    targets = {key[len("target."):]: arrays[key] for key in arrays if key.startswith("target.")}
+    if "label" in arrays:
+        targets["label"] = arrays["label"]
+    reward = arrays.get("reward")
+    if diag is None:
+        return targets, reward
+    checked = dict(targets, **({"reward": reward} if reward is not None else {}))
+    for name, array in checked.items():
+        key = name if name in ("label", "reward") else f"target.{name}"
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            diag.error("E615", None, f"--input: '{key}' in '{path}' holds NaN or infinite values")
+            continue
+        if name == "reward" or array.ndim == 3:
+            if array.ndim == 0 or array.shape[0] < steps:
+                diag.error("E604", None, f"--input: '{key}' in '{path}' has "
+                           f"{0 if array.ndim == 0 else array.shape[0]} steps; {steps} are "
+                           "simulated", hint="pass --steps with at most that many steps")
+            continue
+        if name != "label" and array.ndim != 1 and array.dtype.kind == "f":
+            continue  # values of an mse target [batch, n]: any finite numbers
+        variable = (module.VARIABLES.get(f"{name}.v") if module is not None else None)
+        size = int(np.prod(variable[1])) if variable else None
+        whole = array.dtype.kind in "biu" or (array.dtype.kind == "f" and
+                                             bool(np.all(array == np.round(array))))
+        if not whole or (array.size and array.min() < 0) or \
+                (size is not None and array.size and array.max() >= size):
+            diag.error("E604", None, f"--input: '{key}' in '{path}' must hold class indices "
+                       f"0 .. {'K-1' if size is None else size - 1}")
+        elif array.ndim == 2 and array.shape[0] < steps:
+            diag.error("E604", None, f"--input: '{key}' in '{path}' has {array.shape[0]} "
+                       f"steps; {steps} are simulated")
+    return ({}, None) if diag.has_errors else (targets, reward)
 
 
 def run_run(args) -> int:
     from snnc.backends.reference.runner import load_simulation
+    from snnc.memory import check_run
 
-    if args.batch < 1 or (args.steps is not None and args.steps < 1):
-        print("snnc run: --steps and --batch must be positive", file=sys.stderr)
+    if args.batch < 1 or (args.steps is not None and args.steps < 1) or args.record_every < 1:
+        print("snnc run: --steps, --batch and --record-every must be positive", file=sys.stderr)
         return EXIT_USAGE
+    if args.output and args.rates and \
+            os.path.realpath(args.output) == os.path.realpath(args.rates):
+        print("snnc run: -o and --rates name the same file", file=sys.stderr)
+        return EXIT_USAGE
+    given = inputs_of(args.file, args.input)
+    saves = {option: output.check_file(path, "npz", option=option, inputs=given, force=args.force)
+             for option, path in (("-o", args.output), ("--rates", args.rates)) if path}
     diag = Diagnostics()
     net = compile_net(args.file, diag)
     if net is None:
@@ -591,42 +713,54 @@ def run_run(args) -> int:
         print_diagnostics(diag)
         return EXIT_ERRORS
     module = load_simulation(net, args.delivery)
-    record, unknown = record_list(args, net, module.VARIABLES)
-    for word in unknown:
-        diag.error("E605", None, f"cannot record '{word}'",
-                   hint=did_you_mean(word, module.VARIABLES) or
-                   "record spikes, v, i, a or population.variable")
+    record = record_list(args, net, module, diag)
     inputs = load_inputs(args.input, module, steps, args.batch, diag)
     if inputs is None or diag.has_errors:
         print_diagnostics(diag)
         return EXIT_ERRORS
     spiking = [k for k in module.VARIABLES if k.endswith(".s") and k.split(".")[0] in
                {p.name for p in net.populations()}]
-    internal = list(dict.fromkeys(record + spiking))  # spikes are always counted
+    if not check_run(net, record, steps, args.batch, diag,  # E617 before allocating
+                     every=args.record_every):
+        print_diagnostics(diag)
+        return EXIT_ERRORS
     seed = net.settings.seed if args.seed is None else args.seed
     sim = module.Simulation(batch=args.batch, dtype=args.dtype, seed=seed)
-    targets, reward = load_supervision(args.input)
+    targets, reward = load_supervision(args.input, module, steps, diag)
+    if diag.has_errors:
+        print_diagnostics(diag)
+        return EXIT_ERRORS
     progress, bar = progress_bar(steps)
     start = time.perf_counter()
     try:
-        out = sim.run(steps, inputs, record=internal, progress=progress, targets=targets,
-                      reward=reward, learn=not args.no_learn)
-    except ValueError as error:  # targets of the wrong shape
-        diag.error("E604", None, str(error))
+        out = sim.run(steps, inputs, record=record, progress=progress, targets=targets,
+                      reward=reward, learn=not args.no_learn, every=args.record_every,
+                      count=spiking, allow_nonfinite=args.allow_nonfinite)
+    except (ValueError, IndexError) as error:  # targets of the wrong shape or range
+        diag.error("E604", None, f"--input: {error}")
         print_diagnostics(diag)
         return EXIT_ERRORS
+    except module.NonFiniteError as error:
+        if bar is not None:
+            bar.close()
+        nonfinite_diagnostic(diag, error, allowed=False)
+        print_diagnostics(diag)
+        return EXIT_ERRORS
+    for error in sim.nonfinite:
+        nonfinite_diagnostic(diag, error, allowed=True)
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    counts = {key[:-2]: int(out[key].sum()) for key in spiking}
+    counts = {key[:-2]: int(out[key + ".count"].sum()) for key in spiking}
     duration = steps * net.settings.dt * args.batch
     if args.output:
-        saved = {k: v for k, v in out.items() if k in record or k.endswith(".w")}
-        saved.update(dt=np.float64(net.settings.dt), steps=np.int64(steps))
-        write_npz(args.output, saved)
+        saved = {k: v for k, v in out.items() if not k.endswith(".count")}
+        saved.update(dt=np.float64(net.settings.dt), steps=np.int64(steps),
+                     record_every=np.int64(args.record_every))
+        write_npz(saves["-o"], saved, "run")
     if args.rates:
-        rates = {key[:-2]: out[key].sum(axis=(0, 1)) / duration for key in spiking}
-        write_npz(args.rates, rates)
+        rates = {key[:-2]: out[key + ".count"].sum(axis=0) / duration for key in spiking}
+        write_npz(saves["--rates"], rates, "run")
     print_diagnostics(diag)
     if args.format == "json":
         print(json.dumps({"file": args.file, "steps": steps, "batch": args.batch,
@@ -665,14 +799,23 @@ def progress_bar(steps: int):
 
 
 def run_train(args) -> int:
-    from snnc.training import archive
     from snnc.training.data import to_arrays
+    from snnc.training.engines import NonFiniteError
     from snnc.training.session import Options, prepare
 
     if args.epochs < 1 or args.batch < 1 or args.compare_every < 0:
         print("snnc train: --epochs and --batch must be positive, --compare-every at least 0",
               file=sys.stderr)
         return EXIT_USAGE
+    if args.save_data and os.path.realpath(args.save_data).startswith(
+            os.path.realpath(args.output).rstrip(os.sep) + os.sep):
+        print("snnc train: --save-data must be outside the -o folder (which a new run "
+              "replaces)", file=sys.stderr)
+        return EXIT_USAGE
+    given = inputs_of(args.file, args.data)
+    folder = output.check_folder(args.output, inputs=given, force=args.force, resume=args.resume)
+    save_data = None if not args.save_data else output.check_file(
+        args.save_data, "npz", option="--save-data", inputs=given, force=args.force)
     diag = Diagnostics()
     net = compile_net(args.file, diag)
     options = Options(args.data, args.output, args.epochs, args.batch, args.seed,
@@ -681,9 +824,11 @@ def run_train(args) -> int:
     print_diagnostics(diag)
     if session is None:
         return EXIT_ERRORS
-    if args.save_data:
+    if save_data is not None:
         trainer = session.trainer
-        archive.save_npz(args.save_data, to_arrays(trainer.dataset, trainer.engine.input))
+        write_npz(save_data, to_arrays(trainer.dataset, trainer.engine.input), "train")
+    session.folder = output.OutputFolder(folder)
+    announce("train", session.folder.created)
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -697,6 +842,7 @@ def run_train(args) -> int:
                             if header["mode"] == "online" else "")
     print(f"{args.file}: training by {how}, seed {header['seed']}, batch "
           f"{header['batch']}, {header['samples']['train']:,} training samples")
+    session.trainer.allow_nonfinite = args.allow_nonfinite
     while session.next_epoch <= args.epochs:
         bar = None
         if sys.stderr.isatty():
@@ -707,9 +853,23 @@ def run_train(args) -> int:
             if bar is not None:
                 bar.total = total
                 bar.update(done - bar.n)
-        record = session.run_epoch(progress)
+        try:
+            record = session.run_epoch(progress)
+        except NonFiniteError as error:  # nothing of this epoch is saved
+            if bar is not None:
+                bar.close()
+            failure = Diagnostics()  # the earlier diagnostics are printed already
+            nonfinite_diagnostic(failure, error, allowed=False)
+            print_diagnostics(failure)
+            return EXIT_ERRORS
         if bar is not None:
             bar.close()
+        if session.trainer.nonfinite:
+            late = Diagnostics()
+            for error in session.trainer.nonfinite:
+                nonfinite_diagnostic(late, error, allowed=True)
+            session.trainer.nonfinite.clear()
+            print_diagnostics(late)
         if plt is not None:
             session.write_curves(plt)
         seconds = session.timing[-1]["train_seconds"]
@@ -731,15 +891,29 @@ def run_plot(args) -> int:
     except ImportError:
         print("snnc plot needs matplotlib: pip install 'snnc[plot]'", file=sys.stderr)
         return EXIT_USAGE
+    folder = output.check_into(args.output)  # receives the pictures; never replaced
+    from snnc.files import FileProblem, read_npz, recording_problems
     try:
-        with np.load(args.recording, allow_pickle=False) as archive:
-            data = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as error:
-        print(f"snnc plot: cannot read '{args.recording}': {error}", file=sys.stderr)
+        data = read_npz(args.recording, finite=True)
+    except FileProblem as problem:
+        print(f"error[{problem.code}]: {problem.message}", file=sys.stderr)
         return EXIT_ERRORS
-    from snnc.plots import plot_recording
-    os.makedirs(args.output, exist_ok=True)
-    written = plot_recording(data, args.output, plt)
+    problems = recording_problems(data, args.recording)
+    for problem in problems:
+        print(f"error[E604]: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_ERRORS
+    from snnc.plots import pictures, wanted
+    names = wanted(data)
+    targets = {name: output.check_file(os.path.join(args.output, name), "png",
+                                       inputs=[args.recording], force=args.force)
+               for name in names}
+    written = []
+    if names:
+        announce("plot", output.ensure_folder(folder))
+    for name, content in pictures(data, plt).items():
+        announce("plot", output.write_file(targets[name], content))
+        written.append(os.path.join(args.output, name))
     for path in written:
         print(path)
     if not written:
@@ -756,19 +930,30 @@ def run_import(args) -> int:
         print("snnc import-nir needs nir: pip install 'snnc[nir]'", file=sys.stderr)
         return EXIT_USAGE
     if args.dt is not None and not (args.dt > 0 and np.isfinite(args.dt)):
-        print("snnc import-nir: --dt must be a positive number of seconds", file=sys.stderr)
+        diag = Diagnostics()
+        diag.error("E615" if not np.isfinite(args.dt) else "E614", None,
+                   f"--dt {args.dt:g}: the time step must be a positive, finite number of seconds",
+                   hint="for example --dt 1e-3 for 1 ms")
+        print_diagnostics(diag)
         return EXIT_USAGE
-    diag = Diagnostics()
     stem = os.path.splitext(os.path.basename(args.output))[0]
     archive = stem + ".npz"
+    beside = os.path.join(os.path.dirname(os.path.abspath(args.output)), archive)
+    if os.path.realpath(beside) == os.path.realpath(args.output):
+        print(f"snnc import-nir: -o names the archive '{archive}' itself; give a .snn path",
+              file=sys.stderr)
+        return EXIT_USAGE
+    given = inputs_of(args.graph)
+    snn_target = output.check_file(args.output, "snn", inputs=given, force=args.force)
+    npz_target = output.check_file(beside, "npz", option="-o (its archive)", inputs=given,
+                                   force=args.force)
+    diag = Diagnostics()
     result = import_graph(args.graph, diag, args.dt, stem, archive)
     if result is not None:
         text, arrays = result
-        folder = os.path.dirname(os.path.abspath(args.output))
-        os.makedirs(folder, exist_ok=True)
         if arrays:
-            write_npz(os.path.join(folder, archive), arrays)
-        write_text(args.output, text)
+            write_npz(npz_target, arrays, "import-nir")
+        write_text(snn_target, output.SNN_STAMP + text, "import-nir")
         check = Diagnostics()
         if snnc.check_file(args.output, check) is None:  # a bug: our own output must compile
             print_diagnostics(check)
@@ -785,6 +970,8 @@ def run_map(args) -> int:
     from snnc.mapping.graph import load_rates
     from snnc.passes import MAPPING_PIPELINE
 
+    target = output.check_folder(args.output, inputs=inputs_of(args.file, args.rates,
+                                                               args.target), force=args.force)
     diag = Diagnostics()
     rates = None if args.rates is None else load_rates(args.rates, diag)
     net = None
@@ -807,7 +994,7 @@ def run_map(args) -> int:
     except ImportError:
         print("snnc map: no mapping.png without matplotlib: pip install 'snnc[plot]'",
               file=sys.stderr)
-    write_folder(files, args.output)
+    write_folder(files, target, "map", net.files)
     if args.format == "json":
         print(json.dumps({key: value for key, value in doc.items() if key != "slices"}, indent=2))
     else:
@@ -816,9 +1003,6 @@ def run_map(args) -> int:
     return EXIT_OK
 
 
-def write_text(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".snnc-", suffix=".snn", dir=folder)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+def write_text(target: output.Target, text: str, command: str) -> None:
+    """Write text to the checked ``target`` atomically (UTF-8)."""
+    announce(command, output.write_file(target, text.encode("utf-8")))
