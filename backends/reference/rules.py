@@ -34,7 +34,6 @@ from snnc.ir.network import Network
 from snnc.ir.nodes import Population, Projection, RuleInstance
 from snnc.ir.values import Constant, rng_for
 from snnc.literals import py_comment
-from snnc.passes.check_rule_variables import walk
 from snnc.passes.rule_analysis import RuleAnalyzer
 from snnc.units import Quantity
 
@@ -70,7 +69,7 @@ def check_online(net: Network, diag: Diagnostics) -> None:
 def references(rule):
     """Every name a rule's expressions read."""
     for statement in (*rule.traces, *rule.lets, *rule.updates, *rule.signals):
-        yield from (node for node in walk(statement.value) if isinstance(node, ast.Ref))
+        yield from (node for node in ast.subexpressions(statement.value) if isinstance(node, ast.Ref))
 
 
 class RuleEmitter:

@@ -7,7 +7,7 @@ evaluation of constants, unit conversion and name resolution happen in later sta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Iterator, Union
 
 from snnc.diagnostics import Span
 
@@ -289,3 +289,20 @@ class Module:
 
     path: str
     items: tuple[Item, ...]
+
+
+def subexpressions(expr: Expr) -> Iterator[Expr]:
+    """``expr`` and every expression below it, parents first, left to right (iterative, so
+    deep nesting is fine)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Binary):
+            stack += [node.right, node.left]
+        elif isinstance(node, Unary):
+            stack.append(node.operand)
+        elif isinstance(node, ListExpr):
+            stack += reversed(node.items)
+        elif isinstance(node, Call):
+            stack += reversed([*node.args, *(k.value for k in node.kwargs)])

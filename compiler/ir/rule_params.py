@@ -76,27 +76,11 @@ def rule_expressions(rule: ast.RuleDecl) -> Iterator[ast.Expr]:
             yield value
 
 
-def subexpressions(expr: ast.Expr) -> Iterator[ast.Expr]:
-    """``expr`` and everything below it, parents first (iterative: deep nesting is fine)."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, ast.Binary):
-            stack += [node.right, node.left]
-        elif isinstance(node, ast.Unary):
-            stack.append(node.operand)
-        elif isinstance(node, ast.ListExpr):
-            stack += reversed(node.items)
-        elif isinstance(node, ast.Call):
-            stack += reversed([*node.args, *(k.value for k in node.kwargs)])
-
-
 def time_arguments(rule: ast.RuleDecl) -> list[tuple[ast.Expr, str]]:
     """Every expression used as a time constant, with the function that uses it."""
     found = []
     for top in rule_expressions(rule):
-        for node in subexpressions(top):
+        for node in ast.subexpressions(top):
             if not isinstance(node, ast.Call):
                 continue
             if node.func.text == "lowpass" and len(node.args) >= 2:
@@ -432,7 +416,7 @@ def _finite(value: float, span: Span) -> float:
 
 
 def _reads_parameter(expr: ast.Expr, names: set[str]) -> bool:
-    return any(_param_ref(node) in names for node in subexpressions(expr))
+    return any(_param_ref(node) in names for node in ast.subexpressions(expr))
 
 
 def check_folding(rule: ast.RuleDecl, values: dict[str, float], diag: Diagnostics,
@@ -444,7 +428,7 @@ def check_folding(rule: ast.RuleDecl, values: dict[str, float], diag: Diagnostic
     names = set(values) if call_span is not None else set()
     ok = True
     for top in rule_expressions(rule):
-        for node in subexpressions(top):
+        for node in ast.subexpressions(top):
             if not (isinstance(node, ast.Binary) or (isinstance(node, ast.Call)
                                                       and node.func.text in _FOLD_FUNCTIONS)):
                 continue

@@ -17,21 +17,6 @@ FEEDBACK = ("random_feedback", "symmetric_feedback", "readout_error", "exact_fee
             "backprop_through_time")
 
 
-def walk(expr: ast.Expr):
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, ast.Binary):
-            stack += [node.right, node.left]
-        elif isinstance(node, ast.Unary):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Call):
-            stack += reversed([*node.args, *(k.value for k in node.kwargs)])
-        elif isinstance(node, ast.ListExpr):
-            stack += reversed(node.items)
-
-
 def readable(node: Input | Population) -> tuple[str, ...]:
     if isinstance(node, Input):
         return ("s",)
@@ -62,7 +47,7 @@ class CheckRuleVariables:
         expressions += [s.value for s in rule.signals]
         reported = set()
         for expr in expressions:
-            for node in walk(expr):
+            for node in ast.subexpressions(expr):
                 problem = self.problem(net, node, ends, instance)
                 if problem is not None and problem[0] not in reported:
                     reported.add(problem[0])
