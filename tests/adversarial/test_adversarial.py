@@ -18,7 +18,10 @@ the case instead of the machine) and asserts, for every case:
   lies below one of the case's declared outputs; nothing new appears outside those outputs;
 * the machine's ``/dev/null`` is still a character device.
 
-Cases that should succeed (``"exit": 0``) may also name arrays an output .npz must hold.
+Cases that should succeed (``"exit": 0``) may also name arrays an output .npz must hold; a case
+may list several acceptable outcomes (``accept``) where two behaviours are both correct, and may
+first start a command in a child and SIGKILL it midway (``kill_first``), so that its own run has
+to clean up the temporaries. Two tests check the harness itself with a stand-in for snnc.
 """
 
 from __future__ import annotations
