@@ -1,4 +1,4 @@
-"""The built-in neuron models and their parameters (LEARNING.md section 1).
+"""The built-in neuron models and their parameters (docs/models.md).
 
 Discrete-time updates with step ``dt``; decays ``a = exp(-dt/tau)`` in ``exact`` integration
 and ``a = 1 - dt/tau`` in ``euler``::

@@ -1,4 +1,4 @@
-"""The locality pass reproduces LEARNING.md's table for the standard library, decides
+"""The locality pass reproduces docs/learning.md's table for the standard library, decides
 factorization from the expressions (not the names), and the target check refuses what a chip
 cannot run."""
 
@@ -51,7 +51,7 @@ def state(r):
 
 SYNAPSES = N_HIDDEN * N_HIDDEN
 
-# LEARNING.md section 4: rule -> (model, class, scaling)
+# docs/learning.md, "The standard library": rule -> (model, class, scaling)
 TABLE = {
     "stdp": ("LIF", "a", "O(N)"),
     "rstdp": ("LIF", "b", "O(N^2)"),

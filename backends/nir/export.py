@@ -1,5 +1,5 @@
 """Export to NIR: the network as a ``nir.NIRGraph`` that Euler-discretizing importers
-(snnTorch, Norse, Lava) run step for step like the reference simulator (INTEROP.md).
+(snnTorch, Norse, Lava) run step for step like the reference simulator (docs/interop.md).
 
 NIR is continuous time. The importers integrate with forward Euler at the network's dt,
 current first, so a decay a per step is exported as ``tau = dt / (1 - a)`` (for exact
@@ -124,7 +124,7 @@ class Exporter:
 
     def input_folds(self) -> dict[str, np.ndarray]:
         """Per LIF/IF population, the input scaling to fold into its incoming weights, so that
-        the neuron is exported with r = 1 (LIF) or r dt = 1 (IF), as INTEROP.md recommends (Norse
+        the neuron is exported with r = 1 (LIF) or r dt = 1 (IF), as docs/interop.md explains (Norse
         ignores r). Folding needs a scalable path: Linear, Scale, LI currents, or a Conv2d with
         one factor for the whole population; a population fed by pooling keeps its r."""
         folds = {}

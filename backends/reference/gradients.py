@@ -1,4 +1,4 @@
-"""Exact gradients of a network's loss: BPTT, RTRL and block-diagonal RTRL (LEARNING.md 2-3).
+"""Exact gradients of a network's loss: BPTT, RTRL and block-diagonal RTRL (docs/learning.md).
 
 The model is the reference simulator's (same order of updates, same delivery), written out
 for differentiation, in float64, for networks of dense projections between LIF, CubaLIF,

@@ -1,4 +1,4 @@
-"""Randman, the random-manifold spike-timing benchmark (Zenke & Vogels 2021; LEARNING.md 6).
+"""Randman, the random-manifold spike-timing benchmark (Zenke & Vogels 2021; docs/learning.md).
 
 For every class k and spike index r, a random smooth manifold f: [0, 1)^D -> R^M. Output
 coordinate m is a product over the D input dimensions of a random Fourier series::
@@ -27,7 +27,7 @@ SPLITS = ("train", "validation", "test")
 
 @dataclass(frozen=True)
 class RandmanOptions:
-    """The generator's parameters; the defaults are the reference setting (LEARNING.md 6)."""
+    """The generator's parameters; the defaults are the reference setting (docs/learning.md)."""
 
     classes: int = 10
     units: int = 20

@@ -1,4 +1,4 @@
-"""Mapping onto cores: how a network fits a chip (TARGETS.md).
+"""Mapping onto cores: how a network fits a chip (docs/targets.md).
 
 One job per module:
 

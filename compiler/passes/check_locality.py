@@ -1,7 +1,7 @@
 """The locality pass: for every learning rule on every projection, what information it needs
 (class a-d, with the span and reason of each non-local term), what produces its third factor,
 how much state it needs for this network (per pre neuron, per post neuron or per synapse,
-counted and in bytes) and how much arithmetic per step. LEARNING.md sections 2-5.
+counted and in bytes) and how much arithmetic per step (docs/learning.md).
 
 The results are attached to the network as ``net.analyses["check-locality"]`` (a list of
 :class:`RuleReport`); the pass reports no errors itself (the target check decides what a chip

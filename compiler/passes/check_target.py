@@ -1,4 +1,4 @@
-"""Can the chosen target run each learning rule? (LEARNING.md section 5.)
+"""Can the chosen target run each learning rule? (docs/learning.md, docs/targets.md.)
 
 The verdict compares the locality pass's analysis with the target's learning engine. Every
 missing capability is an E3xx error that names it:

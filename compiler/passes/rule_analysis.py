@@ -1,4 +1,4 @@
-"""What a learning rule reads, where it comes from, and what state it needs (LEARNING.md 3-4).
+"""What a learning rule reads, where it comes from, and what state it needs (docs/learning.md).
 
 Every sub-expression of a rule, attached to a projection with pre neurons j and post neurons
 i, gets

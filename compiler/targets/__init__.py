@@ -27,7 +27,7 @@ from snnc.frontend.evaluate import Evaluator, Symbol
 from snnc.units import Quantity
 
 ENGINES = ("none", "sum_of_products", "software", "reference")
-#: capacities a profile may state (TARGETS.md), per core unless named otherwise; mapping reads
+#: capacities a profile may state (docs/targets.md), per core unless named otherwise; mapping reads
 #: them (snnc.mapping.capacity holds the cost model). A capacity a profile leaves out is unlimited.
 CAPACITY_KEYS = ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "synapses_per_core",
                  "weight_bits", "synapse_index_bits", "plastic_synapse_bits",
@@ -37,7 +37,7 @@ CAPACITY_KEYS = ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "s
                  "parameter_slots_per_core", "trace_bits", "trace_memory_bits_per_core",
                  "input_channels", "output_neurons", "kernel_size_max", "channels_max")
 #: the mesh: ``mesh_width x mesh_height`` routers per chip with ``cores_per_router`` cores each,
-#: and ``chips_x x chips_y`` chips (TARGETS.md); the first ``cores`` cores of a chip are usable
+#: and ``chips_x x chips_y`` chips (docs/targets.md); the first ``cores`` cores of a chip are usable
 MESH_KEYS = ("mesh_width", "mesh_height", "cores_per_router", "chips_x", "chips_y")
 LEARNING_KEYS = ("engine", "classes", "pre_traces", "post_traces", "third_factor_channels",
                  "tags_per_synapse", "reads_post_state", "constant_mantissa", "constant_exponent")
