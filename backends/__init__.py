@@ -16,6 +16,9 @@ REGISTRY: dict[str, tuple[str, str, str | None]] = {
     "lava": ("snnc.backends.lava", "LavaBackend", None),
 }
 
+#: the backends that record the core assignment of a mapping.json (``snnc compile --mapping``)
+MAPPED: tuple[str, ...] = ("lava", "nir")
+
 
 class MissingExtra(Exception):
     """A backend's optional dependency is not installed."""

@@ -7,6 +7,8 @@ Public API::
     summary = snnc.check_file("examples/stdp.snn", diag)   # None when there were errors
     net = snnc.compile_file("examples/stdp.snn", diag)      # the checked IR Network, or None
     module = snnc.parse(text)                               # raises snnc.CompileError
+
+What each ``snnc`` command does (compile, emit, simulate, map) is :mod:`snnc.api`.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pytest
 
+from snnc.api import compile_network
 from snnc.backends.reference import ReferenceBackend, runner
-from snnc.cli import compile_net, main
+from snnc.cli import main
 from snnc.diagnostics import Diagnostics
 
 PROGRAM = """network cached {
@@ -45,7 +46,7 @@ def program(tmp_path):
 
 
 def entry_name(path) -> str:
-    net = compile_net(str(path), Diagnostics())
+    net = compile_network(str(path), Diagnostics())
     files = runner.content_of(ReferenceBackend().emit(net))
     return "sim-" + runner.digest_of(files)[:16], files
 

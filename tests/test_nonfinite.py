@@ -5,8 +5,9 @@ naming the population or projection, the variable and the step (or epoch and bat
 import numpy as np
 import pytest
 
+from snnc.api import compile_network
 from snnc.backends.reference.runner import load_simulation
-from snnc.cli import compile_net, main
+from snnc.cli import main
 from snnc.diagnostics import Diagnostics
 
 HEADER = """network faults {
@@ -131,7 +132,7 @@ def test_a_finite_run_is_unchanged(tmp_path, capsys):
 
 def test_the_simulation_raises_a_typed_error(tmp_path):
     body, _, _ = RULES["sqrt of a negative"]
-    net = compile_net(program(tmp_path, RULE.format(body=body)), Diagnostics())
+    net = compile_network(program(tmp_path, RULE.format(body=body)), Diagnostics())
     module = load_simulation(net)
     sim = module.Simulation(batch=2)
     x = np.zeros((30, 2, 10), bool)

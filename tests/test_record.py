@@ -10,7 +10,8 @@ import pathlib
 import numpy as np
 import pytest
 
-from snnc.cli import compile_net, main
+from snnc.api import compile_network
+from snnc.cli import main
 from snnc.diagnostics import Diagnostics
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def load(path) -> dict:
 @pytest.mark.parametrize("path", sorted(glob.glob(str(ROOT / "examples" / "*.snn"))),
                          ids=os.path.basename)
 def test_every_record_statement_of_the_examples_is_honoured(path, tmp_path):
-    net = compile_net(path, Diagnostics())
+    net = compile_network(path, Diagnostics())
     assert net is not None
     out = tmp_path / "out.npz"
     assert run(path, "--steps", "3", "-o", out) == 0

@@ -146,11 +146,11 @@ def test_batch_updates_are_summed_at_fixed_weights_and_applied_by_adam(tmp_path)
 
 
 def test_accumulating_simulation_keeps_its_weights_and_sums_the_steps(tmp_path):
+    from snnc.api import compile_network
     from snnc.backends.reference.runner import load_simulation
-    from snnc.cli import compile_net
     from snnc.diagnostics import Diagnostics
 
-    net = compile_net(network(tmp_path, rule="learn eprop_symmetric(lr = 1e-2, readout = out)",
+    net = compile_network(network(tmp_path, rule="learn eprop_symmetric(lr = 1e-2, readout = out)",
                               loss="loss cross_entropy(out.v)"), Diagnostics())
     module = load_simulation(net)
     x = np.random.default_rng(0).random((30, 4, 8)) < 0.1
@@ -227,12 +227,12 @@ EXPERIMENT = sorted((Path(__file__).parent.parent / "examples" / "randman").glob
 
 @pytest.mark.parametrize("path", EXPERIMENT, ids=lambda p: p.name)
 def test_the_experiment_networks_compile_and_name_their_method(path):
-    from snnc.cli import compile_net
+    from snnc.api import compile_network
     from snnc.diagnostics import Diagnostics
     from snnc.training.setup import method
 
     diag = Diagnostics()
-    net = compile_net(str(path), diag)
+    net = compile_network(str(path), diag)
     if path.name == "common.snn":  # models and rules only
         assert net is not None and not net.projections()
         return

@@ -328,6 +328,7 @@ def render(plan: Plan, version: str) -> tuple[str, bytes]:
         bounds={p.name: emitter.bounds[emitter.proj_id(p)] for p in plan.projections
                 if emitter.proj_id(p) in emitter.bounds},
         inputs={x.name: (x.shape, x.source) for x in plan.inputs},
+        events={x.name: len(x.spikes) for x in plan.inputs if x.source == "file"},
         checked=emitter.checked, literal=literal)
     return source, save_npz(emitter.data)
 

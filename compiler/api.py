@@ -1,0 +1,236 @@
+"""The orchestration API: what each ``snnc`` command does, as functions that Python users, the
+tests and :mod:`snnc.cli` call alike. Nothing here prints, picks an exit code or writes a
+file: problems go into a :class:`~snnc.diagnostics.Diagnostics` (a function returns None after
+errors), results are returned, and only :mod:`snnc.output` writes.
+
+::
+
+    from snnc import Diagnostics, api
+    diag = Diagnostics()
+    net = api.compile_network("examples/stdp.snn", diag)
+    files = api.emit_artifacts(net, "reference", diag)     # {relative path: str | bytes}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from snnc.backends import MAPPED, get_backend
+from snnc.diagnostics import Diagnostics
+from snnc.frontend.loader import load_file
+from snnc.ir.dump import dump
+from snnc.ir.lower import lower
+from snnc.ir.network import Network
+from snnc.passes import DEFAULT_PIPELINE, run_pipeline
+
+__all__ = [
+    "MAPPED", "Simulation", "check_network", "compile_network", "emit_artifacts", "map_network",
+    "nonfinite_diagnostic", "prepare_simulation", "read_mapping", "simulate",
+]
+
+
+def compile_network(path: str, diag: Diagnostics, target: str | None = None) -> Network | None:
+    """Load, lower and check ``path`` (against ``target``, else the program's own), refusing a
+    network too large for this machine (E617); None after errors (they are in ``diag``)."""
+    program = load_file(path, diag)
+    if program is None:
+        return None
+    net = lower(program, diag)
+    if net is None:
+        return None
+    return run_pipeline(net, diag, DEFAULT_PIPELINE, options={"check-target": {"target": target},
+                                                              "check-memory": {"enforce": True}})
+
+
+def check_network(path: str, diag: Diagnostics, target: str | None = None,
+                  steps: int | None = None, dump_after: str | None = None):
+    """What ``snnc check`` does for one file: (the checked network or None, the IR dumps after
+    the pass ``dump_after`` ('lower': before any pass))."""
+    options = {"check-target": {"target": target}, "check-locality": {"steps": steps}}
+    dumps: list[str] = []
+
+    def after_each(name: str, net: Network) -> None:
+        if name == dump_after:
+            dumps.append(dump(net))
+
+    program = load_file(path, diag)
+    if program is None:
+        return None, dumps
+    lowered = lower(program, diag)
+    if lowered is None:
+        return None, dumps
+    after_each("lower", lowered)
+    return run_pipeline(lowered, diag, DEFAULT_PIPELINE, options=options,
+                        after_each=after_each), dumps
+
+
+def map_network(path: str, diag: Diagnostics, target: str | None = None,
+                rates_file: str | None = None, use_kahip: bool = True) -> Network | None:
+    """Check ``path`` against a chip, then partition and place it (``net.analyses['partition']``
+    and ``['place']``); firing rates from ``rates_file`` (of ``snnc run --rates``) if given."""
+    from snnc.mapping.graph import load_rates
+    from snnc.passes import MAPPING_PIPELINE
+
+    rates = None if rates_file is None else load_rates(rates_file, diag)
+    if diag.has_errors:
+        return None
+    program = load_file(path, diag)
+    net = lower(program, diag) if program is not None else None
+    if net is None:
+        return None
+    options = {"check-target": {"target": target}, "partition": {
+        "rates": rates, "rates_file": rates_file, "use_kahip": use_kahip}}
+    return run_pipeline(net, diag, DEFAULT_PIPELINE + MAPPING_PIPELINE, options=options)
+
+
+def read_mapping(path: str, diag: Diagnostics) -> dict | None:
+    """A mapping.json of ``snnc map`` (E601 when it cannot be read)."""
+    from snnc.files import FileProblem, read_json
+    try:
+        mapping = read_json(path, what="mapping")
+    except FileProblem as problem:
+        diag.error(problem.code, None, f"--mapping: {problem.message}",
+                   hint="write one with 'snnc map FILE --target CHIP -o DIR'")
+        return None
+    if not isinstance(mapping, dict):
+        diag.error("E606", None, f"mapping '{path}' is not a mapping.json of snnc map")
+        return None
+    return mapping
+
+
+def emit_artifacts(net: Network, backend: str, diag: Diagnostics,
+                   **options) -> dict[str, str | bytes] | None:
+    """The files of ``backend`` for the checked ``net``, or None after its check's errors.
+
+    ``options`` configure the backend; those it does not take, and None, are left out (each
+    backend keeps its own default, e.g. the delivery next_step for lava, same_step otherwise):
+    ``delivery``, ``allow_lossy`` (nir), ``source_file`` (lava), ``mapping`` and
+    ``mapping_file`` (the backends in :data:`MAPPED`). A Lava process graph is also drawn
+    (``process_graph.png``) when Graphviz is installed. Raises
+    :class:`snnc.backends.MissingExtra` when the backend's extra is not installed."""
+    chosen = get_backend(backend)
+    taken = {field.name for field in dataclasses.fields(chosen) if field.init} - {"name"}
+    chosen = dataclasses.replace(chosen, **{key: value for key, value in options.items()
+                                            if key in taken and value is not None})
+    chosen.check(net, diag)
+    if diag.has_errors:
+        return None
+    files = chosen.emit(net)
+    if "process_graph.dot" in files:
+        from snnc.backends.lava.report import render_dot
+        files.update(render_dot(files["process_graph.dot"]))
+    return files
+
+
+def nonfinite_diagnostic(diag: Diagnostics, error, allowed: bool, where: str = "") -> None:
+    """E616 (W616 when ``allowed``) for NaN/inf that appeared while simulating or training."""
+    step = "" if error.step is None else f" after step {error.step}"
+    what = f"{error.kind} '{error.owner}': {error.variable} became {error.value}{step}" \
+           f"{where or getattr(error, 'where', '')}"
+    if allowed:
+        diag.warning("W616", None, what + "; the run went on (--allow-nonfinite), later "
+                     "non-finite values are not reported",
+                     hint="the results from that point on may hold NaN or inf")
+    else:
+        diag.error("E616", None, what,
+                   hint="look for an overflowing parameter (input_scale, weights), a rule "
+                        "dividing by zero or taking sqrt/log of a negative value; "
+                        "--allow-nonfinite lets the run continue")
+
+
+@dataclasses.dataclass
+class Simulation:
+    """A reference simulation ready to run (:func:`prepare_simulation`), and after
+    :func:`simulate` its recordings and timing."""
+    net: Network
+    module: object  # the generated simulation module
+    steps: int
+    batch: int
+    record: list[str]
+    inputs: dict[str, np.ndarray]
+    targets: dict[str, np.ndarray]
+    reward: np.ndarray | None
+    spiking: list[str]  # spike variables whose totals are counted
+    out: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Spikes per population over the run (all samples)."""
+        return {key[:-2]: int(self.out[key + ".count"].sum()) for key in self.spiking}
+
+    def rates(self) -> dict[str, np.ndarray]:
+        """Each population's per-neuron firing rate in Hz, averaged over the samples."""
+        duration = self.steps * self.net.settings.dt * self.batch
+        return {key[:-2]: self.out[key + ".count"].sum(axis=0) / duration
+                for key in self.spiking}
+
+    def recordings(self, every: int) -> dict[str, np.ndarray]:
+        """What ``snnc run -o`` saves: the recordings, final weights, dt, steps, record_every."""
+        saved = {k: v for k, v in self.out.items() if not k.endswith(".count")}
+        saved.update(dt=np.float64(self.net.settings.dt), steps=np.int64(self.steps),
+                     record_every=np.int64(every))
+        return saved
+
+
+def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: int = 1,
+                       delivery: str = "same_step", record: str | None = None,
+                       input_file: str | None = None, every: int = 1) -> Simulation | None:
+    """Check that the reference simulator runs ``net``, load its module and the data of
+    ``input_file`` (an .npz: spikes, targets, reward), check that the inputs' spike files hold
+    ``steps`` steps, and choose what to record (``record``: as ``snnc run --record``); None
+    after errors (E5xx, E604, E605, E615, E617)."""
+    from snnc.backends.reference.inputs import (
+        check_events,
+        load_inputs,
+        load_supervision,
+        record_list,
+    )
+    from snnc.backends.reference.runner import load_simulation
+    from snnc.memory import check_run
+
+    get_backend("reference").check(net, diag)
+    if diag.has_errors:
+        return None
+    module = load_simulation(net, delivery)
+    recorded = record_list(record, net, module, diag)
+    inputs = load_inputs(input_file, module, steps, batch, diag)
+    if inputs is None or not check_events(net, module, steps, diag):
+        return None
+    populations = {p.name for p in net.populations()}
+    spiking = [k for k in module.VARIABLES if k.endswith(".s") and k.split(".")[0] in populations]
+    if not check_run(net, recorded, steps, batch, diag, every=every):  # E617 before allocating
+        return None
+    targets, reward = load_supervision(input_file, module, steps, diag)
+    if diag.has_errors:
+        return None
+    return Simulation(net, module, steps, batch, recorded, inputs, targets, reward, spiking)
+
+
+def simulate(run: Simulation, diag: Diagnostics, *, dtype: str = "float64",
+             seed: int | None = None, learn: bool = True, every: int = 1,
+             allow_nonfinite: bool = False,
+             progress: Callable[[int], None] | None = None) -> Simulation | None:
+    """Run a prepared simulation (Poisson seed: ``seed``, else the network's); ``run`` with its
+    recordings (``run.out``) and ``run.seconds``, or None after E604 (targets or reward that
+    do not fit) or E616 (NaN or inf in the state; W616 with ``allow_nonfinite``)."""
+    seed = run.net.settings.seed if seed is None else seed
+    sim = run.module.Simulation(batch=run.batch, dtype=dtype, seed=seed)
+    start = time.perf_counter()
+    try:
+        run.out = sim.run(run.steps, run.inputs, record=run.record, progress=progress,
+                          targets=run.targets, reward=run.reward, learn=learn, every=every,
+                          count=run.spiking, allow_nonfinite=allow_nonfinite)
+    except run.module.TargetError as error:  # targets or a reward of the wrong shape or range
+        diag.error("E604", None, f"--input: {error}")
+        return None
+    except run.module.NonFiniteError as error:
+        nonfinite_diagnostic(diag, error, allowed=False)
+        return None
+    run.seconds = time.perf_counter() - start
+    for error in sim.nonfinite:
+        nonfinite_diagnostic(diag, error, allowed=True)
+    return run

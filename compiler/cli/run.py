@@ -1,0 +1,141 @@
+"""``snnc run``: simulate a .snn file with the reference simulator and save the recordings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from snnc import api, output
+from snnc.backends.reference.plan import DELIVERIES
+from snnc.cli.common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    FORCE_HELP,
+    format_quantity_dt,
+    inputs_of,
+    print_diagnostics,
+    progress_bar,
+    usage,
+    write_npz,
+)
+from snnc.diagnostics import Diagnostics
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "run", help="simulate a .snn file with the reference simulator",
+        description="Simulate FILE with the reference simulator and save the recordings.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="input data (.npz): one array per data input, named like the input, of shape "
+               "[steps, *shape] or [steps, batch, *shape], 0/1 or boolean; for learning rules "
+               "also 'target.<readout>' (labels [batch] for cross-entropy, values [steps, batch, "
+               "n] for mse), 'label' (class labels for local readouts) and 'reward' [steps] or "
+               "[steps, batch].\n"
+               "output (.npz): 'pop.var' arrays [steps, batch, *shape] for every recorded "
+               "variable (with --record-every N: [ceil(steps / N), batch, *shape], kept after "
+               "the steps 0, N, 2N, ...); a recorded trace or signal of a learning rule as "
+               "'<projection>.<name>' [steps, batch, *its shape] (per pre neuron [n_pre], per "
+               "post neuron [n_post], per synapse [post, pre] dense or [synapses]); a recorded "
+               "weight history as '<projection>.w.history' [steps, *weight shape]; "
+               "'<projection>.w' final weights, 'dt', 'steps' and 'record_every'.\n"
+               "NaN or inf appearing in a population's or projection's state stops the run "
+               "with E616 naming it, the variable and the step (--allow-nonfinite: W616).\n\n"
+               "example:\n  snnc run examples/cuba.snn --steps 10000 -o cuba.npz\n"
+               "  snnc run examples/stdp.snn --steps 1000 --record 'out.s,poisson_in->out.w,"
+               "poisson_in->out.x_pre' --record-every 10 -o stdp.npz")
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="number of steps (default: the network's duration / dt)")
+    parser.add_argument("--input", metavar="DATA.npz", help="spikes for the data inputs")
+    parser.add_argument("--batch", type=int, default=1, metavar="B",
+                        help="independent copies run side by side (default 1)")
+    parser.add_argument("--record", metavar="WHAT",
+                        help="comma-separated: spikes, v, i, a (all populations), pop.var, "
+                             "<projection>.w (weight history) or <projection>.<trace or signal>; "
+                             "default: the program's 'record' statements, else all spikes")
+    parser.add_argument("--record-every", type=int, default=1, metavar="N",
+                        help="keep the recorded variables every N steps (default 1: every step)")
+    parser.add_argument("--allow-nonfinite", action="store_true",
+                        help="NaN or inf in the state is a warning (W616) instead of an error")
+    parser.add_argument("-o", "--output", metavar="OUT.npz", help="where to save the recordings")
+    parser.add_argument("--rates", metavar="RATES.npz",
+                        help="also save each population's per-neuron firing rate in Hz")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--delivery", choices=DELIVERIES, default="same_step",
+                        help="same_step (default; NIR importers) or next_step (Lava)")
+    parser.add_argument("--seed", type=int, help="override the network seed for Poisson inputs")
+    parser.add_argument("--no-learn", action="store_true",
+                        help="freeze the weights (learning rules do not run)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    if args.batch < 1 or (args.steps is not None and args.steps < 1) or args.record_every < 1:
+        return usage("snnc run: --steps, --batch and --record-every must be positive")
+    if args.output and args.rates and \
+            os.path.realpath(args.output) == os.path.realpath(args.rates):
+        return usage("snnc run: -o and --rates name the same file")
+    given = inputs_of(args.file, args.input)
+    saves = {option: output.check_file(path, "npz", option=option, inputs=given, force=args.force)
+             for option, path in (("-o", args.output), ("--rates", args.rates)) if path}
+    diag = Diagnostics()
+    net = api.compile_network(args.file, diag)
+    if net is None:
+        print_diagnostics(diag)
+        return EXIT_ERRORS
+    steps = args.steps
+    if steps is None:
+        if net.settings.duration is None:
+            print_diagnostics(diag)
+            return usage("snnc run: give --steps (the network has no 'duration')")
+        steps = round(net.settings.duration / net.settings.dt)
+    prepared = api.prepare_simulation(net, diag, steps, batch=args.batch, delivery=args.delivery,
+                                      record=args.record, input_file=args.input,
+                                      every=args.record_every)
+    done = None if prepared is None else simulate(prepared, diag, args)
+    if done is None:
+        print_diagnostics(diag)
+        return EXIT_ERRORS
+    if args.output:
+        write_npz(saves["-o"], done.recordings(args.record_every), "run")
+    if args.rates:
+        write_npz(saves["--rates"], done.rates(), "run")
+    print_diagnostics(diag)
+    report(args, done)
+    return EXIT_OK
+
+
+def simulate(prepared: api.Simulation, diag: Diagnostics, args) -> api.Simulation | None:
+    """Run with a progress bar on long runs in a terminal."""
+    progress, bar = progress_bar(prepared.steps)
+    try:
+        return api.simulate(prepared, diag, dtype=args.dtype, seed=args.seed,
+                            learn=not args.no_learn, every=args.record_every,
+                            allow_nonfinite=args.allow_nonfinite, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def report(args, done: api.Simulation) -> None:
+    """The spikes and rates per population, as text or JSON."""
+    counts = done.counts()
+    duration = done.steps * done.net.settings.dt * done.batch
+    size = {name: done.net.node(name).size for name in counts}
+    if args.format == "json":
+        print(json.dumps({"file": args.file, "steps": done.steps, "batch": args.batch,
+                          "seconds": done.seconds, "spikes": counts,
+                          "rates_hz": {k: c / duration / size[k] for k, c in counts.items()},
+                          "output": args.output, "rates": args.rates}, indent=2))
+        return
+    print(f"{args.file}: {done.steps:,} steps of {format_quantity_dt(done.net.settings.dt)} "
+          f"(batch {args.batch}) in {done.seconds:.3f} s")
+    for name, count in counts.items():
+        print(f"  {name:<20} {count:>12,} spikes  {count / duration / size[name]:8.2f} Hz")
+    if args.output:
+        print(f"  recordings: {args.output} ({', '.join(done.record) or 'weights only'})")
+    if args.rates:
+        print(f"  rates: {args.rates}")
