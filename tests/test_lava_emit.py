@@ -16,9 +16,9 @@ from snnc.backends.lava import LavaBackend
 from snnc.backends.lava.graph import build_graph
 from snnc.backends.lava.learning import render_constant, translate
 from snnc.backends.lava.quantize import quantize, quantize_decay
-from snnc.backends.reference.plan import build_plan
 from snnc.cli import main
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import build_plan
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -22,8 +22,8 @@ from snnc.backends.lava.graph import LavaGraph, build_graph
 from snnc.backends.lava.learning import LoihiRule, NotExpressible, translate
 from snnc.backends.lava.quantize import quantize
 from snnc.backends.lava.render import render_program
-from snnc.backends.reference.plan import build_plan
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import build_plan
 from snnc.ir.network import Network
 from snnc.passes.check_target import CheckTarget
 from snnc.targets import load_builtin

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan
 from snnc.ir.network import Network
 
 #: above this many processes for one population, a warning (each is an OS process in Lava)

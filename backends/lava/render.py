@@ -15,9 +15,9 @@ import json
 import numpy as np
 
 from snnc.backends import templates
+from snnc.backends.artifacts import literal, save_npz
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 from snnc.backends.lava.quantize import FixedPoint
-from snnc.backends.reference.codegen import literal, save_npz
 from snnc.literals import dot as dot_string
 from snnc.literals import py, py_comment
 

@@ -14,8 +14,8 @@ import nir  # noqa: F401 - a missing extra must fail when the backend is loaded
 import numpy as np
 
 from snnc.backends.nir.export import export_graph, lossy_constructs
-from snnc.backends.reference.plan import build_plan
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import build_plan
 from snnc.ir.network import Network
 from snnc.mapping.document import core_of_neurons
 

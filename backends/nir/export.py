@@ -18,7 +18,7 @@ import json
 
 import numpy as np
 
-from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan, build_plan
+from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan, build_plan
 from snnc.ir.network import Network
 
 
@@ -265,7 +265,7 @@ class Exporter:
         self.edges += [(silent, link), (link, first.name)]
 
     def back_edges(self) -> set[str]:
-        from snnc.backends.reference.plan import update_order
+        from snnc.ir.discrete import update_order
         if not hasattr(self, "_back"):
             self._back = update_order(self.net, with_delayed=True)[1]
         return self._back

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from snnc.backends.reference.codegen import render
-from snnc.backends.reference.plan import DELIVERIES, build_plan
 from snnc.backends.reference.rules import check_online
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import DELIVERIES, build_plan
 from snnc.ir.network import Network
 
 

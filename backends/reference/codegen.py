@@ -1,4 +1,4 @@
-"""Code generation: a :class:`~snnc.backends.reference.plan.Plan` becomes a standalone numpy
+"""Code generation: a :class:`~snnc.ir.discrete.Plan` becomes a standalone numpy
 module (``simulation.py``) and its arrays (``network.npz``).
 
 The module is straight-line code per step: one block per input, per population (in update
@@ -10,22 +10,17 @@ literals of :func:`snnc.literals.py`; the template prints them with its ``py`` f
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from snnc.backends.reference.plan import Plan, PopulationPlan, ProjectionPlan
+from snnc.backends.artifacts import literal, save_npz
+from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan
 from snnc.literals import py
 
 #: the membrane's per-neuron parameters, rows of ``<pop>_params``, with their defaults
 NEURON_PARAMS = {"a_mem": 1.0, "v_leak": 0.0, "c_in": 1.0, "bias": 0.0, "threshold": 1.0,
                  "v_reset": 0.0, "beta_adapt": 0.0, "rho": 0.0}
-
-
-def literal(value: float) -> str:
-    """A float as a Python literal that reads back to the same double."""
-    return repr(float(value))
 
 
 @dataclass
@@ -331,17 +326,3 @@ def render(plan: Plan, version: str) -> tuple[str, bytes]:
         events={x.name: len(x.spikes) for x in plan.inputs if x.source == "file"},
         checked=emitter.checked, literal=literal)
     return source, save_npz(emitter.data)
-
-
-def save_npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed .npz with fixed member order and timestamps (byte-identical output)."""
-    import zipfile
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for key in sorted(arrays):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]),
-                                      allow_pickle=False)
-            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            archive.writestr(info, member.getvalue())
-    return buffer.getvalue()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.backends.reference.plan import Plan, PopulationPlan, build_plan
+from snnc.ir.discrete import Plan, PopulationPlan, build_plan
 from snnc.ir.network import Network
 
 SUPPORTED = ("LIF", "CubaLIF", "IF", "LI", "CubaLI")

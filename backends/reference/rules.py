@@ -25,11 +25,11 @@ import math
 
 import numpy as np
 
-from snnc.backends.reference.codegen import literal
-from snnc.backends.reference.plan import Plan, ProjectionPlan
+from snnc.backends.artifacts import literal
 from snnc.diagnostics import Diagnostics
 from snnc.frontend import ast
 from snnc.frontend.evaluate import Symbol
+from snnc.ir.discrete import Plan, ProjectionPlan
 from snnc.ir.network import Network
 from snnc.ir.nodes import Population, Projection, RuleInstance
 from snnc.ir.values import Constant, rng_for

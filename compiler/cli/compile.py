@@ -9,7 +9,6 @@ import os
 from snnc import api, output
 from snnc.backends import REGISTRY as BACKENDS
 from snnc.backends import MissingExtra
-from snnc.backends.reference.plan import DELIVERIES
 from snnc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
@@ -20,6 +19,7 @@ from snnc.cli.common import (
     write_folder,
 )
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import DELIVERIES
 
 
 def add_parser(commands) -> None:

@@ -29,7 +29,7 @@ from simulate import compile_text, load_module
 
 import snnc
 from snnc.backends.nir.export import export_graph, lossy_constructs
-from snnc.backends.reference.plan import build_plan
+from snnc.ir.discrete import build_plan
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.snn"))

@@ -1,4 +1,6 @@
-"""The simulation plan: the IR made concrete for one simulation (arrays, order, delays).
+"""The discrete model every backend and the trainer consume: the IR made concrete for one
+simulation (arrays, update order, delays in steps, per-step decays), as a :class:`Plan`.
+It lives in the IR layer so that no backend imports another (``tests/test_layers.py``).
 
 Conventions (README, "Numerical conventions"):
 
