@@ -54,5 +54,5 @@ def templates(package: str):
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False, loader=jinja2.FunctionLoader(load))
-    env.filters.update(py=literals.py, py_comment=literals.py_comment, md=literals.md)
+    env.filters.update(py=literals.py, py_comment=literals.py_comment, md=literals.markdown)
     return env

@@ -6,12 +6,12 @@ template source:
 
 - :func:`py`: a Python literal (strings ``repr``-style, also safe inside a docstring)
 - :func:`py_comment`: the text of a ``#`` comment in Python or ``.snn``
-- :func:`md`: inline Markdown (also inside a table cell)
+- :func:`markdown` (the templates' ``md`` filter): inline Markdown (also inside a table cell)
 - :func:`snn_string`: a ``.snn`` string literal
 - :func:`dot`: a Graphviz DOT quoted string (a node name or a label of several lines)
 
 For ordinary text (printable, no quotes, backslashes, backticks or pipes) ``py`` is ``repr``,
-``py_comment`` the text itself and ``md`` a code span, so the output of ordinary programs does
+``py_comment`` the text itself and ``markdown`` a code span, so the output of ordinary programs does
 not change.
 """
 
@@ -21,7 +21,7 @@ import math
 import numbers
 import re
 
-__all__ = ["py", "py_comment", "md", "snn_string", "dot", "UnrepresentableText"]
+__all__ = ["py", "py_comment", "markdown", "snn_string", "dot", "UnrepresentableText"]
 
 
 class UnrepresentableText(ValueError):
@@ -104,7 +104,7 @@ _CODE_SPAN = re.compile(r"[^`|\\]+")
 _MD_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
-def md(text: str) -> str:
+def markdown(text: str) -> str:
     """``text`` as inline Markdown (CommonMark / GitHub), also inside a table cell.
 
     Guarantees: the result is one line and renders as exactly the characters of ``text`` (a

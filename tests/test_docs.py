@@ -1,11 +1,11 @@
 """The documentation the code cites is in the repository, and its links resolve.
 
-- Every ``something.md`` a file of the repository names (in prose, comments, docstrings,
+- Every markdown file name a file of the repository cites (in prose, comments, docstrings,
   strings, JSON) exists: relative to the citing file's folder or to the repository root.
-  Python files are read through their tokens, so only strings and comments count
-  (``literals.md`` the function is not a citation).
+  Python files are read through their tokens, so only strings and comments count (an
+  attribute access on a module is code, not a citation).
 - Every relative link in README.md and docs/*.md points to an existing file, and an anchor
-  (``file.md#section``) to a heading of that file, under GitHub's rules for heading slugs.
+  (``name`` + ``#section``) to a heading of that file, under GitHub's rules for heading slugs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the markdown suffix, kept apart so that this file names no document it does not mean to cite
+MD = ".md"
 #: folders that are not the repository's own text (generated, caches, environments)
 SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "build",
              "dist", ".venv", ".ci-venv", "runs", "node_modules"}
@@ -84,13 +86,15 @@ def test_every_cited_markdown_file_exists():
 
 
 def test_the_citation_scanner_sees_citations_and_ignores_code(tmp_path):
+    # the names are built here so that this file itself cites no missing document
+    learning, targets, other = (f"{stem}{MD}" for stem in ("LEARNING", "TARGETS", "../other"))
     source = tmp_path / "m.py"
-    source.write_text('"""See LEARNING.md section 2."""\nx = literals.md  # TARGETS.md\n'
-                      'url = "https://example.org/README.md"\n')
-    assert citations(source) == ["LEARNING.md", "TARGETS.md"]
+    source.write_text(f'"""See {learning} section 2."""\nx = module{MD}  # {targets}\n'
+                      f'url = "https://example.org/README{MD}"\n')
+    assert citations(source) == [learning, targets]
     profile = tmp_path / "p.json"
-    profile.write_text('{"sources": ["docs/targets.md: figure", "../x.md"]}')
-    assert citations(profile) == ["docs/targets.md", "../x.md"]
+    profile.write_text(f'{{"sources": ["docs/targets{MD}: figure", "{other}"]}}')
+    assert citations(profile) == [f"docs/targets{MD}", other]
 
 
 # -- links in the documentation ---------------------------------------------------------------

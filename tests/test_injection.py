@@ -28,7 +28,7 @@ from snnc.backends import REGISTRY, MissingExtra, get_backend, templates
 from snnc.backends.nir.importer import identifier
 from snnc.cli import main
 from snnc.frontend.build_ast import unescape
-from snnc.literals import UnrepresentableText, dot, md, py, py_comment, snn_string
+from snnc.literals import UnrepresentableText, dot, markdown, py, py_comment, snn_string
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: the string literal of the .snn grammar
@@ -393,7 +393,7 @@ def test_comment_text_has_no_line_break(text):
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_markdown_text_is_one_inert_cell(text):
-    cell = md(text)
+    cell = markdown(text)
     assert "\n" not in cell and cell.isprintable()
     row = f"| {cell} | after |"
     assert markdown_skeleton(row) == "|||"  # no syntax but the row's own pipes
