@@ -10,7 +10,7 @@ Guarantees of every reader here:
   claimed size is checked against the memory limit (E608), the dtype must be numeric or bool
   and the file must really hold that many bytes (E609) before anything is allocated.
 - ``.npz`` files: the uncompressed sizes declared in the zip directory are checked before any
-  member is inflated (a zip bomb is E608); a member named ``__snnc__`` (snnc's own stamp) is
+  member is inflated (a zip bomb is E608); a member named ``__snnc__`` (reserved) is
   never returned.
 - Non-finite values (NaN, inf) are E615 when the caller asks for finite numbers.
 
@@ -40,7 +40,8 @@ ARRAY_CAP = 16 << 30
 CHUNK = 16 * MiB
 """Arrays are read in pieces of this size."""
 STAMP = "__snnc__"
-"""The member snnc writes into every .npz it produces; readers ignore it."""
+"""A reserved .npz member name that readers ignore (snnc stamps its own .npz files with the zip
+archive comment instead: :data:`snnc.output.NPZ_STAMP`)."""
 
 
 class FileProblem(ValueError):
@@ -273,14 +274,20 @@ def _is_zip(path: str) -> bool:
         return handle.read(4) == b"PK\x03\x04"
 
 
+def _nonempty_size(handle, path: str) -> int:
+    """The size of the open file ``handle``; E609 when it is empty."""
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0:
+        raise FileProblem("E609", f"'{path}' is empty (0 bytes)",
+                          hint="save arrays with numpy.save or numpy.savez")
+    return size
+
+
 def read_npy(path: str, *, limit: int | None = None, finite: bool = False) -> np.ndarray:
     """The array in the ``.npy`` file ``path``, validated as described in the module."""
     limit = array_limit() if limit is None else limit
     with open_regular(path) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            raise FileProblem("E609", f"'{path}' is empty (0 bytes)",
-                              hint="save arrays with numpy.save or numpy.savez")
+        size = _nonempty_size(handle, path)
         array = _read_npy_stream(handle, _where(path), limit, size)
     if finite:
         _check_finite(array, _where(path))
@@ -306,16 +313,13 @@ def _check_ratio(info: zipfile.ZipInfo, where: str) -> None:
 
 def read_npz(path: str, *, limit: int | None = None, keys=None, finite: bool = False,
              text: bool = False) -> dict[str, np.ndarray]:
-    """The arrays of the ``.npz`` file ``path`` by name (without ``.npy``; the ``__snnc__``
-    stamp left out), or only ``keys``. Every member's declared size is checked before any is
+    """The arrays of the ``.npz`` file ``path`` by name (without ``.npy``; the reserved
+    ``__snnc__`` left out), or only ``keys``. Every member's declared size is checked before any is
     inflated; E609 when it is not a zip of .npy arrays or a wanted key is missing. With
     ``text``, unicode string arrays are accepted too (snnc's own checkpoints hold some)."""
     limit = array_limit() if limit is None else limit
     with open_regular(path) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            raise FileProblem("E609", f"'{path}' is empty (0 bytes)",
-                              hint="save arrays with numpy.savez")
+        _nonempty_size(handle, path)
         if handle.read(4) != b"PK\x03\x04":
             handle.seek(0)
             is_npy = handle.read(6) == b"\x93NUMPY"
