@@ -1,0 +1,262 @@
+"""The typed rule IR: a learning rule after lowering (docs/learning.md).
+
+The front end's syntax tree keeps what the user wrote; lowering turns a ``rule`` declaration
+into a :class:`RuleDef` whose expressions are the nodes below. Every node keeps its source
+span; names are resolved to what they denote (a neuron variable of the pre or post side, the
+weight, a trace, a signal, a ``let``, a rule parameter, another population's variable, the
+network's state), quantities are SI numbers and calls point at their entry of the one function
+table (:data:`snnc.functions.RULE_FUNCTIONS`). Only the front end and the lowering read the
+syntax tree; every later stage (checks, the locality analysis, the backends, the trainer) reads
+this IR and walks it with a :class:`Visitor`.
+
+A rule is generic: parameters are bound per projection by a
+:class:`~snnc.ir.nodes.RuleInstance`, so a :class:`Param` or a :class:`PopulationVar` whose
+``population`` names a parameter is resolved against the instance's arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Iterator, TypeVar, Union
+
+from snnc.diagnostics import Span
+from snnc.functions import RuleFunction
+
+# ---- expressions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Const:
+    """A number in SI units (``20 ms`` is 0.02); ``text`` is what the user wrote."""
+
+    value: float
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter (``tau_plus``), bound per projection by the rule instance."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class NeuronVar:
+    """``pre.<attribute>`` or ``post.<attribute>``: a state variable (``s``, ``v``, ``i``,
+    ``a``) or a model parameter of the projection's own pre or post neuron."""
+
+    side: str  # pre | post
+    attribute: str
+    span: Span
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.side}.{self.attribute}"
+
+
+@dataclass(frozen=True)
+class Weight:
+    """``w``: the synapse's weight."""
+
+    span: Span
+
+
+@dataclass(frozen=True)
+class TraceRef:
+    """A named trace of the rule; inside its own update, its previous value."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class SignalRef:
+    """A third-factor signal of the rule (``signal L = ...``)."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class LetRef:
+    """A ``let`` of the rule: a named intermediate, recomputed every step."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class PopulationVar:
+    """``<name>.<attribute>`` where ``name`` is not pre/post: another population's variable.
+    ``population`` is a population's name or a rule parameter bound to one (resolve it with the
+    instance's arguments)."""
+
+    population: str
+    attribute: str
+    span: Span
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.population}.{self.attribute}"
+
+
+@dataclass(frozen=True)
+class NetState:
+    """``net.<what>``: state of every neuron in the network (``net.state``, ``net.jacobian``)."""
+
+    what: str
+    span: Span
+
+    @property
+    def dotted(self) -> str:
+        return f"net.{self.what}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call of a rule function; ``function`` is its entry in the function table."""
+
+    function: RuleFunction
+    args: tuple[Expr, ...]
+    span: Span
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # one of + - * / ^
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # one of + -
+    operand: Expr
+    span: Span
+
+
+Expr = Union[Const, Param, NeuronVar, Weight, TraceRef, SignalRef, LetRef, PopulationVar,
+             NetState, Call, Binary, Unary]
+
+# ---- statements -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generator:
+    """The third-factor generator of a signal (``readout_error(from = out)``). ``args`` are its
+    arguments by name (positional ones under the generator's parameter names, see
+    ``snnc.vocabulary.GENERATORS``), as expressions of this IR."""
+
+    kind: str
+    args: dict[str, Expr]
+    span: Span
+
+
+@dataclass(frozen=True)
+class RuleParam:
+    """A declared parameter with its default (an expression, or None when it has none)."""
+
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Trace:
+    """``trace x = expr``: state updated every step."""
+
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Signal:
+    """``signal L = generator(...)``: a third factor delivered to the post neuron."""
+
+    name: str
+    generator: Generator
+    span: Span
+
+
+@dataclass(frozen=True)
+class Let:
+    """``let h = expr``: a named intermediate, recomputed every step, no state."""
+
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Update:
+    """``[on pre|post|step:] dw = expr``; several updates add up. ``trigger`` is None for an
+    update without ``on``; ``trigger_span`` is where the trigger is written."""
+
+    trigger: str | None
+    value: Expr
+    span: Span
+    trigger_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    """A learning rule after lowering: typed statements in the order they are written."""
+
+    name: str
+    params: tuple[RuleParam, ...]
+    traces: tuple[Trace, ...]
+    signals: tuple[Signal, ...]
+    lets: tuple[Let, ...]
+    updates: tuple[Update, ...]
+    bounds: tuple[Expr, Expr] | None
+    optimizer: str
+    span: Span
+
+
+# ---- walking --------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Visitor(Generic[T]):
+    """Dispatches on the node type: ``visit(node)`` calls ``visit_<ClassName>(node)``.
+
+    Subclasses implement the methods for the nodes they meet; a missing one raises
+    ``NotImplementedError`` naming the node, never silently returns.
+    """
+
+    def visit(self, node: Expr) -> T:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            raise NotImplementedError(f"{type(self).__name__} does not handle "
+                                      f"{type(node).__name__} (at {node.span})")
+        return method(node)
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of ``expr``."""
+    if isinstance(expr, Call):
+        return expr.args
+    if isinstance(expr, Binary):
+        return (expr.left, expr.right)
+    if isinstance(expr, Unary):
+        return (expr.operand,)
+    return ()
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """``expr`` and every sub-expression, parents before children, iteratively (deep rules must
+    not overflow the stack)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
