@@ -71,9 +71,9 @@ def human(size: float) -> str:
 
 
 def available_memory() -> int:
-    """Bytes of memory available to a new allocation (:func:`snnc.memory.available_bytes`:
+    """Bytes of memory available to a new allocation (:func:`snnc.machine.available_bytes`:
     ``SNNC_MEMORY_LIMIT``, else MemAvailable capped by a cgroup limit), 8 GiB when unknown."""
-    from snnc.memory import available_bytes
+    from snnc.machine import available_bytes
 
     return available_bytes() or (8 << 30)
 

@@ -18,6 +18,13 @@ and ``a = 1 - dt/tau`` in ``euler``::
 ``subtract`` (U <- U - threshold) or ``none``. ``refractory`` holds U at v_reset for that
 many steps (or that long) after a spike. The surrogate derivative sigma'(x), x = U - threshold,
 is used by gradient-based rules; by default the reset carries no gradient.
+
+Each entry declares its :class:`ModelProperties` (synaptic current, adaptation, leak, spiking,
+reset kinds) and its update (``ModelSpec.update``). The discrete model
+(:func:`snnc.ir.discrete.plan_population`) and the backends ask these properties, never a
+model's name, so a new model is one entry here plus its code in each backend; a backend refuses
+a property it cannot express with a diagnostic. The decays themselves are
+:func:`snnc.ir.discrete.decay`.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ SURROGATES: dict[str, SurrogateSpec] = {
 }
 
 V_OR_1 = (VOLTAGE, DIMENSIONLESS)
+RESETS = ("zero", "subtract", "none")  # the reset kinds of a spiking model
 
 _TAU_MEM = ParamSpec("tau_mem", "membrane time constant", (TIME,), default=Quantity(0.02, TIME))
 _TAU_SYN = ParamSpec("tau_syn", "synaptic current time constant", (TIME,),
@@ -69,7 +77,7 @@ _INPUT_SCALE = ParamSpec("input_scale", "input scaling c_in", (DIMENSIONLESS,),
                          kind="number_or_enum")
 _SPIKING = (
     ParamSpec("threshold", "firing threshold", V_OR_1, default=Quantity(1.0)),
-    ParamSpec("reset", "reset after a spike", choices=("zero", "subtract", "none"),
+    ParamSpec("reset", "reset after a spike", choices=RESETS,
               default="zero", kind="enum"),
     ParamSpec("v_reset", "potential after a zero reset", V_OR_1, default=Quantity(0.0)),
     ParamSpec("refractory", "refractory period, in steps or as a time", (DIMENSIONLESS, TIME),
@@ -85,14 +93,41 @@ _ADAPTIVE = (
 
 
 @dataclass(frozen=True)
+class ModelProperties:
+    """What a model's discrete update contains; backends ask these, never the model's name.
+
+    - ``synaptic_current``: its own first-order current filter ``I <- a_syn I + J``
+      (parameter ``tau_syn``); without it ``I = J``, the input of the step.
+    - ``adaptation``: an adaptive threshold ``a <- rho a + s``, ``A = threshold + beta_adapt a``
+      (``tau_adapt``, ``beta_adapt``; the state a rule reads as ``a``).
+    - ``leak``: the membrane decays, ``a_mem = decay(tau_mem)``; without it ``a_mem = 1``.
+    - ``spiking``: it emits spikes and resets; a non-spiking model is a readout.
+    - ``resets``: the reset kinds it supports (empty for a non-spiking model).
+    """
+
+    synaptic_current: bool
+    adaptation: bool
+    leak: bool
+    spiking: bool
+    resets: tuple[str, ...]
+
+    def names(self) -> tuple[str, ...]:
+        """The properties that hold, by name (for messages and docs/models.md)."""
+        flags = ("synaptic_current", "adaptation", "leak", "spiking")
+        return tuple(flag for flag in flags if getattr(self, flag))
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """A built-in neuron model: its parameters and the state variables a rule may read."""
+    """A built-in neuron model: its parameters, the state variables a rule may read, and its
+    properties; ``doc`` is one line, ``update`` the discrete update (docs/models.md)."""
 
     name: str
     doc: str
     params: tuple[ParamSpec, ...]
     variables: tuple[str, ...]
-    spiking: bool
+    properties: ModelProperties
+    update: str = ""
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
@@ -101,28 +136,42 @@ class ModelSpec:
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
 
+    @property
+    def spiking(self) -> bool:
+        return self.properties.spiking
 
-def _model(name, doc, params, variables, spiking):
-    return ModelSpec(name, doc, tuple(params), variables, spiking)
 
+def _model(name, doc, params, variables, *, syn=False, adapt=False, leak=True, spiking=True,
+           update=""):
+    properties = ModelProperties(syn, adapt, leak, spiking, RESETS if spiking else ())
+    return ModelSpec(name, doc, tuple(params), variables, properties, update)
+
+
+_MEMBRANE = "v[n] = a_mem (v[n-1] - v_leak) + v_leak + c_in (I[n] + bias)"
+_SPIKE = "s[n] = H(v[n] - threshold), then the reset"
 
 MODELS: dict[str, ModelSpec] = {
     m.name: m for m in (
         _model("IF", "integrate-and-fire, no leak",
-               (*_SPIKING, _BIAS, _V_INIT, _R, _INPUT_SCALE), ("v", "s", "i"), True),
+               (*_SPIKING, _BIAS, _V_INIT, _R, _INPUT_SCALE), ("v", "s", "i"), leak=False,
+               update=f"I[n] = J[n];  v[n] = v[n-1] + c_in (I[n] + bias);  {_SPIKE}"),
         _model("LIF", "leaky integrate-and-fire",
                (_TAU_MEM, _V_LEAK, *_SPIKING, _BIAS, _V_INIT, _R, _INPUT_SCALE),
-               ("v", "s", "i"), True),
+               ("v", "s", "i"), update=f"I[n] = J[n];  {_MEMBRANE};  {_SPIKE}"),
         _model("CubaLIF", "current-based LIF with a synaptic current filter",
                (_TAU_MEM, _TAU_SYN, _V_LEAK, *_SPIKING, _BIAS, _V_INIT, _R, _INPUT_SCALE),
-               ("v", "s", "i"), True),
+               ("v", "s", "i"), syn=True,
+               update=f"I[n] = a_syn I[n-1] + J[n];  {_MEMBRANE};  {_SPIKE}"),
         _model("ALIF", "adaptive-threshold LIF (LSNN)",
                (_TAU_MEM, _V_LEAK, *_SPIKING, *_ADAPTIVE, _BIAS, _V_INIT, _R, _INPUT_SCALE),
-               ("v", "s", "i", "a"), True),
+               ("v", "s", "i", "a"), adapt=True,
+               update=f"I[n] = J[n];  {_MEMBRANE};  s[n] = H(v[n] - threshold - beta_adapt "
+                      "a[n-1]), then the reset;  a[n] = rho a[n-1] + s[n]"),
         _model("LI", "leaky integrator, non-spiking (readouts)",
-               (_TAU_MEM, _V_LEAK, _BIAS, _V_INIT, _R, _INPUT_SCALE), ("v", "i"), False),
+               (_TAU_MEM, _V_LEAK, _BIAS, _V_INIT, _R, _INPUT_SCALE), ("v", "i"),
+               spiking=False, update=f"I[n] = J[n];  {_MEMBRANE}"),
         _model("CubaLI", "current-based leaky integrator, non-spiking (readouts)",
                (_TAU_MEM, _TAU_SYN, _V_LEAK, _BIAS, _V_INIT, _R, _INPUT_SCALE), ("v", "i"),
-               False),
+               syn=True, spiking=False, update=f"I[n] = a_syn I[n-1] + J[n];  {_MEMBRANE}"),
     )
 }

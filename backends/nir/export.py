@@ -18,8 +18,20 @@ import json
 
 import numpy as np
 
-from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan, build_plan
+from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan, build_plan, tau_in_steps
 from snnc.ir.network import Network
+
+#: the NIR node of each combination of model properties NIR expresses, keyed by
+#: (leak, synaptic_current, spiking); adaptation is dropped with E503 (lossy)
+NEURON_NODES = {(True, False, True): "LIF", (True, False, False): "LI",
+                (True, True, True): "CubaLIF", (True, True, False): "CubaLI",
+                (False, False, True): "IF"}
+
+
+def node_kind(pop: PopulationPlan) -> str | None:
+    """The NIR neuron node of ``pop``'s model, from its properties; None when NIR has none."""
+    props = pop.properties
+    return NEURON_NODES.get((props.leak, props.synaptic_current, props.spiking))
 
 
 def tau_of(decay, dt: float):
@@ -39,8 +51,12 @@ def lossy_constructs(net: Network, plan: Plan) -> list[tuple[str, object, str]]:
     for pop in plan.populations:
         node = net.node(pop.name)
         where = node.span
-        if pop.model == "ALIF":
-            problems.append(("E503", where, f"'{pop.name}' is ALIF: NIR has no adaptive "
+        if node_kind(pop) is None:
+            properties = ", ".join(pop.properties.names()) or "no leak, no spikes"
+            problems.append(("E515", where, f"'{pop.name}' is {pop.model} ({properties}): "
+                                             "NIR has no neuron node with these properties"))
+        if pop.properties.adaptation:
+            problems.append(("E503", where, f"'{pop.name}' is {pop.model}: NIR has no adaptive "
                                              "threshold"))
         if pop.spiking and pop.reset == "subtract":
             problems.append(("E502", node.spans.get("reset", where), f"'{pop.name}' resets by subtraction: NIR resets to "
@@ -86,25 +102,27 @@ class Exporter:
         import nir
 
         dt = self.dt
+        kind = node_kind(pop)
         meta = {"snnc_population": pop.name, "snnc_model": pop.model, "reset": pop.reset}
-        tau_mem = tau_of(per_neuron(pop, "a_mem", 1.0), dt) if pop.model not in ("IF",) else None
+        tau_mem = tau_of(per_neuron(pop, "a_mem", 1.0), dt) if pop.leak else None
         c_in = per_neuron(pop, "c_in", 1.0)
         v_leak = per_neuron(pop, "v_leak", 0.0)
         threshold = per_neuron(pop, "threshold", 1.0)
         v_reset = per_neuron(pop, "v_reset", 0.0)
         folded = self.folds.get(pop.name) is not None
-        if pop.model == "IF":
+        if kind == "IF":
             r = np.full(pop.shape, 1.0 / dt) if folded else c_in / dt
             return nir.IF(r=r, v_threshold=threshold, v_reset=v_reset, metadata=meta)
         r = np.ones(pop.shape) if folded else c_in * tau_mem / dt
         if pop.has_syn and not receptors:
             tau_syn = tau_of(per_neuron(pop, "a_syn", 0.0), dt)
-            if pop.spiking:
+            w_in = tau_in_steps(self.net.settings, tau_syn)
+            if kind == "CubaLIF":
                 return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak,
-                                   v_threshold=threshold, v_reset=v_reset, w_in=tau_syn / dt,
+                                   v_threshold=threshold, v_reset=v_reset, w_in=w_in,
                                    metadata=meta)
             return nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=v_leak,
-                              w_in=tau_syn / dt, metadata=meta)
+                              w_in=w_in, metadata=meta)
         if pop.spiking:
             return nir.LIF(tau=tau_mem, r=r, v_leak=v_leak, v_threshold=threshold,
                            v_reset=v_reset, metadata=meta)
@@ -118,21 +136,23 @@ class Exporter:
         tau = float(tau_of(decay, self.dt))
         shape = pop.shape
         fold = self.folds.get(pop.name)
-        r = np.full(shape, tau / self.dt) * (1.0 if fold is None else fold.reshape(shape))
+        r = np.full(shape, tau_in_steps(self.net.settings, tau)) * \
+            (1.0 if fold is None else fold.reshape(shape))
         return nir.LI(tau=np.full(shape, tau), r=r, v_leak=np.zeros(shape),
                       metadata={"snnc_current": label})
 
     def input_folds(self) -> dict[str, np.ndarray]:
-        """Per LIF/IF population, the input scaling to fold into its incoming weights, so that
-        the neuron is exported with r = 1 (LIF) or r dt = 1 (IF), as docs/interop.md explains (Norse
-        ignores r). Folding needs a scalable path: Linear, Scale, LI currents, or a Conv2d with
-        one factor for the whole population; a population fed by pooling keeps its r."""
+        """Per LIF/IF population (a node LIF or IF: spiking, no synaptic current), the input
+        scaling to fold into its incoming weights, so that the neuron is exported with r = 1
+        (LIF) or r dt = 1 (IF), as docs/interop.md explains (Norse ignores r). Folding needs a
+        scalable path: Linear, Scale, LI currents, or a Conv2d with one factor for the whole
+        population; a population fed by pooling keeps its r."""
         folds = {}
         for pop in self.plan.populations:
-            if pop.model not in ("LIF", "IF") or not pop.spiking:
+            if node_kind(pop) not in ("LIF", "IF") or pop.properties.adaptation:
                 continue
             c_in = per_neuron(pop, "c_in", 1.0).reshape(-1)
-            if pop.model == "LIF":
+            if pop.leak:
                 factor = c_in / (1.0 - per_neuron(pop, "a_mem", 1.0).reshape(-1))
             else:
                 factor = c_in
@@ -169,13 +189,31 @@ class Exporter:
         return nir.Linear(weight=matrix, metadata=meta)
 
     def build(self):
+        """The graph: inputs, populations with their current nodes, one chain of nodes per
+        projection, outputs, and an entry point when no input drives anything."""
         import nir
 
-        names = {pop.name: pop for pop in self.plan.populations}
         self.folds = self.input_folds()
         for x in self.plan.inputs:
             self.nodes[x.name] = nir.Input(input_type={"input": np.array(x.shape)},
                                            metadata={"snnc_source": x.source})
+        currents = self.add_populations()
+        for p in self.plan.projections:
+            self.add_projection(p, currents)
+        outgoing = {pre for pre, _ in self.edges}
+        recorded = {r.owner for r in self.net.records if not r.is_projection}
+        shown = [pop for pop in self.plan.populations if self.net.node(pop.name).readout
+                 or pop.name not in outgoing or pop.name in recorded]
+        for pop in shown or self.plan.populations:  # outputs: readouts, ends, recordings
+            name = f"{pop.name}.output"
+            self.nodes[name] = nir.Output(output_type={"output": np.array(pop.shape)})
+            self.edges.append((pop.name, name))
+        self.add_entry_point()
+        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=self.metadata())
+
+    def add_populations(self) -> dict[tuple[str, str], str]:
+        """A neuron node per population and, for one with receptors, a current node per
+        current; returns (population, receptor or '') -> the node a projection feeds."""
         currents: dict[tuple[str, str], str] = {}
         for pop in self.plan.populations:
             receptors = bool(pop.receptors)
@@ -192,46 +230,41 @@ class Exporter:
                     self.nodes[name] = self.current_node(pop, decay, f"receptor {receptor}")
                     self.edges.append((name, pop.name))
                     currents[(pop.name, receptor)] = name
-        for p in self.plan.projections:
-            pre_shape = self.net.node(p.pre).shape
-            post_shape = names[p.post].shape
-            source = p.pre
-            connectivity = self.net.projection(p.name).connectivity
-            same_shape = connectivity.kind == "one_to_one" and tuple(pre_shape) == \
-                tuple(post_shape)
-            if len(pre_shape) > 1 and connectivity.kind not in ("conv2d", "sumpool2d") and \
-                    not same_shape:
-                flat = f"{p.name}.flatten"
-                self.nodes[flat] = nir.Flatten(input_type={"input": np.array(pre_shape)},
-                                               start_dim=0, end_dim=-1)
-                self.edges.append((source, flat))
-                source = flat
-            self.nodes[p.name] = self.weight_node(p, pre_shape, post_shape)
-            self.edges.append((source, p.name))
-            source = p.name
-            if connectivity.kind == "sumpool2d" and not np.all(p.kernel == 1.0):
-                scale = f"{p.name}.scale"  # the pooling weight, exactly
-                self.nodes[scale] = nir.Scale(scale=np.full(post_shape, p.kernel.ravel()[0]))
-                self.edges.append((source, scale))
-                source = scale
-            extra = p.delay - (1 if p.name in self.back_edges() else 0)
-            if extra > 0:
-                delay = f"{p.name}.delay"
-                self.nodes[delay] = nir.Delay(delay=np.full(post_shape, extra * self.dt))
-                self.edges.append((source, delay))
-                source = delay
-            target = currents.get((p.post, p.receptor or ""), p.post)
-            self.edges.append((source, target))
-        outgoing = {pre for pre, _ in self.edges}
-        recorded = {r.owner for r in self.net.records if not r.is_projection}
-        shown = [pop for pop in self.plan.populations if self.net.node(pop.name).readout
-                 or pop.name not in outgoing or pop.name in recorded]
-        for pop in shown or self.plan.populations:  # outputs: readouts, ends, recordings
-            name = f"{pop.name}.output"
-            self.nodes[name] = nir.Output(output_type={"output": np.array(pop.shape)})
-            self.edges.append((pop.name, name))
-        self.add_entry_point()
-        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=self.metadata())
+        return currents
+
+    def add_projection(self, p: ProjectionPlan, currents: dict[tuple[str, str], str]) -> None:
+        """The chain [Flatten] -> weights -> [Scale] -> [Delay] -> post (or its current)."""
+        import nir
+
+        pre_shape = self.net.node(p.pre).shape
+        post_shape = self.net.node(p.post).shape
+        source = p.pre
+        connectivity = self.net.projection(p.name).connectivity
+        same_shape = connectivity.kind == "one_to_one" and tuple(pre_shape) == \
+            tuple(post_shape)
+        if len(pre_shape) > 1 and connectivity.kind not in ("conv2d", "sumpool2d") and \
+                not same_shape:
+            flat = f"{p.name}.flatten"
+            self.nodes[flat] = nir.Flatten(input_type={"input": np.array(pre_shape)},
+                                           start_dim=0, end_dim=-1)
+            self.edges.append((source, flat))
+            source = flat
+        self.nodes[p.name] = self.weight_node(p, pre_shape, post_shape)
+        self.edges.append((source, p.name))
+        source = p.name
+        if connectivity.kind == "sumpool2d" and not np.all(p.kernel == 1.0):
+            scale = f"{p.name}.scale"  # the pooling weight, exactly
+            self.nodes[scale] = nir.Scale(scale=np.full(post_shape, p.kernel.ravel()[0]))
+            self.edges.append((source, scale))
+            source = scale
+        extra = p.delay - (1 if p.name in self.back_edges() else 0)
+        if extra > 0:
+            delay = f"{p.name}.delay"
+            self.nodes[delay] = nir.Delay(delay=np.full(post_shape, extra * self.dt))
+            self.edges.append((source, delay))
+            source = delay
+        target = currents.get((p.post, p.receptor or ""), p.post)
+        self.edges.append((source, target))
 
     def add_entry_point(self) -> None:
         """nir's type inference starts at the edges that leave Input nodes and fails without

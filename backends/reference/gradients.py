@@ -31,8 +31,6 @@ import numpy as np
 from snnc.ir.discrete import Plan, PopulationPlan, build_plan
 from snnc.ir.network import Network
 
-SUPPORTED = ("LIF", "CubaLIF", "IF", "LI", "CubaLI")
-
 
 def surrogate(kind: str, params: dict, x: np.ndarray, threshold) -> np.ndarray:
     """sigma'(x) of the population's surrogate."""
@@ -76,9 +74,9 @@ class Layer:
 
     @classmethod
     def of(cls, pop: PopulationPlan) -> Layer:
-        if pop.model not in SUPPORTED or pop.arrays or pop.refractory or pop.receptors:
-            raise ValueError(f"the gradient oracles support {', '.join(SUPPORTED)} populations "
-                             f"with uniform parameters, no refractoriness and no receptors; "
+        if pop.adaptive or pop.arrays or pop.refractory or pop.receptors:
+            raise ValueError("the gradient oracles support populations without adaptation, "
+                             "with uniform parameters, no refractoriness and no receptors; "
                              f"'{pop.name}' does not qualify")
         value = pop.scalars.get
         return cls(pop.name, pop.size, pop.spiking, pop.has_syn, value("a_mem", 1.0),

@@ -92,7 +92,7 @@ def json_result(path: str, net, diag: Diagnostics, reports: list[str]) -> dict:
 
 def memory_line(estimate: int) -> str:
     """The summary's memory row; says when the estimate exceeds this machine's memory."""
-    from snnc.memory import available_bytes, format_bytes
+    from snnc.machine import available_bytes, format_bytes
     room = available_bytes()
     more = f", more than the {format_bytes(room)} available here (run, train and compile " \
         "refuse it: E617)" if room is not None and estimate > room else ""

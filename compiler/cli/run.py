@@ -19,7 +19,7 @@ from snnc.cli.common import (
     write_npz,
 )
 from snnc.diagnostics import Diagnostics
-from snnc.ir.discrete import DELIVERIES
+from snnc.ir.discrete import DELIVERIES, step_count
 
 
 def add_parser(commands) -> None:
@@ -91,7 +91,7 @@ def run(args) -> int:
         if net.settings.duration is None:
             print_diagnostics(diag)
             return usage("snnc run: give --steps (the network has no 'duration')")
-        steps = round(net.settings.duration / net.settings.dt)
+        steps = step_count(net.settings)
     prepared = api.prepare_simulation(net, diag, steps, batch=args.batch, delivery=args.delivery,
                                       record=args.record, input_file=args.input,
                                       every=args.record_every)

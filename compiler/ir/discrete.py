@@ -13,6 +13,12 @@ Conventions (README, "Numerical conventions"):
   With ``delivery = next_step`` (Lava's convention: every connection adds one step)
   d_eff = d + 1 everywhere.
 - Parameters are materialised per neuron only when they vary; constants stay scalars.
+
+Every conversion of the model that involves ``dt`` is one function here, used by the plan, the
+passes and every backend: :func:`decay` (``exp(-dt/tau)`` or ``1 - dt/tau``),
+:func:`step_count` (``round(duration / dt)``), :func:`tau_in_steps` (``tau / dt``),
+:func:`spike_probability` (``rate * dt``) and :func:`r_dt_over_tau` (``r * dt / tau_mem``).
+What a population computes is read from its model's properties (:mod:`snnc.models`).
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import networkx as nx
 import numpy as np
 
 from snnc.ir.network import Network
-from snnc.ir.nodes import Input, Population, Projection
+from snnc.ir.nodes import Input, Population, Projection, Settings
 from snnc.ir.values import Constant, rng_for
+from snnc.models import MODELS, ModelProperties
 
 DELIVERIES = ("same_step", "next_step")
 DENSE_THRESHOLD = 0.25  # store a projection as a dense matrix above this density
@@ -39,14 +46,20 @@ class PopulationPlan:
     size: int
     shape: tuple[int, ...]
     spiking: bool
-    has_syn: bool  # the model's own synaptic current (CubaLIF, CubaLI)
-    adaptive: bool
+    has_syn: bool  # the model's own synaptic current (property synaptic_current)
+    adaptive: bool  # property adaptation
     reset: str
     refractory: int
     scalars: dict[str, float] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     receptors: dict[str, float] = field(default_factory=dict)  # receptor name -> decay factor
     surrogate: tuple[str, dict] = ("fast_sigmoid", {"beta": 10.0})
+    leak: bool = True  # the membrane decays (a_mem < 1); IF has none
+
+    @property
+    def properties(self) -> ModelProperties:
+        """The model's declared properties (``snnc.models.ModelProperties``)."""
+        return MODELS[self.model].properties
 
     def value(self, name: str):
         return self.scalars[name] if name in self.scalars else self.arrays[name]
@@ -99,11 +112,47 @@ class Plan:
         return [p for p in self.projections if p.post == name]
 
 
-def decay(net: Network, tau):
-    """Per-step decay of a time constant (scalar or array) under the network's scheme."""
-    if net.settings.integration == "exact":
-        return np.exp(-net.settings.dt / tau)
-    return 1.0 - net.settings.dt / tau
+def decay(settings: Settings, tau):
+    """The per-step decay factor of a time constant ``tau`` (seconds; a float or an array):
+
+    - ``exact`` integration: ``a = exp(-dt / tau)``, the exact solution of ``tau dx/dt = -x``
+      over one step;
+    - ``euler`` integration: ``a = 1 - dt / tau``, forward Euler.
+
+    Evaluated as written (``np.exp(-dt / tau)``, ``1.0 - dt / tau``), so every caller gets the
+    same bits. An array gives an array; a scalar gives a Python float.
+    """
+    if settings.integration == "exact":
+        value = np.exp(-settings.dt / tau)
+    else:
+        value = 1.0 - settings.dt / tau
+    return value if isinstance(value, np.ndarray) else float(value)
+
+
+def step_count(settings: Settings, default: int | None = None) -> int | None:
+    """The number of steps ``T = round(duration / dt)`` of a network that states a
+    ``duration``, else ``default`` (a lowered duration is positive, so T >= 0)."""
+    if settings.duration is None:
+        return default
+    return round(settings.duration / settings.dt)
+
+
+def tau_in_steps(settings: Settings, tau):
+    """A time constant in steps, ``tau / dt`` (float or array), divided once: no exp/log round
+    trip. ``tau_in_steps(dt = 1 ms, tau = 33.7 ms)`` is the float nearest 0.0337 / 0.001, which
+    is ``33.7`` (``tests/test_discrete.py``)."""
+    return tau / settings.dt
+
+
+def spike_probability(settings: Settings, rate):
+    """The per-step spike probability of a Poisson source of ``rate`` Hz: ``rate * dt`` (the
+    first-order probability; check-ranges refuses a rate above one spike per step)."""
+    return rate * settings.dt
+
+
+def r_dt_over_tau(settings: Settings, r, tau_mem):
+    """NIR's input scaling ``c_in = r * dt / tau_mem`` (evaluated left to right)."""
+    return r * settings.dt / tau_mem
 
 
 def materialize(net: Network, population: Population, name: str):
@@ -168,26 +217,32 @@ def input_scale(net: Network, population: Population, a_mem):
         return 1.0
     if option == "one_minus_decay":
         return 1.0 - a_mem
-    r = materialize(net, population, "r")
-    return r * net.settings.dt / materialize(net, population, "tau_mem")
+    return r_dt_over_tau(net.settings, materialize(net, population, "r"),
+                         materialize(net, population, "tau_mem"))
 
 
 def plan_population(net: Network, population: Population) -> PopulationPlan:
+    """The population's constants, from its model's properties (``snnc.models``): ``a_mem``
+    (1 without leak), ``a_syn`` with a synaptic current, ``rho`` and ``beta_adapt`` with
+    adaptation, ``c_in``, the voltages, and one decay per receptor."""
     model = population.model
+    props = model.properties
+    settings = net.settings
     plan = PopulationPlan(
-        population.name, model.name, population.size, population.shape, model.spiking,
-        "tau_syn" in population.params, "tau_adapt" in population.params,
+        population.name, model.name, population.size, population.shape, props.spiking,
+        props.synaptic_current, props.adaptation,
         population.options.get("reset", "none"), int(population.options.get("refractory_steps", 0)),
-        surrogate=population.options.get("surrogate", ("fast_sigmoid", {"beta": 10.0})))
+        surrogate=population.options.get("surrogate", ("fast_sigmoid", {"beta": 10.0})),
+        leak=props.leak)
     values = {}
-    if "tau_mem" in population.params:
-        values["a_mem"] = decay(net, materialize(net, population, "tau_mem"))
+    if props.leak:
+        values["a_mem"] = decay(settings, materialize(net, population, "tau_mem"))
     else:  # IF: no leak
         values["a_mem"] = 1.0
     if plan.has_syn:
-        values["a_syn"] = decay(net, materialize(net, population, "tau_syn"))
+        values["a_syn"] = decay(settings, materialize(net, population, "tau_syn"))
     if plan.adaptive:
-        values["rho"] = decay(net, materialize(net, population, "tau_adapt"))
+        values["rho"] = decay(settings, materialize(net, population, "tau_adapt"))
         values["beta_adapt"] = materialize(net, population, "beta_adapt")
     values["c_in"] = input_scale(net, population, values["a_mem"])
     for name in ("v_leak", "bias", "v_init", "threshold", "v_reset"):
@@ -200,7 +255,7 @@ def plan_population(net: Network, population: Population) -> PopulationPlan:
             plan.scalars[name] = float(value)
     for projection in net.incoming(population.name):
         if projection.receptor is not None:
-            plan.receptors[projection.receptor.name] = float(decay(net, projection.receptor.tau))
+            plan.receptors[projection.receptor.name] = decay(settings, projection.receptor.tau)
     return plan
 
 
@@ -248,7 +303,7 @@ def plan_projection(net: Network, projection: Projection, delay: int) -> Project
 def plan_input(net: Network, node: Input) -> InputPlan:
     plan = InputPlan(node.name, node.size, node.shape, node.source)
     if node.source == "poisson":
-        plan.probability = node.poisson_rate * net.settings.dt
+        plan.probability = spike_probability(net.settings, node.poisson_rate)
     elif node.source == "file":
         plan.spikes = node.file.load().reshape(-1, node.size).astype(bool)
     return plan

@@ -6,7 +6,7 @@ the same program always dumps to the same text.
 
 from __future__ import annotations
 
-from snnc.frontend.evaluate import Symbol
+from snnc.frontend.values import Symbol
 from snnc.ir.network import Network
 from snnc.ir.nodes import Input
 from snnc.units import Quantity

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 from snnc.diagnostics import Diagnostics, Span
+from snnc.ir.discrete import decay, r_dt_over_tau, spike_probability
 from snnc.ir.network import Network
 from snnc.ir.nodes import Input, Population
 from snnc.ir.values import Constant, FromFile, Normal, ParamValue, Uniform
@@ -77,9 +78,9 @@ def input_scale(net: Network, population: Population) -> float | None:
     if tau is None or tau <= 0:
         return None
     if option == "one_minus_decay":
-        return 1.0 - net.settings.decay(tau)
+        return 1.0 - decay(net.settings, tau)
     r = typical(population.params.get("r", Constant(1.0)))
-    return None if r is None else r * net.settings.dt / tau
+    return None if r is None else r_dt_over_tau(net.settings, r, tau)
 
 
 def value_range(value: ParamValue) -> tuple[float, float] | None:
@@ -95,13 +96,15 @@ def value_range(value: ParamValue) -> tuple[float, float] | None:
 class CheckRanges:
     name: str = "check-ranges"
     description: str = "value ranges: tau > 0, dt against time constants, rates, thresholds"
+    requires = ()
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
         diag = OncePerPlace(diag)
         dt = net.settings.dt
         for node in net.nodes():
             if isinstance(node, Input):
-                if node.poisson_rate is not None and node.poisson_rate * dt > 1 + 1e-9:
+                if node.poisson_rate is not None and \
+                        spike_probability(net.settings, node.poisson_rate) > 1 + 1e-9:
                     diag.error("E209", node.spans.get("rate", node.span), f"Poisson rate {Quantity(node.poisson_rate, FREQUENCY)} gives more than one spike per step of "
                                f"{Quantity(dt, TIME)}", hint="lower the rate or dt")
                 continue
