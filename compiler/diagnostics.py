@@ -124,6 +124,15 @@ class Diagnostics:
         return len(self.items)
 
 
+def report_too_deep(text: str, file: str, diag: Diagnostics) -> None:
+    """E199 for an expression too deep for the recursive stages (long chains of '^' or '-'),
+    at the start of the longest line, where such chains live."""
+    lines = text.split("\n")
+    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+    diag.error("E199", Span.point(file, longest + 1, 1), "this expression is nested too deeply",
+               hint="split it into 'let' definitions or several settings")
+
+
 def edit_distance(a: str, b: str) -> int:
     """Optimal-string-alignment distance: insertions, deletions, substitutions, transpositions."""
     previous2: list[int] = []

@@ -58,6 +58,14 @@ def _sign(x: float) -> float:
     return float((x > 0) - (x < 0))
 
 
+def _sigmoid(x: float) -> float:
+    """1 / (1 + exp(-x)), evaluated so that it neither overflows nor cancels."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
 def _elementwise(name: str, usage: str, numpy: str, fold: Callable[..., float],
                  args: int = 1) -> RuleFunction:
     return RuleFunction(name, args, args, usage, nonlinear=True, engines=PROGRAMMABLE,
@@ -79,6 +87,8 @@ RULE_FUNCTIONS: dict[str, RuleFunction] = {f.name: f for f in (
     _elementwise("sign", "sign", "np.sign({0})", _sign),
     _elementwise("sqrt", "square root", "np.sqrt({0})", math.sqrt),
     _elementwise("tanh", "hyperbolic tangent", "np.tanh({0})", math.tanh),
+    _elementwise("sigmoid", "logistic function 1 / (1 + exp(-x))",
+                 "np.exp(-np.logaddexp(0.0, -{0}))", _sigmoid),
     _elementwise("heaviside", "1 where x > 0, else 0", "({0} > 0)", lambda x: float(x > 0)),
     _elementwise("min", "smaller of two values", "np.minimum({0}, {1})", min, args=2),
     _elementwise("max", "larger of two values", "np.maximum({0}, {1})", max, args=2),

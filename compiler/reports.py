@@ -25,6 +25,10 @@ def format_locality(reports: list[RuleReport], profile: TargetProfile | None) ->
         lines.append(f"  {'total':<12}  {report.state_values:,} values, "
                      f"{format_bytes(report.state_bytes)}, {scaling(a)}; "
                      f"{report.macs_per_step:,} multiply-adds per step (worst case)")
+        nonlinear = sorted(a.functions | ({"/"} if a.divides else set()))
+        if nonlinear:
+            lines.append(f"  {'nonlinear':<12}  {', '.join(nonlinear)} applied to variables "
+                         "(not a sum of products: E307 on sum-of-products engines)")
         for term in a.terms:
             if term.tag in ("remote", "future"):
                 lines.append(f"  {'non-local':<12}  {term.span}: {term.reason}")

@@ -2,15 +2,15 @@
 rule functions, third-factor generators, losses and network settings.
 
 Each entry states its arguments (name, accepted dimensions, default), so that calls can be
-bound and checked in one place (:func:`bind`) with "did you mean" hints.
+bound and checked in one place (:func:`snnc.ir.lower_calls.bind`) with "did you mean" hints.
+The functions of learning-rule expressions are one table of their own,
+:data:`snnc.functions.RULE_FUNCTIONS`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from snnc.diagnostics import Diagnostics, did_you_mean
-from snnc.frontend import ast
 from snnc.units import DIMENSIONLESS, FREQUENCY, TIME, VOLTAGE, Dim
 
 ANY = None  # an argument whose value is checked elsewhere (an expression or a name)
@@ -89,23 +89,6 @@ PROJECTION_SETTINGS: dict[str, Arg] = {
     "delay": Arg("delay", (DIMENSIONLESS, TIME)),
 }
 
-#: functions usable inside learning-rule expressions (argument count range)
-RULE_FUNCTIONS: dict[str, tuple[int, int, str]] = {
-    "lowpass": (2, 3, "lowpass(x, tau[, scale]): y <- exp(-dt/tau) y + scale x"),
-    "surrogate": (1, 1, "surrogate(post.v): the post model's surrogate derivative at v - threshold"),
-    "decay": (1, 1, "decay(tau): the per-step decay factor of tau (exp(-dt/tau), or 1 - dt/tau)"),
-    "exp": (1, 1, "exponential"),
-    "log": (1, 1, "natural logarithm"),
-    "abs": (1, 1, "absolute value"),
-    "sign": (1, 1, "sign"),
-    "sqrt": (1, 1, "square root"),
-    "tanh": (1, 1, "hyperbolic tangent"),
-    "heaviside": (1, 1, "1 where x > 0, else 0"),
-    "min": (2, 2, "smaller of two values"),
-    "max": (2, 2, "larger of two values"),
-    "clip": (3, 3, "clip(x, low, high)"),
-}
-
 #: third-factor generators, usable as the value of a 'signal' statement
 GENERATORS = _specs(
     CallSpec("reward", "a global scalar reward, delivered to every neuron",
@@ -148,41 +131,3 @@ REDUCTIONS = _specs(
 
 BUILTIN_TARGETS = ("reference", "generic", "loihi", "loihi2", "spinnaker", "spinnaker2",
                    "truenorth", "dynapse2", "xylo", "speck", "brainscales2")
-
-
-def bind(call: ast.Call, spec: CallSpec, diag: Diagnostics,
-         what: str = "") -> dict[str, ast.Expr] | None:
-    """Match a call's arguments to the spec's parameters; report E208 and return None on error."""
-    what = what or f"'{spec.name}'"
-    bound: dict[str, ast.Expr] = {}
-    ok = True
-    if len(call.args) > len(spec.args):
-        extra = call.args[len(spec.args)]
-        diag.error("E208", extra.span, f"{what} takes at most {len(spec.args)} argument(s)",
-                   hint=_signature(spec))
-        ok = False
-    for arg, value in zip(spec.args, call.args, strict=False):
-        bound[arg.name] = value
-    for kw in call.kwargs:
-        name = kw.name.text
-        if name not in spec.arg_names:
-            hint = did_you_mean(name, spec.arg_names) or _signature(spec)
-            diag.error("E208", kw.name.span, f"{what} has no argument '{name}'", hint=hint)
-            ok = False
-        elif name in bound:
-            diag.error("E208", kw.name.span, f"argument '{name}' of {what} is given twice")
-            ok = False
-        else:
-            bound[name] = kw.value
-    if ok:
-        missing = [a.name for a in spec.args if a.required and a.name not in bound]
-        if missing:
-            diag.error("E208", call.span, f"{what} needs argument '{missing[0]}'",
-                       hint=_signature(spec))
-            ok = False
-    return bound if ok else None
-
-
-def _signature(spec: CallSpec) -> str:
-    parts = [a.name if a.required else f"{a.name}=..." for a in spec.args]
-    return f"usage: {spec.name}({', '.join(parts)})"

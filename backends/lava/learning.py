@@ -10,8 +10,12 @@ step's update, as snnc's rules read them.
 
 A rule translates when it is such a sum after expansion: its traces are ``lowpass`` filters of
 ``pre.s`` or ``post.s`` with constant time constants, each update is a polynomial in the
-traces, ``w`` and constants, with at most one spike factor (its trigger). The time constant of
-a trace becomes ``tau = -1 / log(a)`` steps for snnc's decay ``a``. The learning rate and the
+traces, ``w`` and constants, with at most one spike factor (its trigger); a call of a function
+that the sum-of-products engine cannot evaluate (``RuleFunction.runs_on("sum_of_products")`` in
+:data:`snnc.functions.RULE_FUNCTIONS`) is refused. The rule is read in the typed rule IR
+(:mod:`snnc.ir.rules`). The time constant of a trace becomes ``tau / dt`` steps under exact
+integration (Lava's ``exp(-1/tau)`` is then snnc's decay) and ``-1 / log(1 - dt/tau)`` under
+Euler. The learning rate and the
 rule's constants are absorbed into the trace impulses where a product has a trace of its own
 (exact); what is left must be rendered as ``m 2^e``, and every rounding is reported.
 """
@@ -21,9 +25,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from snnc.diagnostics import Diagnostics, Span
-from snnc.frontend import ast
-from snnc.frontend.evaluate import Evaluator, Symbol
+from snnc.diagnostics import Span
+from snnc.ir import rules as ir
+from snnc.ir.discrete import decay, tau_in_steps
 from snnc.ir.network import Network
 from snnc.ir.nodes import Projection, RuleInstance
 from snnc.ir.values import Constant
@@ -32,6 +36,8 @@ from snnc.units import Quantity
 MANTISSA = range(-8, 8)
 EXPONENT = range(-7, 9)
 PRE_SLOTS, POST_SLOTS = ("x1", "x2"), ("y1", "y2", "y3")
+#: the learning engine this backend targets (see ``RuleFunction.engines``)
+ENGINE = "sum_of_products"
 
 
 class NotExpressible(Exception):
@@ -102,81 +108,106 @@ def render_constant(value: float) -> tuple[str, float]:
     return (f"{m} * 2^{e}" if e else f"{m}"), rendered
 
 
-class Expander:
-    """Expands an update expression into products {(factor, ...): coefficient}."""
+class Expander(ir.Visitor[dict]):
+    """Expands a typed expression into products {(factor, ...): coefficient}: factors are the
+    trace slots, ``w``, ``x0`` (a pre spike) and ``y0`` (a post spike); ``()`` is the constant
+    term. Raises NotExpressible for what the engine cannot compute."""
 
-    def __init__(self, net: Network, projection: Projection, instance: RuleInstance,
+    def __init__(self, net: Network, projection: Projection | None, instance: RuleInstance,
                  slots: dict[str, str]):
         self.net = net
         self.projection = projection
         self.instance = instance
         self.slots = slots  # trace name -> slot
-        self.lets = {let.name.text: let.value for let in instance.rule.lets}
+        self.lets = {let.name: let.value for let in instance.rule.lets}
 
-    def expand(self, expr) -> dict[tuple[str, ...], float]:
-        if isinstance(expr, ast.Quantity):
-            return {(): Evaluator(Diagnostics()).evaluate(expr).value}
-        if isinstance(expr, ast.Unary):
-            inner = self.expand(expr.operand)
-            return {k: -v for k, v in inner.items()} if expr.op == "-" else inner
-        if isinstance(expr, ast.Binary):
-            return self.binary(expr)
-        if isinstance(expr, ast.Ref):
-            return self.ref(expr)
-        if isinstance(expr, ast.Call):
-            raise NotExpressible(f"{expr.func.text}(...) inside an update: the engine computes "
+    def expand(self, expr: ir.Expr) -> dict[tuple[str, ...], float]:
+        return self.visit(expr)
+
+    def visit_Const(self, node: ir.Const) -> dict[tuple[str, ...], float]:
+        return {(): node.value}
+
+    def visit_Unary(self, node: ir.Unary) -> dict[tuple[str, ...], float]:
+        inner = self.expand(node.operand)
+        return {k: -v for k, v in inner.items()} if node.op == "-" else inner
+
+    def visit_Call(self, node: ir.Call) -> dict[tuple[str, ...], float]:
+        if not node.function.runs_on(ENGINE):
+            raise NotExpressible(f"{node.name}(...) inside an update: the engine computes "
                                  "only sums of products of traces, the weight and constants",
-                                 expr.span)
-        raise NotExpressible("this expression has no learning-engine form", expr.span)
+                                 node.span)
+        raise NotExpressible(f"{node.name}(...) inside an update: the Lava backend emits "
+                             "learning-engine filters only as traces (lowpass of pre.s or "
+                             "post.s)", node.span)
 
-    def binary(self, expr: ast.Binary) -> dict[tuple[str, ...], float]:
-        left, right = self.expand(expr.left), self.expand(expr.right)
-        if expr.op in "+-":
+    def visit_Binary(self, node: ir.Binary) -> dict[tuple[str, ...], float]:
+        left, right = self.expand(node.left), self.expand(node.right)
+        if node.op in "+-":
             out = dict(left)
-            sign = 1.0 if expr.op == "+" else -1.0
+            sign = 1.0 if node.op == "+" else -1.0
             for key, value in right.items():
                 out[key] = out.get(key, 0.0) + sign * value
             return out
-        if expr.op == "*":
+        if node.op == "*":
             return multiply(left, right)
-        if expr.op == "/" and set(right) == {()}:
+        if node.op == "/" and set(right) == {()}:
             return {k: v / right[()] for k, v in left.items()}
-        if expr.op == "^" and set(right) == {()} and float(right[()]).is_integer() \
+        if node.op == "^" and set(right) == {()} and float(right[()]).is_integer() \
                 and 0 <= right[()] <= 4:
             out = {(): 1.0}
             for _ in range(int(right[()])):
                 out = multiply(out, left)
             return out
-        raise NotExpressible(f"'{expr.op}' of variables: the engine computes only sums of "
-                             "products", expr.span)
+        raise NotExpressible(f"'{node.op}' of variables: the engine computes only sums of "
+                             "products", node.span)
 
-    def ref(self, ref: ast.Ref) -> dict[tuple[str, ...], float]:
-        root = ref.parts[0].text
-        if root in self.slots:
-            return {(self.slots[root],): 1.0}
-        if root == "w" and len(ref.parts) == 1:
-            return {("w",): 1.0}
-        if root in ("pre", "post") and len(ref.parts) == 2:
-            attribute = ref.parts[1].text
-            if attribute == "s":
-                return {("x0" if root == "pre" else "y0",): 1.0}
-            node = self.net.node(self.projection.pre if root == "pre" else self.projection.post)
-            value = getattr(node, "params", {}).get(attribute)
-            if isinstance(value, Constant):
-                return {(): float(value.value)}
-            raise NotExpressible(f"{ref.dotted} is not visible to the learning engine (it sees "
-                                 "spikes, traces and the weight)", ref.span)
-        if root in self.lets:
-            return self.expand(self.lets[root])
-        value = self.instance.args.get(root)
+    def visit_TraceRef(self, node: ir.TraceRef) -> dict[tuple[str, ...], float]:
+        if node.name in self.slots:
+            return {(self.slots[node.name],): 1.0}
+        return self.invisible(node.name, node.span)
+
+    def visit_Weight(self, node: ir.Weight) -> dict[tuple[str, ...], float]:
+        return {("w",): 1.0}
+
+    def visit_NeuronVar(self, node: ir.NeuronVar) -> dict[tuple[str, ...], float]:
+        if node.attribute == "s":
+            return {("x0" if node.side == "pre" else "y0",): 1.0}
+        projection = self.projection
+        name = projection.pre if node.side == "pre" else projection.post
+        value = getattr(self.net.node(name), "params", {}).get(node.attribute)
+        if isinstance(value, Constant):
+            return {(): float(value.value)}
+        raise NotExpressible(f"{node.dotted} is not visible to the learning engine (it sees "
+                             "spikes, traces and the weight)", node.span)
+
+    def visit_LetRef(self, node: ir.LetRef) -> dict[tuple[str, ...], float]:
+        return self.expand(self.lets[node.name])
+
+    def visit_Param(self, node: ir.Param) -> dict[tuple[str, ...], float]:
+        value = self.instance.args.get(node.name)
         if isinstance(value, Quantity):
             return {(): float(value.value)}
-        if isinstance(value, Symbol) and len(ref.parts) == 2:
-            param = self.net.node(value.name).params.get(ref.parts[1].text)
-            if isinstance(param, Constant):
-                return {(): float(param.value)}
-        raise NotExpressible(f"{ref.dotted} is not a trace, the weight or a constant",
-                             ref.span)
+        return self.invisible(node.name, node.span)
+
+    def visit_PopulationVar(self, node: ir.PopulationVar) -> dict[tuple[str, ...], float]:
+        population = ir.population_of(node.population, self.instance.args)
+        param = getattr(self.net.node(population), "params", {}).get(node.attribute)
+        if isinstance(param, Constant):
+            return {(): float(param.value)}
+        return self.invisible(node.dotted, node.span)
+
+    def visit_SignalRef(self, node: ir.SignalRef) -> dict[tuple[str, ...], float]:
+        return self.invisible(node.name, node.span)
+
+    def visit_PopulationRef(self, node: ir.PopulationRef) -> dict[tuple[str, ...], float]:
+        return self.invisible(node.name, node.span)
+
+    def visit_NetState(self, node: ir.NetState) -> dict[tuple[str, ...], float]:
+        return self.invisible(node.dotted, node.span)
+
+    @staticmethod
+    def invisible(name: str, span: Span) -> dict[tuple[str, ...], float]:
+        raise NotExpressible(f"{name} is not a trace, the weight or a constant", span)
 
 
 def multiply(a: dict, b: dict) -> dict:
@@ -189,30 +220,41 @@ def multiply(a: dict, b: dict) -> dict:
 
 
 def decay_tau(net: Network, tau: float) -> float:
-    """Lava's trace time constant (steps) for snnc's decay of ``tau`` seconds."""
-    a = net.settings.decay(tau)
+    """Lava's trace time constant in steps (its decay is ``exp(-1/tau)``) for snnc's decay of
+    ``tau`` seconds: ``tau / dt`` under exact integration (:func:`snnc.ir.discrete.tau_in_steps`,
+    no exp/log round trip), ``-1 / log(1 - dt/tau)`` under Euler. ValueError when snnc's decay
+    is not in (0, 1) (no exponential decay at this dt)."""
+    a = decay(net.settings, tau)
     if not 0.0 < a < 1.0:
         raise ValueError(a)
+    if net.settings.integration == "exact":
+        return float(tau_in_steps(net.settings, tau))
     return -1.0 / math.log(a)
+
+
+def spike_filter(trace: ir.Trace) -> str | None:
+    """The side (pre or post) of a trace that is ``lowpass(pre.s | post.s, ...)``, else None."""
+    value = trace.value
+    if isinstance(value, ir.Call) and value.name == "lowpass":
+        x = value.args[0]
+        if isinstance(x, ir.NeuronVar) and x.attribute == "s":
+            return x.side
+    return None
 
 
 def assign_traces(net: Network, instance: RuleInstance) -> list[Trace]:
     traces, free = [], {"pre": list(PRE_SLOTS), "post": list(POST_SLOTS)}
     evaluate = Expander(net, None, instance, {})
     for trace in instance.rule.traces:
-        value = trace.value
-        if not (isinstance(value, ast.Call) and value.func.text == "lowpass"
-                and isinstance(value.args[0], ast.Ref) and len(value.args[0].parts) == 2
-                and value.args[0].parts[0].text in ("pre", "post")
-                and value.args[0].parts[1].text == "s"):
+        side = spike_filter(trace)
+        if side is None:
             raise NotExpressible(tag_reason(net, trace, evaluate), trace.span)
-        side = value.args[0].parts[0].text
-        constants = [evaluate.expand(arg) for arg in value.args[1:]]
+        constants = [evaluate.expand(arg) for arg in trace.value.args[1:]]
         if any(set(c) != {()} for c in constants):
-            raise NotExpressible(f"trace '{trace.name.text}' needs a constant time constant and "
+            raise NotExpressible(f"trace '{trace.name}' needs a constant time constant and "
                                  "impulse", trace.span)
         if not free[side]:
-            raise NotExpressible(f"trace '{trace.name.text}': the engine has only "
+            raise NotExpressible(f"trace '{trace.name}': the engine has only "
                                  f"{len(PRE_SLOTS if side == 'pre' else POST_SLOTS)} {side} "
                                  "traces", trace.span)
         tau = constants[0][()]
@@ -220,22 +262,22 @@ def assign_traces(net: Network, instance: RuleInstance) -> list[Trace]:
         try:
             steps = decay_tau(net, tau)
         except ValueError:
-            raise NotExpressible(f"trace '{trace.name.text}' has no exponential decay at this dt",
+            raise NotExpressible(f"trace '{trace.name}' has no exponential decay at this dt",
                                  trace.span) from None
-        traces.append(Trace(free[side].pop(0), trace.name.text, steps, scale))
+        traces.append(Trace(free[side].pop(0), trace.name, steps, scale))
     return traces
 
 
-def tag_reason(net: Network, trace: ast.TraceDef, evaluate: Expander) -> str:
+def tag_reason(net: Network, trace: ir.Trace, evaluate: Expander) -> str:
     """Why a trace that is not a spike filter cannot be emitted."""
-    reason = (f"trace '{trace.name.text}' is not a lowpass filter of pre.s or post.s, so it "
+    reason = (f"trace '{trace.name}' is not a lowpass filter of pre.s or post.s, so it "
               "would live in the synapse's tag (a 'dt' rule), which the Lava backend does not "
               "emit")
     value = trace.value
-    if isinstance(value, ast.Call) and value.func.text == "lowpass" and len(value.args) > 1:
+    if isinstance(value, ir.Call) and value.name == "lowpass" and len(value.args) > 1:
         tau = evaluate.expand(value.args[1])
         if set(tau) == {()} and tau[()] > 0:
-            rate = 1.0 - net.settings.decay(tau[()])
+            rate = 1.0 - decay(net.settings, tau[()])
             smallest = 2.0 ** min(EXPONENT)
             if rate < smallest:
                 reason += (f"; on Loihi its decay per step, {rate:.3g}, is also below the "
@@ -251,20 +293,34 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
     traces = assign_traces(net, instance)
     if rule.signals:
         signal = rule.signals[0]
-        raise NotExpressible(f"signal '{signal.name.text}': third factors reach Loihi through a "
+        raise NotExpressible(f"signal '{signal.name}': third factors reach Loihi through a "
                              "post-neuron model that writes y2/y3, which the Lava backend does "
                              "not emit yet", signal.span)
     if rule.optimizer != "sgd":
         raise NotExpressible("the engine applies dw directly (optimizer = sgd)", rule.span)
-    slots = {t.name: t.slot for t in traces}
-    expander = Expander(net, projection, instance, slots)
+    expander = Expander(net, projection, instance, {t.name: t.slot for t in traces})
+    products = sum_of_products(expander, instance, scale)
+    by_slot = {t.slot: t for t in traces}
+    absorb_constants(products, by_slot)
+    dw, roundings = render_dw(products, by_slot)
+    if dw is None:
+        raise NotExpressible("the rule's updates sum to zero", rule.span)
+    low, high = weight_bounds(expander, rule, scale)
+    return LoihiRule(rule.name, projection.name, dw, traces, low, high, roundings)
+
+
+def sum_of_products(expander: Expander, instance: RuleInstance,
+                    scale: float) -> dict[tuple[str, ...], float]:
+    """dw as {factors: coefficient}, summed over the updates, each multiplied by its trigger's
+    spike (x0 pre, y0 post), the learning rate and Lava's weight scale (``scale`` per power of
+    the weight below one: Lava's dw is in its own weight units)."""
     lr = instance.args.get("lr")
     rate = lr.value if isinstance(lr, Quantity) else 1.0
     products: dict[tuple[str, ...], float] = {}
-    for update in rule.updates:
+    for update in instance.rule.updates:
         terms = expander.expand(update.value)
         if update.trigger is not None:
-            side = update.trigger.text
+            side = update.trigger
             if side not in ("pre", "post"):
                 raise NotExpressible(f"trigger 'on {side}'", update.span)
             terms = multiply(terms, {("x0" if side == "pre" else "y0",): 1.0})
@@ -275,8 +331,13 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
                                      "squared): each product has one trigger", update.span)
             powers = key.count("w")
             products[key] = products.get(key, 0.0) + rate * value * scale ** (1 - powers)
-    by_slot = {t.slot: t for t in traces}
-    for key, coefficient in products.items():  # absorb constants into free trace gains
+    return products
+
+
+def absorb_constants(products: dict[tuple[str, ...], float], by_slot: dict[str, Trace]) -> None:
+    """Give each product's constant to the first of its traces without a gain yet (exact: the
+    trace's impulse carries it); the product's other new traces get gain one."""
+    for key, coefficient in products.items():
         free = [f for f in key if f in by_slot and by_slot[f].gain is None]
         if free and coefficient:
             fixed = math.prod(1.0 / by_slot[f].gain for f in key
@@ -284,6 +345,12 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
             by_slot[free[0]].gain = abs(coefficient * fixed)
             for other in free[1:]:
                 by_slot[other].gain = 1.0
+
+
+def render_dw(products: dict[tuple[str, ...], float],
+              by_slot: dict[str, Trace]) -> tuple[str | None, list[Rounding]]:
+    """Lava's dw text (None when every product is zero) and the constants it rounds: each
+    product's constant, after the trace gains, as ``m * 2^e`` (one is written as nothing)."""
     parts, roundings = [], []
     for key, coefficient in products.items():
         if not coefficient:
@@ -296,21 +363,25 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
         if not any(f in ("x0", "y0") for f in key):
             factors.append("u0")
         if math.isclose(abs(value), 1.0, rel_tol=1e-12):
-            text, rendered = ("-" if value < 0 else ""), math.copysign(1.0, value)
-            parts.append(text + " * ".join(factors))
+            parts.append(("-" if value < 0 else "") + " * ".join(factors))
         else:
             text, rendered = render_constant(value)
             parts.append(f"{text} * " + " * ".join(factors))
             if rendered != value:
                 roundings.append(Rounding(" * ".join(factors), value, rendered))
     if not parts:
-        raise NotExpressible("the rule's updates sum to zero", rule.span)
+        return None, roundings
     dw = parts[0] + "".join(f" - {p[1:]}" if p.startswith("-") else f" + {p}" for p in parts[1:])
-    low = high = None
-    if rule.bounds is not None:
-        values = [expander.expand(item) for item in rule.bounds.items]
-        if any(set(v) != {()} for v in values):
-            raise NotExpressible("bounds must be constants", rule.bounds.span)
-        low, high = (v[()] * scale for v in values)
-        low, high = min(low, high), max(low, high)
-    return LoihiRule(rule.name, projection.name, dw, traces, low, high, roundings)
+    return dw, roundings
+
+
+def weight_bounds(expander: Expander, rule: ir.RuleDef,
+                  scale: float) -> tuple[float | None, float | None]:
+    """The rule's bounds in Lava's weight units (low <= high), or (None, None)."""
+    if rule.bounds is None:
+        return None, None
+    values = [expander.expand(item) for item in rule.bounds]
+    if any(set(v) != {()} for v in values):
+        raise NotExpressible("bounds must be constants", rule.bounds[0].span.to(rule.bounds[1].span))
+    low, high = (v[()] * scale for v in values)
+    return min(low, high), max(low, high)

@@ -9,55 +9,32 @@ Values that are not plain numbers stay symbolic but evaluated: ``normal(0 mV, 2 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Union
 
-from snnc.diagnostics import Diagnostics, Span, did_you_mean
+from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.frontend import ast
+from snnc.frontend.values import CallValue, ListValue, StringValue, Symbol, Value
+from snnc.functions import RULE_FUNCTIONS, RuleFunction
 from snnc.units import UNITS, Dim, Quantity, describe
 
+__all__ = ["CallValue", "Evaluator", "ListValue", "StringValue", "Symbol", "Value"]
 
-@dataclass(frozen=True)
-class Symbol:
-    """A bare (possibly dotted) name used as a value: ``exact``, ``subtract``, ``readout``."""
-
-    name: str
-    span: Span
-
-
-@dataclass(frozen=True)
-class StringValue:
-    value: str
-    span: Span
-
-
-@dataclass(frozen=True)
-class CallValue:
-    """A call with evaluated arguments: distributions, files, sources, surrogates, ..."""
-
-    name: str
-    args: tuple[Value, ...]
-    kwargs: dict[str, Value] = field(hash=False)
-    span: Span
-    node: ast.Call = field(hash=False, compare=False)
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.args, self.span))
-
-
-@dataclass(frozen=True)
-class ListValue:
-    items: tuple[Value, ...]
-    span: Span
-
-
-Value = Union[Quantity, Symbol, StringValue, CallValue, ListValue]
 
 #: the largest exponent a unit may reach (s^-2 is common, s^40 is a typo)
 MAX_UNIT_POWER = 12
 
-#: pure functions allowed in constant expressions
-CONSTANT_FUNCTIONS = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log}
+
+def folds(name: str, args: list, kwargs: dict) -> RuleFunction | None:
+    """The table entry that folds ``name(*args)`` in a setting value, or None (the call stays a
+    call: a distribution, a source, a connectivity). A call folds when ``name`` has a ``fold``
+    in :data:`snnc.functions.RULE_FUNCTIONS`, takes positional numbers only, and their count is
+    within the entry's arity; its value is the entry's ``fold`` of the dimensionless arguments
+    (E205 for an argument with a unit, E209 where undefined, E615 when the result overflows)."""
+    function = RULE_FUNCTIONS.get(name)
+    if function is None or function.fold is None or kwargs:
+        return None
+    if not function.min_args <= len(args) <= function.max_args:
+        return None
+    return function if all(isinstance(a, Quantity) for a in args) else None
 
 
 class Evaluator:
@@ -111,23 +88,33 @@ class Evaluator:
         if any(a is None for a in args) or any(v is None for v in kwargs.values()):
             return None
         name = node.func.text
-        if name in CONSTANT_FUNCTIONS and len(args) == 1 and not kwargs \
-                and isinstance(args[0], Quantity):
-            if not args[0].dimensionless:
-                self.diag.error("E205", node.span, f"{name}() needs a dimensionless argument, "
-                                f"not {describe(args[0].dim)}")
-                return None
-            try:
-                result = CONSTANT_FUNCTIONS[name](args[0].value)
-            except OverflowError:
-                self.diag.error("E615", node.span, f"{name}({args[0].value:g}) overflows",
-                                hint="numbers must be finite double-precision values")
-                return None
-            except ValueError:
-                self.diag.error("E209", node.span, f"{name}({args[0].value:g}) is undefined")
-                return None
-            return Quantity(result)
+        function = folds(name, args, kwargs)
+        if function is not None:
+            return self.fold(node, function, args)
         return CallValue(name, tuple(args), kwargs, node.span, node)
+
+    def fold(self, node: ast.Call, function: RuleFunction,
+             args: list[Quantity]) -> Quantity | None:
+        """``function(*args)`` of dimensionless ``args`` by the table's ``fold``; None after
+        E205 (an argument has a unit), E615 (the value overflows) or E209 (undefined there)."""
+        name = function.name
+        for arg in args:
+            if not arg.dimensionless:
+                what = "a dimensionless argument" if len(args) == 1 else "dimensionless arguments"
+                self.diag.error("E205", node.span, f"{name}() needs {what}, "
+                                f"not {describe(arg.dim)}")
+                return None
+        shown = ", ".join(f"{arg.value:g}" for arg in args)
+        try:
+            result = float(function.fold(*(arg.value for arg in args)))
+        except OverflowError:
+            self.diag.error("E615", node.span, f"{name}({shown}) overflows",
+                            hint="numbers must be finite double-precision values")
+            return None
+        except ValueError:
+            self.diag.error("E209", node.span, f"{name}({shown}) is undefined")
+            return None
+        return Quantity(result)
 
     def eval_Unary(self, node: ast.Unary) -> Value | None:
         operand = self.evaluate(node.operand)

@@ -15,7 +15,7 @@ from typing import Iterator
 from lark import Lark, Token
 from lark.exceptions import UnexpectedInput, VisitError
 
-from snnc.diagnostics import Diagnostics, Span
+from snnc.diagnostics import Diagnostics, Span, report_too_deep
 from snnc.frontend import ast
 from snnc.frontend.build_ast import AstBuilder
 
@@ -108,15 +108,6 @@ def deepest_nesting(text: str) -> tuple[int, int, int]:
         elif ch in ")]":
             depth = max(depth - 1, 0)
     return best, where[0], where[1]
-
-
-def report_too_deep(text: str, file: str, diag: Diagnostics) -> None:
-    """E199 for an expression too deep for the recursive stages (long chains of '^' or '-'),
-    at the start of the longest line, where such chains live."""
-    lines = text.split("\n")
-    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
-    diag.error("E199", Span.point(file, longest + 1, 1), "this expression is nested too deeply",
-               hint="split it into 'let' definitions or several settings")
 
 
 def grammar_text() -> str:

@@ -255,64 +255,24 @@ def misspelt_keyword(text: str, file: str, line: int) -> tuple[str, Span, str] |
 
 def report_syntax_error(error: UnexpectedInput, text: str, file: str, parser,
                         diag: Diagnostics) -> None:
-    """Turn a Lark error into exactly one E1xx diagnostic."""
+    """Turn a Lark error into exactly one E1xx diagnostic. In this order: an unexpected
+    character (E101/E102), the end of the text inside a bracket or statement (E103), a bracket
+    left open (E103), a misspelt keyword (E121), a known mistake of the example table
+    (:func:`match_mistake`), else E100 with the tokens the parser expected."""
     open_brackets = list(parser.postlexer.open_brackets)
-    left_open = list(parser.postlexer.closed_by_brace)
-
     if isinstance(error, UnexpectedCharacters):
-        span = Span.point(file, error.line, error.column)
-        char = text[error.pos_in_stream] if 0 <= error.pos_in_stream < len(text) else ""
-        if char == '"':
-            diag.error("E102", span, "unterminated string",
-                       hint="close the string with '\"' on the same line")
-        elif char.isprintable() and char.isascii():
-            diag.error("E101", span, f"unexpected character '{char}'",
-                       hint="names use letters, digits and '_'; comments start with '#'")
-        else:
-            diag.error("E101", span, f"unexpected character {char!r} (U+{ord(char):04X})",
-                       hint="only ASCII is allowed outside strings and comments")
+        report_unexpected_character(error, text, file, diag)
         return
-
     token = getattr(error, "token", None)
     unclosed_parens = [t for t in open_brackets if t.value in "(["]
     at_end = isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END") or (
         token is not None and token.type == "_NL" and bool(unclosed_parens))
     if at_end:
-        span = end_of_text(text, file)
-        if open_brackets:
-            opener = open_brackets[-1]
-            where = f"line {opener.line}, column {opener.column}"
-            diag.error("E103", span, f"unexpected end of file: '{opener.value}' opened at {where} "
-                       "is never closed",
-                       hint=f"add the matching '{OPENING_TO_CLOSING[opener.value]}'")
-        else:
-            diag.error("E103", span, "unexpected end of file",
-                       hint="the last statement is incomplete")
+        report_unexpected_end(open_brackets, text, file, diag)
         return
-
     span = token_span(token, text, file)
-    earlier = [t for t in unclosed_parens if t.line < span.line]
-    if earlier:
-        opener = earlier[-1]
-        diag.error("E103", Span(file, opener.line, opener.column, opener.line, opener.column + 1),
-                   f"'{opener.value}' is never closed",
-                   hint=f"add the matching '{OPENING_TO_CLOSING[opener.value]}' (the statement "
-                        f"runs on until line {span.line}, where {token_label(token)} was found)")
-        return
-    braces = [t for t in open_brackets if t.value == "{"]
-    word = first_word_span(text, file, span.line)
-    if braces and word is not None and braces[-1].line < span.line and \
-            text.split("\n")[span.line - 1][word.column - 1:word.end_column - 1] in STATEMENTS:
-        opener = braces[-1]
-        diag.error("E103", Span(file, opener.line, opener.column, opener.line, opener.column + 1),
-                   "'{' is never closed",
-                   hint=f"add '}}' before line {span.line}, where a new declaration starts")
-        return
-    if token.value in "{}" and left_open:
-        opener = left_open[-1]
-        diag.error("E103", span, f"'{opener.value}' opened at line {opener.line}, column "
-                   f"{opener.column} is not closed before '{token.value}'",
-                   hint=f"add the matching '{OPENING_TO_CLOSING[opener.value]}'")
+    if report_unclosed(token, span, open_brackets, list(parser.postlexer.closed_by_brace), text,
+                       diag):
         return
     misspelt = misspelt_keyword(text, file, span.line)
     if misspelt is not None:
@@ -331,4 +291,69 @@ def report_syntax_error(error: UnexpectedInput, text: str, file: str, parser,
     expected = sorted({terminal_label(parser, name) for name in (error.accepts or error.expected)})
     shown = ", ".join(expected[:8]) + (", ..." if len(expected) > 8 else "")
     diag.error("E100", span, f"unexpected {token_label(token)}", hint=f"expected {shown}")
+
+
+def report_unexpected_character(error: UnexpectedCharacters, text: str, file: str,
+                                diag: Diagnostics) -> None:
+    """E102 for a '"' that opens a string never closed on its line, E101 for any other
+    character the lexer cannot read (non-ASCII ones shown with their code point)."""
+    span = Span.point(file, error.line, error.column)
+    char = text[error.pos_in_stream] if 0 <= error.pos_in_stream < len(text) else ""
+    if char == '"':
+        diag.error("E102", span, "unterminated string",
+                   hint="close the string with '\"' on the same line")
+    elif char.isprintable() and char.isascii():
+        diag.error("E101", span, f"unexpected character '{char}'",
+                   hint="names use letters, digits and '_'; comments start with '#'")
+    else:
+        diag.error("E101", span, f"unexpected character {char!r} (U+{ord(char):04X})",
+                   hint="only ASCII is allowed outside strings and comments")
+
+
+def report_unexpected_end(open_brackets: list[Token], text: str, file: str,
+                          diag: Diagnostics) -> None:
+    """E103 at the end of the text: naming the innermost bracket still open, if any."""
+    span = end_of_text(text, file)
+    if open_brackets:
+        opener = open_brackets[-1]
+        where = f"line {opener.line}, column {opener.column}"
+        diag.error("E103", span, f"unexpected end of file: '{opener.value}' opened at {where} "
+                   "is never closed",
+                   hint=f"add the matching '{OPENING_TO_CLOSING[opener.value]}'")
+    else:
+        diag.error("E103", span, "unexpected end of file",
+                   hint="the last statement is incomplete")
+
+
+def report_unclosed(token: Token, span: Span, open_brackets: list[Token],
+                    left_open: list[Token], text: str, diag: Diagnostics) -> bool:
+    """E103 for a bracket left open before ``token`` (found at ``span``), reported at the
+    bracket: a '(' or '[' of an earlier line, a '{' before a line that starts a new
+    declaration, or a bracket that a '{' or '}' closed by force (``left_open``). True when
+    reported."""
+    file = span.file
+    earlier = [t for t in open_brackets if t.value in "([" and t.line < span.line]
+    if earlier:
+        opener = earlier[-1]
+        diag.error("E103", Span(file, opener.line, opener.column, opener.line, opener.column + 1),
+                   f"'{opener.value}' is never closed",
+                   hint=f"add the matching '{OPENING_TO_CLOSING[opener.value]}' (the statement "
+                        f"runs on until line {span.line}, where {token_label(token)} was found)")
+        return True
+    braces = [t for t in open_brackets if t.value == "{"]
+    word = first_word_span(text, file, span.line)
+    if braces and word is not None and braces[-1].line < span.line and \
+            text.split("\n")[span.line - 1][word.column - 1:word.end_column - 1] in STATEMENTS:
+        opener = braces[-1]
+        diag.error("E103", Span(file, opener.line, opener.column, opener.line, opener.column + 1),
+                   "'{' is never closed",
+                   hint=f"add '}}' before line {span.line}, where a new declaration starts")
+        return True
+    if token.value in "{}" and left_open:
+        opener = left_open[-1]
+        diag.error("E103", span, f"'{opener.value}' opened at line {opener.line}, column "
+                   f"{opener.column} is not closed before '{token.value}'",
+                   hint=f"add the matching '{OPENING_TO_CLOSING[opener.value]}'")
+        return True
+    return False
 

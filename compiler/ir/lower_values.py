@@ -19,9 +19,10 @@ from snnc.diagnostics import Diagnostics, Span
 from snnc.files import FileProblem, read_array, report
 from snnc.frontend import ast
 from snnc.frontend.evaluate import CallValue, Evaluator, StringValue, Value
+from snnc.ir.lower_calls import bind
 from snnc.ir.values import Constant, FromFile, Normal, ParamValue, Uniform
 from snnc.units import DIMENSIONLESS, EXAMPLE_UNIT, Quantity, describe
-from snnc.vocabulary import DISTRIBUTIONS, Arg, bind
+from snnc.vocabulary import DISTRIBUTIONS, Arg
 
 
 def unit_hint(arg: Arg) -> str | None:

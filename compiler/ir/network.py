@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from snnc.frontend import ast
-from snnc.ir.nodes import Input, Loss, Population, Projection, Record, RuleDef, Settings
+from snnc.ir.nodes import Input, Loss, Population, Projection, Record, Settings
+from snnc.ir.rules import RuleDef
+from snnc.ir.target_profile import CustomTarget
 
 
 @dataclass
@@ -24,7 +25,8 @@ class Network:
     losses: list[Loss] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
     target: str = "reference"
-    custom_targets: dict[str, ast.TargetDecl] = field(default_factory=dict)
+    #: the program's own ``target NAME { ... }`` blocks, lowered (snnc.ir.lower_target)
+    custom_targets: dict[str, CustomTarget] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     #: results that analysis passes attach, by pass name (e.g. "check-locality")
     analyses: dict[str, object] = field(default_factory=dict)

@@ -19,9 +19,9 @@ import math
 from dataclasses import dataclass, field
 
 from snnc.diagnostics import Span
-from snnc.frontend import ast
-from snnc.frontend.evaluate import Value
+from snnc.frontend.values import Value
 from snnc.ir.connectivity import Connectivity
+from snnc.ir.rules import RuleDef
 from snnc.ir.values import Constant, ParamValue
 from snnc.models import ModelSpec
 
@@ -33,12 +33,8 @@ class Settings:
     name: str = "network"
     dt: float = 1e-3
     seed: int = 0
-    integration: str = "exact"  # exact: a = exp(-dt/tau); euler: a = 1 - dt/tau
+    integration: str = "exact"  # exact: a = exp(-dt/tau); euler: a = 1 - dt/tau (discrete.decay)
     duration: float | None = None
-
-    def decay(self, tau: float) -> float:
-        """The per-step decay factor of a time constant under this integration scheme."""
-        return math.exp(-self.dt / tau) if self.integration == "exact" else 1.0 - self.dt / tau
 
 
 @dataclass(frozen=True)
@@ -103,23 +99,11 @@ class Receptor:
 
 
 @dataclass(frozen=True)
-class RuleDef:
-    """A learning rule as written (its expressions stay AST nodes, with their spans)."""
-
-    name: str
-    params: tuple[ast.RuleParam, ...]
-    traces: tuple[ast.TraceDef, ...]
-    signals: tuple[ast.SignalDef, ...]
-    lets: tuple[ast.LetDef, ...]
-    updates: tuple[ast.Update, ...]
-    bounds: ast.ListExpr | None
-    optimizer: str
-    span: Span
-
-
-@dataclass(frozen=True)
 class RuleInstance:
-    """A rule attached to a projection, with every parameter bound (SI values or names)."""
+    """A rule attached to a projection, with every parameter bound (SI values or names):
+    ``rule`` is the rule in the typed rule IR (:mod:`snnc.ir.rules`), shared by every instance;
+    a :class:`~snnc.ir.rules.Param` of it has its value in ``args`` (a Quantity in SI, or a
+    Symbol naming a population)."""
 
     rule: RuleDef
     args: dict[str, Value] = field(hash=False)

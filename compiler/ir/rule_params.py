@@ -26,12 +26,11 @@ its parameter's dimension (E205, with a hint such as "write '20 ms'"), positive 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from snnc.diagnostics import Diagnostics, Span
-from snnc.frontend import ast
-from snnc.frontend.evaluate import CallValue, ListValue, StringValue, Symbol, Value
+from snnc.frontend.values import CallValue, ListValue, StringValue, Symbol, Value
+from snnc.ir import rules as ir
 from snnc.models import MODELS
 from snnc.units import DIMENSIONLESS, EXAMPLE_UNIT, TIME, UNITS, VOLTAGE, Dim, Quantity, describe
 
@@ -40,10 +39,6 @@ TIME_ROLE, WEIGHT_ROLE, RATE_ROLE, QUANTITY_ROLE, NAME_ROLE = (
 
 #: dimensions a weight may have (as the projection setting 'weight')
 WEIGHT_DIMS = (DIMENSIONLESS, VOLTAGE)
-
-#: functions a constant subexpression may call (as in settings)
-_FOLD_FUNCTIONS = {"sqrt": math.sqrt, "exp": math.exp, "log": math.log}
-
 
 @dataclass(frozen=True)
 class Role:
@@ -59,57 +54,49 @@ class Role:
 
 # -- walking a rule ------------------------------------------------------------------------------
 
-def rule_expressions(rule: ast.RuleDecl) -> Iterator[ast.Expr]:
-    """The top-level expressions of a rule's body (traces, lets, signals, updates, settings)."""
-    for statement in rule.body:
-        value = statement.value
-        if isinstance(statement, ast.SignalDef) and isinstance(value, ast.Call):
-            yield from value.args
-            yield from (k.value for k in value.kwargs)
-        elif isinstance(statement, ast.Setting):
-            if isinstance(value, ast.ListExpr):
-                yield from value.items
-            elif isinstance(value, ast.Call):
-                yield from value.args
-                yield from (k.value for k in value.kwargs)
-        else:
-            yield value
+def _start(expr: ir.Expr) -> tuple[int, int]:
+    return (expr.span.line, expr.span.column) if expr.span is not None else (0, 0)
 
 
-def time_arguments(rule: ast.RuleDecl) -> list[tuple[ast.Expr, str]]:
+def rule_expressions(rule: ir.RuleDef) -> list[ir.Expr]:
+    """The top-level expressions of a rule's body (traces, lets, signals' arguments, updates,
+    bounds, the optimizer's arguments and what a rule with errors does not use), in the order
+    they are written."""
+    tops: list[ir.Expr] = [s.value for s in (*rule.traces, *rule.lets, *rule.updates)]
+    for signal in rule.signals:
+        tops += signal.generator.args.values()
+    tops += [*(rule.bounds or ()), *rule.optimizer_args.values(), *rule.unused]
+    return sorted(tops, key=_start)
+
+
+def time_arguments(rule: ir.RuleDef) -> list[tuple[ir.Expr, str]]:
     """Every expression used as a time constant, with the function that uses it."""
     found = []
     for top in rule_expressions(rule):
-        for node in ast.subexpressions(top):
-            if not isinstance(node, ast.Call):
+        for node in ir.walk(top):
+            if not isinstance(node, ir.Call):
                 continue
-            if node.func.text == "lowpass" and len(node.args) >= 2:
+            if node.name == "lowpass" and len(node.args) >= 2:
                 found.append((node.args[1], "lowpass"))
-            elif node.func.text == "decay" and len(node.args) == 1:
+            elif node.name == "decay" and len(node.args) == 1:
                 found.append((node.args[0], "decay"))
     return found
 
 
-def bound_items(rule: ast.RuleDecl) -> list[ast.Expr]:
-    for statement in rule.body:
-        if isinstance(statement, ast.Setting) and statement.name.text == "bounds" \
-                and isinstance(statement.value, ast.ListExpr):
-            return list(statement.value.items)
-    return []
+def bound_items(rule: ir.RuleDef) -> list[ir.Expr]:
+    return list(rule.bounds or ())
 
 
-def _param_ref(expr: ast.Expr) -> str | None:
-    if isinstance(expr, ast.Ref) and len(expr.parts) == 1:
-        return expr.parts[0].text
-    return None
+def _param_ref(expr: ir.Expr) -> str | None:
+    return expr.name if isinstance(expr, ir.Param) else None
 
 
 # -- roles ---------------------------------------------------------------------------------------
 
-def rule_roles(rule: ast.RuleDecl, defaults: dict[str, Value | None]) -> dict[str, Role]:
+def rule_roles(rule: ir.RuleDef, defaults: dict[str, Value | None]) -> dict[str, Role]:
     """The role of every parameter of ``rule`` (``defaults``: the evaluated defaults)."""
-    names = {p.name.text for p in rule.params}
-    times: dict[str, tuple[ast.Expr, str]] = {}
+    names = {p.name for p in rule.params}
+    times: dict[str, tuple[ir.Expr, str]] = {}
     for expr, function in time_arguments(rule):
         name = _param_ref(expr)
         if name in names:
@@ -118,7 +105,7 @@ def rule_roles(rule: ast.RuleDecl, defaults: dict[str, Value | None]) -> dict[st
                if (name := _param_ref(item)) in names}
     roles = {}
     for param in rule.params:
-        name = param.name.text
+        name = param.name
         default = defaults.get(name)
         span = param.default.span if param.default is not None else None
         if name in times:
@@ -148,26 +135,39 @@ def _neuron_param_dim(name: str) -> Dim | None:
     return None
 
 
-def expression_dim(expr: ast.Expr, roles: dict[str, Role]) -> Dim | None:
-    """The dimension of ``expr`` when it is made of literals, parameters with a dimension and
-    neuron parameters; None when it cannot be known before the rule runs."""
-    if isinstance(expr, ast.Quantity):
-        if expr.unit is None:
-            return DIMENSIONLESS
-        unit = UNITS.get(expr.unit.text)
-        return unit[0] if unit else None
-    if isinstance(expr, ast.Ref):
-        if len(expr.parts) == 1:
-            role = roles.get(expr.parts[0].text)
-            return role.dim if role is not None and role.kind in (TIME_ROLE, QUANTITY_ROLE) \
-                else None
-        if len(expr.parts) == 2 and expr.parts[0].text != "net":
-            return _neuron_param_dim(expr.parts[1].text)
+class _Dimension(ir.Visitor["Dim | None"]):
+    """The dimension of an expression made of literals, parameters with a dimension and neuron
+    parameters; None when it cannot be known before the rule runs."""
+
+    def __init__(self, roles: dict[str, Role]):
+        self.roles = roles
+
+    def visit_Const(self, expr: ir.Const) -> Dim | None:
+        return expr.dim
+
+    def visit_Param(self, expr: ir.Param) -> Dim | None:
+        role = self.roles.get(expr.name)
+        return role.dim if role is not None and role.kind in (TIME_ROLE, QUANTITY_ROLE) else None
+
+    def visit_NeuronVar(self, expr: ir.NeuronVar) -> Dim | None:
+        return _neuron_param_dim(expr.attribute)
+
+    def visit_PopulationVar(self, expr: ir.PopulationVar) -> Dim | None:
+        return _neuron_param_dim(expr.attribute)
+
+    def unknown(self, expr: ir.Expr) -> None:
         return None
-    if isinstance(expr, ast.Unary):
-        return expression_dim(expr.operand, roles)
-    if isinstance(expr, ast.Binary) and expr.op in "*/+-":
-        left, right = expression_dim(expr.left, roles), expression_dim(expr.right, roles)
+
+    visit_Weight = visit_TraceRef = visit_SignalRef = visit_LetRef = unknown
+    visit_PopulationRef = visit_NetState = unknown
+
+    def visit_Unary(self, expr: ir.Unary) -> Dim | None:
+        return self.visit(expr.operand)
+
+    def visit_Binary(self, expr: ir.Binary) -> Dim | None:
+        if expr.op not in "*/+-":
+            return None
+        left, right = self.visit(expr.left), self.visit(expr.right)
         if left is None or right is None:
             return None
         if expr.op == "*":
@@ -175,21 +175,27 @@ def expression_dim(expr: ast.Expr, roles: dict[str, Role]) -> Dim | None:
         if expr.op == "/":
             return left / right
         return left if left == right else None
-    if isinstance(expr, ast.Call) and expr.func.text == "decay":
-        return DIMENSIONLESS
-    return None
+
+    def visit_Call(self, expr: ir.Call) -> Dim | None:
+        return DIMENSIONLESS if expr.name == "decay" else None
+
+
+def expression_dim(expr: ir.Expr, roles: dict[str, Role]) -> Dim | None:
+    """The dimension of ``expr`` when it is made of literals, parameters with a dimension and
+    neuron parameters; None when it cannot be known before the rule runs."""
+    return _Dimension(roles).visit(expr)
 
 
 # -- messages ----------------------------------------------------------------------------------
 
-def number_text(expr: ast.Expr, value: Quantity) -> str:
+def number_text(expr: ir.Expr, value: Quantity) -> str:
     """The number as written (``20`` of ``20 mV``), else the value in its usual unit."""
     node = expr
     negative = False
-    while isinstance(node, ast.Unary):
+    while isinstance(node, ir.Unary):
         negative ^= node.op == "-"
         node = node.operand
-    if isinstance(node, ast.Quantity):
+    if isinstance(node, ir.Const):
         return ("-" if negative else "") + node.text
     unit = EXAMPLE_UNIT.get(value.dim)
     return f"{value.value / UNITS[unit][1]:g}" if unit else f"{value.value:g}"
@@ -217,43 +223,44 @@ def shown(value: Value) -> str:
 
 # -- checks at the rule ------------------------------------------------------------------------
 
-def check_definition(rule: ast.RuleDecl, roles: dict[str, Role],
+def check_definition(rule: ir.RuleDef, roles: dict[str, Role],
                      diag: Diagnostics) -> dict[str, Role]:
     """Report defaults that contradict their parameter's role and time arguments of another
     dimension (E205). Returns ``roles`` with the reported defaults removed (so that a
     ``learn`` relying on one stops without reporting it again)."""
     bad: set[str] = set()
     for param in rule.params:
-        role = roles[param.name.text]
+        name = param.name
+        role = roles[name]
         default = role.default
         if param.default is None or not isinstance(default, Quantity):
             if role.kind in (TIME_ROLE, WEIGHT_ROLE, RATE_ROLE) and isinstance(default, Symbol):
-                diag.error("E209", param.default.span, f"the default of '{param.name.text}' "
+                diag.error("E209", param.default.span, f"the default of '{name}' "
                            f"({role.kind}) must be a value, not the name '{default.name}'")
-                bad.add(param.name.text)
+                bad.add(name)
             continue
         accepted = {TIME_ROLE: (TIME,), WEIGHT_ROLE: WEIGHT_DIMS, RATE_ROLE: WEIGHT_DIMS}.get(
             role.kind)
         if accepted is not None and default.dim not in accepted:
             number = number_text(param.default, default)
             diag.error("E205", param.default.span,
-                       f"'{param.name.text}' is {role.reason}, so its default must be "
+                       f"'{name}' is {role.reason}, so its default must be "
                        f"{' or '.join(_article(d) for d in accepted)}, not {shown(default)} "
                        f"({number}{'' if default.dimensionless else ' ' + _unit(param.default)})",
                        hint=suggestion(number, accepted))
-            bad.add(param.name.text)
+            bad.add(name)
             continue
         if role.kind == TIME_ROLE and default.value <= 0:
-            diag.error("E209", param.default.span, f"'{param.name.text}' is a time constant and "
+            diag.error("E209", param.default.span, f"'{name}' is a time constant and "
                        f"must be positive, not {default}")
-            bad.add(param.name.text)
+            bad.add(name)
     for expr, function in time_arguments(rule):
         if _param_ref(expr) in roles:
             continue  # checked through the parameter
         dim = expression_dim(expr, roles)
         if dim is not None and dim != TIME:
             hint = ""
-            if isinstance(expr, ast.Quantity):
+            if isinstance(expr, ir.Const):
                 hint = suggestion(expr.text, (TIME,))
             diag.error("E205", expr.span, f"the time constant of {function}() must be a time, "
                        f"not {'a plain number' if dim == DIMENSIONLESS else describe(dim)}",
@@ -267,12 +274,12 @@ def _article(dim: Dim) -> str:
         dim, describe(dim))
 
 
-def _unit(expr: ast.Expr) -> str:
+def _unit(expr: ir.Expr) -> str:
     node = expr
-    while isinstance(node, ast.Unary):
+    while isinstance(node, ir.Unary):
         node = node.operand
-    if isinstance(node, ast.Quantity) and node.unit is not None:
-        return node.unit.text
+    if isinstance(node, ir.Const) and node.unit is not None:
+        return node.unit
     return ""
 
 
@@ -284,7 +291,7 @@ class Argument:
     and whether it is the rule's default."""
 
     value: Value
-    expr: ast.Expr
+    expr: ir.Expr  # as written (its typed form: the number and unit messages quote)
     from_default: bool
 
 
@@ -364,19 +371,32 @@ class _FoldError(Exception):
         self.code, self.span, self.message = code, span, message
 
 
-def _fold(expr: ast.Expr, values: dict[str, float]) -> float | None:
-    """The value of a constant expression (literals and bound parameters), None when it reads
-    anything else; raises _FoldError for a division by zero or a non-finite result."""
-    if isinstance(expr, ast.Quantity):
-        unit = UNITS.get(expr.unit.text) if expr.unit is not None else (DIMENSIONLESS, 1.0)
-        return None if unit is None else expr.value * unit[1]
-    if isinstance(expr, ast.Ref):
-        return values.get(expr.parts[0].text) if len(expr.parts) == 1 else None
-    if isinstance(expr, ast.Unary):
-        inner = _fold(expr.operand, values)
+class _Folder(ir.Visitor["float | None"]):
+    """The value of a constant expression (literals, bound parameters and the functions of the
+    table with a ``fold``), None when it reads anything else; raises _FoldError for a division
+    by zero, an undefined function value or a non-finite result."""
+
+    def __init__(self, values: dict[str, float]):
+        self.values = values
+
+    def visit_Const(self, expr: ir.Const) -> float | None:
+        return None if expr.dim is None else expr.value
+
+    def visit_Param(self, expr: ir.Param) -> float | None:
+        return self.values.get(expr.name)
+
+    def unknown(self, expr: ir.Expr) -> None:
+        return None
+
+    visit_NeuronVar = visit_PopulationVar = visit_PopulationRef = visit_NetState = unknown
+    visit_Weight = visit_TraceRef = visit_SignalRef = visit_LetRef = unknown
+
+    def visit_Unary(self, expr: ir.Unary) -> float | None:
+        inner = self.visit(expr.operand)
         return None if inner is None else (-inner if expr.op == "-" else inner)
-    if isinstance(expr, ast.Binary):
-        left, right = _fold(expr.left, values), _fold(expr.right, values)
+
+    def visit_Binary(self, expr: ir.Binary) -> float | None:
+        left, right = self.visit(expr.left), self.visit(expr.right)
         if expr.op == "/" and right == 0:
             raise _FoldError("E209", expr.span, "division by zero")
         if left is None or right is None:
@@ -393,19 +413,32 @@ def _fold(expr: ast.Expr, values: dict[str, float]) -> float | None:
         if isinstance(result, complex):
             raise _FoldError("E209", expr.span, "the power is not a real number")
         return _finite(float(result), expr.span)
-    if isinstance(expr, ast.Call) and expr.func.text in _FOLD_FUNCTIONS and len(expr.args) == 1:
-        inner = _fold(expr.args[0], values)
-        if inner is None:
+
+    def visit_Call(self, expr: ir.Call) -> float | None:
+        function = expr.function
+        if not _folds(expr):
             return None
+        args = [self.visit(arg) for arg in expr.args]
+        if any(arg is None for arg in args):
+            return None
+        shown = f"{function.name}({', '.join(f'{arg:g}' for arg in args)})"
         try:
-            return _finite(_FOLD_FUNCTIONS[expr.func.text](inner), expr.span)
+            return _finite(float(function.fold(*args)), expr.span)
         except OverflowError:
-            raise _FoldError("E615", expr.span, f"{expr.func.text}({inner:g}) overflows") \
-                from None
+            raise _FoldError("E615", expr.span, f"{shown} overflows") from None
         except ValueError:
-            raise _FoldError("E209", expr.span, f"{expr.func.text}({inner:g}) is undefined") \
-                from None
-    return None
+            raise _FoldError("E209", expr.span, f"{shown} is undefined") from None
+
+
+def _folds(expr: ir.Expr) -> bool:
+    """True for a call of a table function that folds, with an accepted number of arguments."""
+    if not isinstance(expr, ir.Call) or expr.function.fold is None:
+        return False
+    return expr.function.min_args <= len(expr.args) <= expr.function.max_args
+
+
+def _fold(expr: ir.Expr, values: dict[str, float]) -> float | None:
+    return _Folder(values).visit(expr)
 
 
 def _finite(value: float, span: Span) -> float:
@@ -415,11 +448,11 @@ def _finite(value: float, span: Span) -> float:
     return value
 
 
-def _reads_parameter(expr: ast.Expr, names: set[str]) -> bool:
-    return any(_param_ref(node) in names for node in ast.subexpressions(expr))
+def _reads_parameter(expr: ir.Expr, names: set[str]) -> bool:
+    return any(_param_ref(node) in names for node in ir.walk(expr))
 
 
-def check_folding(rule: ast.RuleDecl, values: dict[str, float], diag: Diagnostics,
+def check_folding(rule: ir.RuleDef, values: dict[str, float], diag: Diagnostics,
                   call_span: Span | None = None) -> bool:
     """Evaluate every constant part of the rule's expressions with ``values`` (the numeric
     arguments) and report divisions by zero (E209) and non-finite results (E615) at the
@@ -428,17 +461,15 @@ def check_folding(rule: ast.RuleDecl, values: dict[str, float], diag: Diagnostic
     names = set(values) if call_span is not None else set()
     ok = True
     for top in rule_expressions(rule):
-        for node in ast.subexpressions(top):
-            if not (isinstance(node, ast.Binary) or (isinstance(node, ast.Call)
-                                                      and node.func.text in _FOLD_FUNCTIONS)):
+        for node in ir.walk(top):
+            if not (isinstance(node, ir.Binary) or _folds(node)):
                 continue
             try:
                 _fold(node, values)
             except _FoldError as error:
                 if call_span is not None and not _reads_parameter(node, names):
                     continue
-                if call_span is None and _reads_parameter(node, {p.name.text
-                                                                 for p in rule.params}):
+                if call_span is None and _reads_parameter(node, {p.name for p in rule.params}):
                     continue
                 notes = [f"with the values of the 'learn' at {call_span}"] if call_span else []
                 diag.error(error.code, error.span, error.message, notes=notes,

@@ -16,25 +16,36 @@ A rule is generic: parameters are bound per projection by a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Generic, Iterator, TypeVar, Union
 
 from snnc.diagnostics import Span
+from snnc.frontend.values import Symbol
 from snnc.functions import RuleFunction
+from snnc.units import DIMENSIONLESS, Dim
+
+#: every node compares and hashes by identity (``eq=False``): an analysis keys its results by
+#: node (``dict[Expr, Info]``) in O(1), and two equal-looking sub-expressions stay two nodes.
+_node = dataclass(frozen=True, eq=False)
 
 # ---- expressions ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@_node
 class Const:
-    """A number in SI units (``20 ms`` is 0.02); ``text`` is what the user wrote."""
+    """A number in SI units (``20 ms`` is 0.02); ``text`` is the number as the user wrote it
+    (``20``), ``unit`` the unit's name as written (``ms``, None without one) and ``dim`` its
+    dimension."""
 
     value: float
     text: str
     span: Span
+    dim: Dim = DIMENSIONLESS
+    unit: str | None = None
 
 
-@dataclass(frozen=True)
+@_node
 class Param:
     """A rule parameter (``tau_plus``), bound per projection by the rule instance."""
 
@@ -42,7 +53,7 @@ class Param:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class NeuronVar:
     """``pre.<attribute>`` or ``post.<attribute>``: a state variable (``s``, ``v``, ``i``,
     ``a``) or a model parameter of the projection's own pre or post neuron."""
@@ -56,14 +67,14 @@ class NeuronVar:
         return f"{self.side}.{self.attribute}"
 
 
-@dataclass(frozen=True)
+@_node
 class Weight:
     """``w``: the synapse's weight."""
 
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class TraceRef:
     """A named trace of the rule; inside its own update, its previous value."""
 
@@ -71,7 +82,7 @@ class TraceRef:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class SignalRef:
     """A third-factor signal of the rule (``signal L = ...``)."""
 
@@ -79,7 +90,7 @@ class SignalRef:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class LetRef:
     """A ``let`` of the rule: a named intermediate, recomputed every step."""
 
@@ -87,7 +98,7 @@ class LetRef:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class PopulationVar:
     """``<name>.<attribute>`` where ``name`` is not pre/post: another population's variable.
     ``population`` is a population's name or a rule parameter bound to one (resolve it with the
@@ -102,7 +113,16 @@ class PopulationVar:
         return f"{self.population}.{self.attribute}"
 
 
-@dataclass(frozen=True)
+@_node
+class PopulationRef:
+    """A bare population name (``out`` in ``readout_error(from = out)``), as opposed to a
+    rule parameter bound to one (a :class:`Param`). It names, it has no value."""
+
+    name: str
+    span: Span
+
+
+@_node
 class NetState:
     """``net.<what>``: state of every neuron in the network (``net.state``, ``net.jacobian``)."""
 
@@ -114,7 +134,7 @@ class NetState:
         return f"net.{self.what}"
 
 
-@dataclass(frozen=True)
+@_node
 class Call:
     """A call of a rule function; ``function`` is its entry in the function table."""
 
@@ -127,7 +147,7 @@ class Call:
         return self.function.name
 
 
-@dataclass(frozen=True)
+@_node
 class Binary:
     op: str  # one of + - * / ^
     left: Expr
@@ -135,7 +155,7 @@ class Binary:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Unary:
     op: str  # one of + -
     operand: Expr
@@ -143,23 +163,34 @@ class Unary:
 
 
 Expr = Union[Const, Param, NeuronVar, Weight, TraceRef, SignalRef, LetRef, PopulationVar,
-             NetState, Call, Binary, Unary]
+             PopulationRef, NetState, Call, Binary, Unary]
 
 # ---- statements -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@_node
 class Generator:
     """The third-factor generator of a signal (``readout_error(from = out)``). ``args`` are its
     arguments by name (positional ones under the generator's parameter names, see
-    ``snnc.vocabulary.GENERATORS``), as expressions of this IR."""
+    ``snnc.vocabulary.GENERATORS``), as expressions of this IR: ``from`` is a :class:`Param`
+    (resolve it with :func:`population_of`) or a :class:`PopulationRef`, ``size`` a
+    :class:`Const` or a :class:`Param`. ``loss`` is the loss name of ``local_readout`` (None
+    when not given), which is a word, not an expression."""
 
     kind: str
     args: dict[str, Expr]
     span: Span
+    loss: str | None = None
+
+    def source(self, args: Mapping[str, object]) -> str | None:
+        """The population named by ``from`` for a rule instance with arguments ``args``."""
+        expr = self.args.get("from")
+        if isinstance(expr, (Param, PopulationRef)):
+            return population_of(expr.name, args)
+        return None
 
 
-@dataclass(frozen=True)
+@_node
 class RuleParam:
     """A declared parameter with its default (an expression, or None when it has none)."""
 
@@ -168,7 +199,7 @@ class RuleParam:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Trace:
     """``trace x = expr``: state updated every step."""
 
@@ -177,7 +208,7 @@ class Trace:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Signal:
     """``signal L = generator(...)``: a third factor delivered to the post neuron."""
 
@@ -186,7 +217,7 @@ class Signal:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Let:
     """``let h = expr``: a named intermediate, recomputed every step, no state."""
 
@@ -195,7 +226,7 @@ class Let:
     span: Span
 
 
-@dataclass(frozen=True)
+@_node
 class Update:
     """``[on pre|post|step:] dw = expr``; several updates add up. ``trigger`` is None for an
     update without ``on``; ``trigger_span`` is where the trigger is written."""
@@ -206,7 +237,7 @@ class Update:
     trigger_span: Span | None = None
 
 
-@dataclass(frozen=True)
+@_node
 class RuleDef:
     """A learning rule after lowering: typed statements in the order they are written."""
 
@@ -217,8 +248,37 @@ class RuleDef:
     lets: tuple[Let, ...]
     updates: tuple[Update, ...]
     bounds: tuple[Expr, Expr] | None
-    optimizer: str
+    optimizer: str  # sgd | adam
     span: Span
+    #: the optimizer's arguments by name (``adam(beta1 = 0.8)``): checked, not yet used
+    optimizer_args: dict[str, Expr] = field(default_factory=dict)
+    #: where the rule's name is written
+    name_span: Span | None = None
+    #: expressions written in the rule that nothing evaluates (keyword arguments of a function
+    #: call, arguments of a misspelt setting): only a rule with errors has them, and constant
+    #: folding still checks them so that every mistake is reported at once
+    unused: tuple[Expr, ...] = ()
+
+
+    def parameter(self, name: str) -> RuleParam | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def expressions(self) -> Iterator[Expr]:
+        """The top-level expressions that run every step, in the order traces, lets, updates,
+        signals (the generators' arguments): what a check walks to find the names a rule
+        reads. Parameter defaults and bounds are not included."""
+        for statement in (*self.traces, *self.lets, *self.updates):
+            yield statement.value
+        for signal in self.signals:
+            yield from signal.generator.args.values()
+
+
+def population_of(name: str, args: Mapping[str, object]) -> str:
+    """The population a name denotes in a rule instance with arguments ``args``: the
+    population a parameter is bound to (``readout = out``), else the name itself (a
+    population named directly)."""
+    value = args.get(name)
+    return value.name if isinstance(value, Symbol) else name
 
 
 # ---- walking --------------------------------------------------------------------------------

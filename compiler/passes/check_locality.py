@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import step_count
 from snnc.ir.network import Network
 from snnc.passes.rule_analysis import Analysis, analyse
 
@@ -110,14 +111,14 @@ class RuleReport:
 class CheckLocality:
     name: str = "check-locality"
     description: str = "classify each rule (a-d), its third-factor generators and its state"
+    requires = ("check-rule-variables",)
     steps: int | None = None  # T for stored histories (default: duration / dt, else 1000)
     bytes_per_value: int = 4
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
         steps = self.steps
         if steps is None:
-            duration = net.settings.duration
-            steps = round(duration / net.settings.dt) if duration else 1000
+            steps = step_count(net.settings, default=1000)
         reports = []
         for projection in net.projections():
             for instance in projection.rules:

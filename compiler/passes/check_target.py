@@ -10,8 +10,8 @@ missing capability is an E3xx error that names it:
         which y2/y3 carry third factors);
 - E305  more per-synapse state than the engine's tags (Loihi: one tag per synapse);
 - E306  the rule reads the membrane potential, which the engine cannot read;
-- E307  the rule divides or applies a nonlinear function to a variable (only sums of
-        products are possible);
+- E307  the rule divides, raises a variable to a power, or applies to a variable a function
+        the engine cannot run (``RuleFunction.runs_on``; only sums of products are possible);
 - E308  the optimizer needs per-synapse moments that the engine cannot keep.
 
 On the reference simulator every rule runs; class c and d rules are simulator-only oracles
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.ir.network import Network
 from snnc.passes.check_locality import CLASS_MEANING, RuleReport
-from snnc.targets import TargetProfile, builtin_names, load_builtin, profile_from_decl, profile_from_file
+from snnc.targets import TargetProfile, builtin_names, load_builtin, profile_from_file
 
 LEARNING_TARGETS_HINT = "targets with on-chip learning: loihi, loihi2, spinnaker, spinnaker2, " \
                         "brainscales2"
@@ -35,6 +35,7 @@ LEARNING_TARGETS_HINT = "targets with on-chip learning: loihi, loihi2, spinnaker
 class CheckTarget:
     name: str = "check-target"
     description: str = "check every learning rule against the target's learning engine"
+    requires = ("check-locality",)
     target: str | None = None  # overrides the program's 'target' statement
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
@@ -52,7 +53,7 @@ class CheckTarget:
         if name.endswith(".json"):
             return profile_from_file(name, diag)
         if name in net.custom_targets:
-            return profile_from_decl(net.custom_targets[name], diag)
+            return net.custom_targets[name].use(diag)
         if name in builtin_names():
             return load_builtin(name)
         candidates = [*builtin_names(), *net.custom_targets]
@@ -126,8 +127,11 @@ class CheckTarget:
             diag.error("E306", where, f"{what} reads {', '.join(reads_v)}; {name}'s learning "
                        "engine reads only spike traces", hint="Loihi 2 can deliver a "
                        "post-neuron quantity as a third factor (target loihi2)")
-        if a.divides or a.functions:
-            used = sorted(a.functions | ({"/"} if a.divides else set()))
+        refused = {name for name, function in a.calls.items()
+                   if not function.runs_on(engine.engine)}
+        refused |= {op for op, used in (("^", "^" in a.functions), ("/", a.divides)) if used}
+        if refused:
+            used = sorted(refused)
             diag.error("E307", where, f"{what} uses {', '.join(used)} on variables; {name}'s "
                        "engine computes only sums of products of traces, the weight and "
                        "constants", hint="rewrite the update as a sum of products; a factor "

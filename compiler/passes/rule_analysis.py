@@ -22,14 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from snnc.diagnostics import Span
-from snnc.frontend import ast
-from snnc.frontend.evaluate import Symbol
+from snnc.functions import RuleFunction
+from snnc.ir import rules as ir
 from snnc.ir.network import Network
 from snnc.ir.nodes import Input, Population, Projection, RuleInstance
 
 LOCAL_TAGS = frozenset({"pre", "post", "syn"})
-NONLINEAR = frozenset({"exp", "log", "sqrt", "tanh", "abs", "sign", "heaviside", "min", "max",
-                       "clip"})
 
 
 @dataclass(frozen=True)
@@ -121,11 +119,17 @@ class Analysis:
     update_ops: int = 0
     update_index: frozenset = frozenset()
     reads: set[str] = field(default_factory=set)  # e.g. "post.v", "pre.s", "w"
-    functions: set[str] = field(default_factory=set)  # nonlinear functions of variables
+    functions: set[str] = field(default_factory=set)  # nonlinear functions of variables, "^"
+    #: every function of the table applied to a variable (not only to constants), by name
+    calls: dict[str, RuleFunction] = field(default_factory=dict)
     divides: bool = False
     triggers: set[str] = field(default_factory=set)
     history_steps: int | None = None  # for backprop_through_time: the T of O(N T)
     synapses: int = 0
+    #: the locality index: the Info of every sub-expression of the rule (typed IR node -> Info)
+    info: dict[ir.Expr, Info] = field(default_factory=dict, repr=False)
+    #: the Info of every named trace (the fixpoint of its update)
+    traces: dict[str, Info] = field(default_factory=dict, repr=False)
 
     @property
     def cls(self) -> str:
@@ -150,8 +154,16 @@ GENERATOR_TAGS = {
 }
 
 
-class RuleAnalyzer:
-    """Analyses one rule instance on one projection of a network."""
+
+class RuleAnalyzer(ir.Visitor[Info]):
+    """Analyses one rule instance (its typed rule, ``instance.rule``) on one projection.
+
+    :meth:`run` returns the :class:`Analysis`. The traces' indices are a fixpoint, so the rule is
+    walked until they settle, then once more (the final pass) to record what it reads, the
+    functions it applies to variables, its anonymous traces and the locality index
+    (``Analysis.info``). Afterwards :meth:`visit` still answers the Info of any expression of the
+    rule, without changing the result.
+    """
 
     def __init__(self, net: Network, projection: Projection, instance: RuleInstance,
                  steps: int):
@@ -159,25 +171,28 @@ class RuleAnalyzer:
         self.steps = steps
         self.projection = projection
         self.instance = instance
-        self.rule = instance.rule
+        self.rule: ir.RuleDef = instance.rule
         self.pre: Input | Population = net.node(projection.pre)
         self.post: Input | Population = net.node(projection.post)
         self.synapses = net.synapse_count(projection)
         self.result = Analysis(projection, instance, synapses=self.synapses)
-        self.lets = {let.name.text: let for let in self.rule.lets}
+        self.info = self.result.info
+        self.lets = {let.name: let for let in self.rule.lets}
         self.let_info: dict[str, Info] = {}
-        self.traces = {t.name.text: t for t in self.rule.traces}
+        self.traces = {t.name: t for t in self.rule.traces}
         self.trace_info: dict[str, Info] = {name: CONSTANT for name in self.traces}
         self.signal_info: dict[str, Info] = {}
-        self.anonymous: dict[Span, StateItem] = {}
-        self.collect_anonymous = False
+        self.anonymous: dict[ir.Call, StateItem] = {}
+        self.collect = False  # the final pass: record reads, functions and anonymous traces
+        self.indexing = False  # record every visited expression's Info in ``info``
 
     # -- entry --------------------------------------------------------------------------------
     def run(self) -> Analysis:
         for signal in self.rule.signals:
-            self.signal_info[signal.name.text] = self.generator(signal)
+            self.signal_info[signal.name] = self.generator(signal)
         self.solve_traces()
-        self.collect_anonymous = True
+        self.collect = self.indexing = True
+        self.let_info = {}
         for name, trace in self.traces.items():
             info = self.visit(trace.value)
             self.add_state(name, info.index, trace.span, count_ops(trace.value))
@@ -185,8 +200,8 @@ class RuleAnalyzer:
         ops = 0
         for update in self.rule.updates:
             info = self.visit(update.value)
-            if update.trigger is not None and update.trigger.text in ("pre", "post"):
-                side = update.trigger.text
+            if update.trigger in ("pre", "post"):
+                side = update.trigger
                 info = info | Info(frozenset({"j" if side == "pre" else "i"}), frozenset({side}),
                                    constant=False)
                 self.result.triggers.add(side)
@@ -195,6 +210,9 @@ class RuleAnalyzer:
                 self.result.triggers.add("step")
             total = total | info
             ops += count_ops(update.value) + 1
+        self.collect = False
+        self.index_the_rest()
+        self.indexing = False
         self.result.state.extend(self.anonymous.values())
         if self.rule.optimizer == "adam":
             self.result.state.append(StateItem("adam moments", frozenset({"i", "j"}),
@@ -203,12 +221,26 @@ class RuleAnalyzer:
         self.result.terms = list(total.terms)
         self.result.update_ops = ops
         self.result.update_index = total.index
+        self.result.traces = dict(self.trace_info)
         return self.result
+
+    def index_the_rest(self) -> None:
+        """Index what the final pass did not reach (lets no statement reads, the generators'
+        arguments, the bounds) without recording anything about the rule."""
+        for name, let in self.lets.items():
+            if let.value not in self.info:
+                self.let_info[name] = self.visit(let.value)
+        for signal in self.rule.signals:
+            for arg in signal.generator.args.values():
+                self.visit(arg)
+        for bound in self.rule.bounds or ():
+            self.visit(bound)
 
     def solve_traces(self) -> None:
         """Fixpoint of trace indices and tags (a trace may read itself and other traces)."""
         for _ in range(len(self.traces) + 2):
             changed = False
+            self.let_info = {}
             for name, trace in self.traces.items():
                 info = self.visit(trace.value) | self.trace_info[name]
                 if info != self.trace_info[name]:
@@ -233,152 +265,146 @@ class RuleAnalyzer:
         return n * (self.net.neuron_count if "k" in index else 1)
 
     # -- generators ---------------------------------------------------------------------------
-    def generator(self, signal: ast.SignalDef) -> Info:
-        value = signal.value
-        call = value if isinstance(value, ast.Call) else ast.Call(value.parts[0], (), (),
-                                                                  value.span)
-        kind = call.func.text
+    def generator(self, signal: ir.Signal) -> Info:
+        gen = signal.generator
+        kind = gen.kind
         tags, reason = GENERATOR_TAGS[kind]
         tags = set(tags)
-        source = self.source_population(call)
+        source = gen.source(self.instance.args)
         if kind == "readout_error" and source is not None and source != self.projection.post:
             tags, reason = {"remote"}, (f"the error of readout '{source}' is read at neurons of "
                                         f"'{self.projection.post}', which are not the readout: "
                                         "non-local in space")
-        generator = Generator(signal.name.text, kind, frozenset(tags), call.span, reason)
-        self.result.generators.append(generator)
-        terms = tuple(Term(tag, call.span, f"signal '{signal.name.text}' = {kind}: {reason}")
+        self.result.generators.append(Generator(signal.name, kind, frozenset(tags), gen.span,
+                                                reason))
+        terms = tuple(Term(tag, gen.span, f"signal '{signal.name}' = {kind}: {reason}")
                       for tag in sorted(tags))
-        self.add_state(f"signal {signal.name.text}", frozenset({"i"}), call.span, 0)
+        self.add_state(f"signal {signal.name}", frozenset({"i"}), gen.span, 0)
         if kind == "backprop_through_time":
             variables = max((len(p.model.variables) - 1 for p in self.net.populations()),
                             default=1)
             self.result.state.append(StateItem(
-                f"history of {signal.name.text}", frozenset({"k"}),
-                self.net.neuron_count * self.steps * variables, call.span, 0))
+                f"history of {signal.name}", frozenset({"k"}),
+                self.net.neuron_count * self.steps * variables, gen.span, 0))
             self.result.history_steps = self.steps
         return Info(frozenset({"i"}), frozenset(tags), terms, constant=False)
 
-    def source_population(self, call: ast.Call) -> str | None:
-        expr = call.kwarg("from") or (call.args[0] if call.args else None)
-        if isinstance(expr, ast.Ref) and len(expr.parts) == 1:
-            name = expr.parts[0].text
-            value = self.instance.args.get(name)
-            if isinstance(value, Symbol):
-                return value.name
-            return name
-        return None
-
     # -- expressions --------------------------------------------------------------------------
-    def visit(self, expr: ast.Expr) -> Info:
-        if isinstance(expr, ast.Quantity):
-            return CONSTANT
-        if isinstance(expr, ast.Ref):
-            return self.ref(expr)
-        if isinstance(expr, ast.Unary):
-            return self.visit(expr.operand)
-        if isinstance(expr, ast.Binary):
-            left, right = self.visit(expr.left), self.visit(expr.right)
-            if expr.op == "/" and not right.constant:
-                self.result.divides = True
-            if expr.op == "^" and not (left.constant and right.constant):
-                self.result.functions.add("^")
-            return left | right
-        if isinstance(expr, ast.Call):
-            return self.call(expr)
-        if isinstance(expr, ast.ListExpr):
-            info = CONSTANT
-            for item in expr.items:
-                info = info | self.visit(item)
-            return info
+    def visit(self, expr: ir.Expr) -> Info:
+        info = super().visit(expr)
+        if self.indexing:
+            self.info[expr] = info
+        return info
+
+    def visit_Const(self, expr: ir.Const) -> Info:
         return CONSTANT
 
-    def call(self, call: ast.Call) -> Info:
+    def visit_Param(self, expr: ir.Param) -> Info:
+        return CONSTANT  # a number bound per projection (a population name is not read)
+
+    def visit_PopulationRef(self, expr: ir.PopulationRef) -> Info:
+        return CONSTANT  # a name, not a value
+
+    def visit_Unary(self, expr: ir.Unary) -> Info:
+        return self.visit(expr.operand)
+
+    def visit_Binary(self, expr: ir.Binary) -> Info:
+        left, right = self.visit(expr.left), self.visit(expr.right)
+        if self.collect and expr.op == "/" and not right.constant:
+            self.result.divides = True
+        if self.collect and expr.op == "^" and not (left.constant and right.constant):
+            self.result.functions.add("^")
+        return left | right
+
+    def visit_Call(self, call: ir.Call) -> Info:
         info = CONSTANT
         for arg in call.args:
             info = info | self.visit(arg)
-        name = call.func.text
-        if name in NONLINEAR and not info.constant:
-            self.result.functions.add(name)
-        if name == "lowpass" and self.collect_anonymous and not self.is_named_trace(call):
+        if not self.collect:
+            return info
+        function = call.function
+        if not info.constant:
+            self.result.calls[function.name] = function
+            if function.nonlinear:
+                self.result.functions.add(function.name)
+        if function.name == "lowpass" and not self.is_named_trace(call) \
+                and call not in self.anonymous:
             key = call.span
-            if key not in self.anonymous:
-                self.anonymous[key] = StateItem(f"lowpass@{key}", info.index,
-                                                self.count(info.index), key,
-                                                count_ops(call.args[0]) + 1)
+            self.anonymous[call] = StateItem(f"lowpass@{key}", info.index, self.count(info.index),
+                                             key, count_ops(call.args[0]) + 1)
         return info
 
-    def is_named_trace(self, call: ast.Call) -> bool:
+    def is_named_trace(self, call: ir.Call) -> bool:
         return any(trace.value is call for trace in self.rule.traces)
 
-    def ref(self, ref: ast.Ref) -> Info:
-        root = ref.parts[0].text
-        if root in ("pre", "post") and len(ref.parts) == 2:
-            return self.neuron_ref(root, ref.parts[1].text, ref.span)
-        if root == "w" and len(ref.parts) == 1:
+    def visit_Weight(self, expr: ir.Weight) -> Info:
+        if self.collect:
             self.result.reads.add("w")
-            return Info(frozenset({"i", "j"}), frozenset({"syn"}), constant=False)
-        if root == "net":
-            what = ref.parts[1].text if len(ref.parts) > 1 else "state"
-            index = frozenset({"k", "i"}) if what == "jacobian" else frozenset({"k"})
-            self.result.reads.add(ref.dotted)
-            reason = (f"{ref.dotted} reads the state of every neuron in the network: non-local "
-                      "in space")
-            return Info(index, frozenset({"remote"}), (Term("remote", ref.span, reason),),
-                        constant=False)
-        if root in self.traces and len(ref.parts) == 1:
-            return self.trace_info[root]
-        if root in self.signal_info and len(ref.parts) == 1:
-            return self.signal_info[root]
-        if root in self.lets and len(ref.parts) == 1:
-            if root not in self.let_info:
-                self.let_info[root] = CONSTANT  # guards against cycles
-                self.let_info[root] = self.visit(self.lets[root].value)
-            return self.let_info[root]
-        value = self.instance.args.get(root)
-        population = value.name if isinstance(value, Symbol) else (
-            root if self.net.has_node(root) else None)
-        if population is not None and len(ref.parts) == 2:
-            return self.other_population(population, ref.parts[1].text, ref.span)
-        return CONSTANT  # a numeric rule parameter or a population used as a name
+        return Info(frozenset({"i", "j"}), frozenset({"syn"}), constant=False)
 
-    def neuron_ref(self, side: str, attribute: str, span: Span) -> Info:
+    def visit_NetState(self, expr: ir.NetState) -> Info:
+        index = frozenset({"k", "i"}) if expr.what == "jacobian" else frozenset({"k"})
+        if self.collect:
+            self.result.reads.add(expr.dotted)
+        reason = (f"{expr.dotted} reads the state of every neuron in the network: non-local "
+                  "in space")
+        return Info(index, frozenset({"remote"}), (Term("remote", expr.span, reason),),
+                    constant=False)
+
+    def visit_TraceRef(self, expr: ir.TraceRef) -> Info:
+        return self.trace_info[expr.name]
+
+    def visit_SignalRef(self, expr: ir.SignalRef) -> Info:
+        return self.signal_info[expr.name]
+
+    def visit_LetRef(self, expr: ir.LetRef) -> Info:
+        name = expr.name
+        if name not in self.let_info:
+            self.let_info[name] = CONSTANT  # guards against cycles
+            self.let_info[name] = self.visit(self.lets[name].value)
+        return self.let_info[name]
+
+    def visit_NeuronVar(self, expr: ir.NeuronVar) -> Info:
+        side, attribute = expr.side, expr.attribute
         node = self.pre if side == "pre" else self.post
         index = frozenset({"j" if side == "pre" else "i"})
         if isinstance(node, Population) and attribute in node.params:
             if node.param_is_uniform(attribute):
                 return CONSTANT
             return Info(index, frozenset({side}), constant=False)
-        self.result.reads.add(f"{side}.{attribute}")
+        if self.collect:
+            self.result.reads.add(expr.dotted)
         return Info(index, frozenset({side}), constant=False)
 
-    def other_population(self, name: str, attribute: str, span: Span) -> Info:
+    def visit_PopulationVar(self, expr: ir.PopulationVar) -> Info:
+        name = ir.population_of(expr.population, self.instance.args)
+        if not self.net.has_node(name) or "." in expr.attribute:
+            return CONSTANT  # a numeric parameter with a field is refused by the checks
         node = self.net.node(name)
-        if isinstance(node, Population) and attribute in node.params and \
-                node.param_is_uniform(attribute):
+        if isinstance(node, Population) and expr.attribute in node.params and \
+                node.param_is_uniform(expr.attribute):
             return CONSTANT
-        reason = f"{name}.{attribute} is state of another population: non-local in space"
-        return Info(frozenset({"k"}), frozenset({"remote"}), (Term("remote", span, reason),),
+        reason = f"{name}.{expr.attribute} is state of another population: non-local in space"
+        return Info(frozenset({"k"}), frozenset({"remote"}), (Term("remote", expr.span, reason),),
                     constant=False)
 
 
-def count_ops(expr: ast.Expr) -> int:
+def count_ops(expr: ir.Expr) -> int:
     """Arithmetic operations (multiply-adds and function calls) in an expression."""
-    stack, ops = [expr], 0
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Binary):
-            ops += 1
-            stack += [node.left, node.right]
-        elif isinstance(node, ast.Unary):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Call):
-            ops += 1
-            stack += list(node.args)
-    return ops
+    return sum(1 for node in ir.walk(expr) if isinstance(node, (ir.Binary, ir.Call)))
 
 
 def analyse(net: Network, projection: Projection, instance: RuleInstance,
             steps: int) -> Analysis:
     """The analysis of one rule on one projection; ``steps`` is T for stored histories."""
     return RuleAnalyzer(net, projection, instance, steps).run()
+
+
+def analysis_of(net: Network, projection: Projection, instance: RuleInstance) -> Analysis:
+    """The analysis the locality pass attached for ``instance`` on ``projection``
+    (``net.analyses["check-locality"]``), else a fresh one (T = 1: backends do not need the
+    size of stored histories)."""
+    for report in net.analyses.get("check-locality", ()):
+        if report.analysis.rule is instance and report.analysis.projection is projection:
+            return report.analysis
+    return analyse(net, projection, instance, steps=1)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from snnc.backends.reference.rules import ONLINE_GENERATORS
 from snnc.diagnostics import Diagnostics
-from snnc.frontend import ast
+from snnc.ir import rules as ir
 from snnc.ir.network import Network
 from snnc.ir.nodes import Loss
 
@@ -32,12 +32,9 @@ class Method:
     loss: Loss
 
 
-def generator_kinds(rule) -> list[str]:
-    out = []
-    for signal in rule.signals:
-        call = signal.value
-        out.append(call.func.text if isinstance(call, ast.Call) else call.parts[0].text)
-    return out
+def generator_kinds(rule: ir.RuleDef) -> list[str]:
+    """The generator of each of the rule's signals, in order (``random_feedback``, ...)."""
+    return [signal.generator.kind for signal in rule.signals]
 
 
 def method(net: Network, diag: Diagnostics) -> Method | None:
