@@ -21,108 +21,33 @@ whole shapes (E611); what the importer cannot read otherwise is E611 naming the 
 
 from __future__ import annotations
 
-import io
-import keyword
-import re
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from snnc.backends.nir.import_file import node_types, read_graph, time_step
+from snnc.backends.nir.import_linear import apply, windows
+from snnc.backends.nir.import_text import (
+    MAX_NAME,
+    RESERVED,
+    Projection,
+    identifier,
+    write_snn,
+)
 from snnc.diagnostics import Diagnostics
-from snnc.literals import UnrepresentableText, py, snn_string
+from snnc.literals import UnrepresentableText, py
+
+__all__ = ["MAX_DELAY_STEPS", "MAX_NAME", "NEURONS", "PASS_THROUGH", "RESERVED", "WEIGHTS",
+           "ImportFailed", "Importer", "Projection", "apply", "identifier", "import_graph",
+           "node_types", "read_graph", "time_step", "windows"]
 
 NEURONS = {"LIF": "LIF", "CubaLIF": "CubaLIF", "IF": "IF", "LI": "LI", "CubaLI": "CubaLI"}
 WEIGHTS = ("Linear", "Affine", "Conv2d", "SumPool2d", "Scale")
 PASS_THROUGH = ("Flatten", "Delay")
-RESERVED = {"import", "network", "neuron", "input", "population", "readout", "rule", "loss",
-            "record", "target", "pre", "post", "w", "net"}
-#: the longest .snn name made from a NIR node name (longer ones are cut, then numbered)
-MAX_NAME = 64
 #: the longest delay imported, in steps of dt (a ring buffer of this depth per projection)
 MAX_DELAY_STEPS = 1_000_000
 
 
 class ImportFailed(Exception):
     """A diagnostic was reported; nothing is written."""
-
-
-@dataclass
-class Projection:
-    name: str
-    pre: str
-    post: str
-    kind: str  # dense | conv2d | sumpool2d | one_to_one
-    weights: np.ndarray | None
-    delay_steps: int = 0
-    options: dict = field(default_factory=dict)
-
-
-def identifier(name: str, taken: set[str]) -> str:
-    """A valid, unused .snn name for a NIR node name (``lif1.lif`` -> ``lif1_lif``).
-
-    Guarantees: the result matches the grammar's ``NAME`` (``[A-Za-z_][A-Za-z0-9_]*``), is at
-    most :data:`MAX_NAME` characters plus a ``_<k>`` suffix, is no keyword of .snn or
-    Python, is not in ``taken`` (and is added to it); any other character of ``name`` (quotes,
-    braces, newlines, non-ASCII) becomes ``_``."""
-    text = re.sub(r"[^A-Za-z0-9_]", "_", str(name), flags=re.ASCII)[:MAX_NAME] or "node"
-    if text[0].isdigit():
-        text = "n" + text
-    if keyword.iskeyword(text) or text in RESERVED:
-        text += "_"
-    candidate, k = text, 2
-    while candidate in taken:
-        candidate, k = f"{text}_{k}", k + 1
-    taken.add(candidate)
-    return candidate
-
-
-def read_graph(path: str, diag: Diagnostics):
-    """The NIR graph in ``path``, or None after an E6xx diagnostic."""
-    import h5py
-    import nir
-
-    from snnc.files import FileProblem, array_limit, read_bytes, report
-
-    try:  # a regular file within the array limit (no device, FIFO or folder: E607/E608)
-        data = read_bytes(path, array_limit())
-    except FileProblem as problem:
-        report(diag, problem, option="GRAPH.nir")
-        return None
-    if not data.startswith(b"\x89HDF\r\n\x1a\n"):
-        diag.error("E610", None, f"{py(path)} is not a NIR file (NIR files are HDF5)",
-                   hint="export one with nir.write(path, graph)")
-        return None
-    try:
-        with h5py.File(io.BytesIO(data), "r") as handle:
-            types = sorted(node_types(handle["node"]))
-    except (OSError, KeyError, ValueError) as error:
-        diag.error("E610", None, f"{py(path)} is not a readable NIR file: {error}",
-                   hint="the file may be truncated")
-        return None
-    known = set(nir.__all__) if hasattr(nir, "__all__") else set(dir(nir))
-    unknown = [t for t in types if t not in known]
-    if unknown:
-        diag.error("E612", None, f"{py(path)} uses the node type {py(unknown[0])}, which nir "
-                   f"{nir.version} does not define")
-        return None
-    try:
-        return nir.read(io.BytesIO(data))
-    except Exception as error:  # nir raises many kinds for invalid graphs
-        diag.error("E611", None, f"{py(path)} is not a valid NIR graph: {error}",
-                   hint="nir's own type check refuses it; re-export it with a current nir")
-        return None
-
-
-def node_types(group) -> set[str]:
-    """Every node type named in a NIR HDF5 group, nested graphs included."""
-    out = set()
-    if "type" in group:
-        value = group["type"][()]
-        out.add(value.decode() if isinstance(value, bytes) else str(value))
-    if "nodes" in group:
-        for name in group["nodes"]:
-            out |= node_types(group["nodes"][name])
-    return out
 
 
 class Importer:
@@ -439,94 +364,10 @@ class Importer:
         return int(values[0])
 
     # -- writing --------------------------------------------------------------------------------
-    def value(self, key: str, value, unit: str | None) -> str:
-        """A .snn value: a literal when uniform, else file(...) into the sidecar archive."""
-        if unit is None:
-            return str(value)
-        array = np.asarray(value, dtype=np.float64)
-        suffix = f" {unit}" if unit else ""
-        if array.size == 1 or np.all(array == array.ravel()[0]):
-            return f"{float(array.ravel()[0])!r}{suffix}".replace("inf", "1e999")
-        self.arrays[key] = array.reshape(-1)
-        return f"file({snn_string(self.archive)}, key = {snn_string(key)})"
-
     def write(self, name: str, archive: str) -> str:
-        self.archive = archive
-        lines = [f"# Imported from the NIR graph {py(self.source)} by snnc.",
-                 "# Euler integration at the graph's dt reproduces what NIR importers compute.",
-                 f"network {identifier(name, set())} {{",
-                 f"  dt = {self.dt!r} s", "  integration = euler", "}", ""]
-        for input_name, shape in self.inputs.items():
-            lines.append(f"input {input_name}[{', '.join(map(str, shape))}]")
-        if self.tonic is not None:
-            lines.append(f"input {self.tonic}[1]: poisson(rate = {1.0 / self.dt!r} Hz)"
-                         "  # spikes every step: carries the graph's biases")
-        for pop_name, entry in self.populations.items():
-            kind = "population" if entry["spiking"] else "readout"
-            lines += ["", f"{kind} {pop_name}: {entry['model']}[{', '.join(map(str, entry['shape']))}]"
-                      f" {{  # NIR node {py(entry['nir'])}"]
-            for key, (value, unit) in entry["settings"].items():
-                lines.append(f"  {key} = {self.value(f'{pop_name}.{key}', value, unit)}")
-            lines.append("}")
-        for p in self.projections:
-            connectivity = {"dense": "file({a}, key = {k})", "one_to_one": "one_to_one",
-                            "conv2d": "conv2d(kernel = {kernel}, stride = {stride}, padding = "
-                                      "{padding}, channels = {channels})",
-                            "sumpool2d": "sumpool2d(kernel = {kernel}, stride = {stride})"}[p.kind]
-            key = f"{p.name.replace('->', '_to_')}.weight"
-            body = []
-            if p.kind == "dense":
-                self.arrays[key] = p.weights
-                text = connectivity.format(a=snn_string(self.archive), k=snn_string(key))
-            else:
-                text = connectivity.format(**p.options)
-                if p.weights is not None:
-                    body.append(f"  weight = {self.value(key, p.weights, '')}")
-            if p.delay_steps:
-                body.append(f"  delay = {p.delay_steps}")
-            lines.append("")
-            alias = "" if p.name == f"{p.pre}->{p.post}" else f" as {p.name}"
-            lines.append(f"{p.pre} -> {p.post}{alias}: {text}" + (" {" if body else ""))
-            if body:
-                lines += body + ["}"]
-        if self.records:
-            lines += ["", "record " + ", ".join(sorted(set(self.records)))]
-        return "\n".join(lines) + "\n"
-
-
-def apply(node, x: np.ndarray, with_bias: bool) -> np.ndarray:
-    """A NIR linear node applied to a batch x [batch, *shape] (numpy, for composing maps)."""
-    kind = type(node).__name__
-    if kind == "Flatten":
-        return x.reshape(x.shape[0], -1)
-    if kind in ("Linear", "Affine"):
-        out = x.reshape(x.shape[0], -1) @ np.asarray(node.weight, dtype=np.float64).T
-        if kind == "Affine" and with_bias:
-            out = out + np.asarray(node.bias, dtype=np.float64)
-        return out
-    if kind == "Scale":
-        return x * np.asarray(node.scale, dtype=np.float64)
-    if kind == "SumPool2d":
-        k = int(np.atleast_1d(node.kernel_size)[0])
-        stride = int(np.atleast_1d(node.stride)[0])
-        return windows(x, k, stride, 0).sum(axis=(-2, -1))
-    # Conv2d: cross-correlation with zero padding
-    weight = np.asarray(node.weight, dtype=np.float64)
-    stride = int(np.atleast_1d(node.stride)[0])
-    padding = int(np.atleast_1d(node.padding)[0])
-    patches = windows(x, weight.shape[2], stride, padding)  # [batch, C_in, oh, ow, k, k]
-    out = np.einsum("bcyxij,ocij->boyx", patches, weight)
-    if with_bias:
-        out = out + np.asarray(node.bias, dtype=np.float64)[None, :, None, None]
-    return out
-
-
-def windows(x: np.ndarray, k: int, stride: int, padding: int) -> np.ndarray:
-    """Sliding k x k windows of x [batch, C, H, W]: [batch, C, out_h, out_w, k, k]."""
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    view = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))
-    return view[:, :, ::stride, ::stride]
-
+        """The .snn text (:func:`snnc.backends.nir.import_text.write_snn`); the arrays it
+        reads from ``archive`` are then in :attr:`arrays`."""
+        return write_snn(self, name, archive)
 
 def import_graph(path: str, diag: Diagnostics, dt: float | None, name: str,
                  archive: str) -> tuple[str, dict[str, np.ndarray]] | None:
@@ -556,25 +397,3 @@ def import_graph(path: str, diag: Diagnostics, dt: float | None, name: str,
                    hint="the graph holds values of a type or shape snnc does not expect")
         return None
     return text, importer.arrays
-
-
-def time_step(graph, path: str, diag: Diagnostics) -> float | None:
-    """The graph's ``dt`` metadata as a positive, finite number of seconds; None after E614."""
-    metadata = graph.metadata if isinstance(graph.metadata, dict) else {}
-    value = metadata.get("dt")
-    hint = "give it with --dt, e.g. --dt 1e-4 (seconds)"
-    if value is None:
-        diag.error("E614", None, f"{py(path)} does not say its time step", hint=hint)
-        return None
-    array = np.asarray(value)
-    if array.size != 1 or array.dtype.kind not in "fiu":
-        shown = str(array.tolist() if array.dtype.kind in "fiub" else value)[:80]
-        diag.error("E614", None, f"{py(path)}: the metadata 'dt' is {py(shown)}, not one "
-                   "number of seconds", hint=hint)
-        return None
-    dt = float(array.ravel()[0])
-    if not (np.isfinite(dt) and dt > 0):
-        diag.error("E614", None, f"{py(path)}: the metadata 'dt' is {dt:g}; a time step is "
-                   "a positive, finite number of seconds", hint=hint)
-        return None
-    return dt
