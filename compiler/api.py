@@ -16,21 +16,29 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from snnc.backends import MAPPED, get_backend
+from snnc.backends import base, get_backend, mapped, registry
 from snnc.diagnostics import Diagnostics
 from snnc.frontend.loader import load_file
 from snnc.ir.dump import dump
 from snnc.ir.lower import lower
 from snnc.ir.network import Network
-from snnc.passes import DEFAULT_PIPELINE, run_pipeline
+from snnc.passes import DEFAULT_PIPELINE, ran, run_pipeline, schedule
 
 __all__ = [
-    "MAPPED", "Simulation", "check_network", "compile_network", "emit_artifacts", "map_network",
-    "nonfinite_diagnostic", "prepare_simulation", "read_mapping", "simulate",
+    "Simulation", "backend_options", "check_network", "compile_network",
+    "emit_artifacts", "map_network", "nonfinite_diagnostic", "prepare_simulation",
+    "read_mapping", "run_required", "simulate", "summary_lines",
 ]
+
+
+def __getattr__(name: str):
+    if name == "MAPPED":  # the backends that take --mapping (read from the registry when asked)
+        return mapped()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compile_network(path: str, diag: Diagnostics, target: str | None = None) -> Network | None:
@@ -89,41 +97,48 @@ def map_network(path: str, diag: Diagnostics, target: str | None = None,
 
 def read_mapping(path: str, diag: Diagnostics) -> dict | None:
     """A mapping.json of ``snnc map`` (E601 when it cannot be read)."""
-    from snnc.files import FileProblem, read_json
-    try:
-        mapping = read_json(path, what="mapping")
-    except FileProblem as problem:
-        diag.error(problem.code, None, f"--mapping: {problem.message}",
-                   hint="write one with 'snnc map FILE --target CHIP -o DIR'")
-        return None
-    if not isinstance(mapping, dict):
-        diag.error("E606", None, f"mapping '{path}' is not a mapping.json of snnc map")
-        return None
-    return mapping
+    return base.read_mapping(path, diag)
+
+
+def backend_options(backend: str, values: dict[str, Any], diag: Diagnostics) -> dict | None:
+    """The options of ``backend`` for the values of its ``snnc compile`` flags (by option
+    name; None: not given), reading the files they name (``--mapping``); None after errors."""
+    return registry()[backend].prepare(values, diag)
+
+
+def run_required(net: Network, names: tuple[str, ...], diag: Diagnostics) -> Network | None:
+    """``net`` after the passes of ``names`` (with their prerequisites) that have not run on
+    it yet; None after errors."""
+    missing = schedule(names, done=ran(net))
+    return run_pipeline(net, diag, missing) if missing else net
 
 
 def emit_artifacts(net: Network, backend: str, diag: Diagnostics,
                    **options) -> dict[str, str | bytes] | None:
     """The files of ``backend`` for the checked ``net``, or None after its check's errors.
 
-    ``options`` configure the backend; those it does not take, and None, are left out (each
-    backend keeps its own default, e.g. the delivery next_step for lava, same_step otherwise):
-    ``delivery``, ``allow_lossy`` (nir), ``source_file`` (lava), ``mapping`` and
-    ``mapping_file`` (the backends in :data:`MAPPED`). A Lava process graph is also drawn
-    (``process_graph.png``) when Graphviz is installed. Raises
+    ``options`` configure the backend (its dataclass fields); those it does not take, and
+    None, are left out (each backend keeps its own default, e.g. the delivery next_step for
+    lava, same_step otherwise): ``delivery``, ``allow_lossy`` (nir), ``source_file`` (lava),
+    ``mapping`` and ``mapping_file`` (the backends of :func:`snnc.backends.mapped`). The
+    passes the backend requires run first when they have not; the backend's extra artifacts
+    (a Lava process graph drawn as ``process_graph.png`` when Graphviz is installed) are
+    added. The same steps for every backend (:mod:`snnc.backends.base`). Raises
     :class:`snnc.backends.MissingExtra` when the backend's extra is not installed."""
-    chosen = get_backend(backend)
-    taken = {field.name for field in dataclasses.fields(chosen) if field.init} - {"name"}
-    chosen = dataclasses.replace(chosen, **{key: value for key, value in options.items()
-                                            if key in taken and value is not None})
+    chosen = get_backend(backend).configured(options)
+    if run_required(net, chosen.required_passes, diag) is None:
+        return None
     chosen.check(net, diag)
     if diag.has_errors:
         return None
     files = chosen.emit(net)
-    if "process_graph.dot" in files:
-        from snnc.backends.lava.report import render_dot
-        files.update(render_dot(files["process_graph.dot"]))
+    files.update(chosen.extra_artifacts(files))
     return files
+
+
+def summary_lines(backend: str, files: dict[str, str | bytes]) -> list[str]:
+    """What ``snnc compile`` prints about the written ``files`` of ``backend``."""
+    return get_backend(backend).summary(files)
 
 
 def nonfinite_diagnostic(diag: Diagnostics, error, allowed: bool, where: str = "") -> None:

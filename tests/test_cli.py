@@ -99,10 +99,15 @@ def test_console_script_and_module_agree():
 
 
 def test_passes_lists_the_pipeline_in_order(capsys):
-    from snnc.passes import DEFAULT_PIPELINE
+    """The default pipeline first, in order, then what snnc map adds: every registered pass."""
+    from snnc.passes import DEFAULT_PIPELINE, MAPPING_PIPELINE, REGISTRY
     status, out, _ = run(capsys, "passes")
     assert status == 0
-    assert [line.split()[0] for line in out.splitlines()] == list(DEFAULT_PIPELINE)
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names[:len(DEFAULT_PIPELINE)] == list(DEFAULT_PIPELINE)
+    assert names == [*DEFAULT_PIPELINE, *MAPPING_PIPELINE] and set(names) == set(REGISTRY)
+    assert "check-target           check every learning rule against the target's learning " \
+           "engine (after check-locality)" in out
 
 
 def test_dump_ir_after_a_pass_prints_the_stable_dump(capsys):

@@ -13,17 +13,20 @@ built from the plan with ``delivery = next_step``: the reference simulator with
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from snnc.backends.base import Backend, delivery_option, mapping_option
 from snnc.backends.lava.cores import read_cores
 from snnc.backends.lava.graph import LavaGraph, build_graph
 from snnc.backends.lava.learning import LoihiRule, NotExpressible, translate
 from snnc.backends.lava.quantize import quantize
 from snnc.backends.lava.render import render_program
 from snnc.diagnostics import Diagnostics
-from snnc.ir.discrete import build_plan
+from snnc.ir.discrete import build_plan, step_count
 from snnc.ir.network import Network
 from snnc.passes.check_target import CheckTarget
 from snnc.targets import load_builtin
@@ -32,12 +35,15 @@ ENGINE_TARGET = "loihi2"
 
 
 @dataclass
-class LavaBackend:
-    name: str = "lava"
-    delivery: str = "next_step"
+class LavaBackend(Backend):
+    name: ClassVar[str] = "lava"
+    description: ClassVar[str] = "a runnable Lava program (process graph, learning rules)"
+    #: the learning rules' translation reads the locality reports
+    required_passes: ClassVar[tuple[str, ...]] = ("check-locality",)
+    delivery: str = delivery_option("next_step", note="whose only convention it is")
     source_file: str = "<network>"
     #: the content of a mapping.json from ``snnc map`` (core assignment), and its file name
-    mapping: dict | None = None
+    mapping: dict | None = mapping_option()
     mapping_file: str = "mapping.json"
 
     def check(self, net: Network, diag: Diagnostics) -> None:
@@ -130,8 +136,25 @@ class LavaBackend:
                   if not r.is_projection and r.variable in ("s", "v")]
         record = record or [f"{g}.s" for g in dict.fromkeys(x.population for x in graph.groups
                                                             if x.spiking)]
-        steps = round(net.settings.duration / net.settings.dt) if net.settings.duration else None
+        steps = step_count(net.settings)
         cores = self.cores(net, graph, Diagnostics()) if self.mapping is not None else None
         target = self.mapping.get("target") if self.mapping is not None else None
         return render_program(graph, quantize(graph), record, self.source_file, __version__,
-                              default_steps=steps, cores=cores, target=target)
+                              default_steps=steps, cores=cores, target=target, net=net)
+
+    def extra_artifacts(self, files: dict[str, str | bytes]) -> dict[str, str | bytes]:
+        """``process_graph.png`` when Graphviz is installed."""
+        if "process_graph.dot" not in files:
+            return {}
+        from snnc.backends.lava.report import render_dot
+        return render_dot(files["process_graph.dot"])
+
+    def summary(self, files: dict[str, str | bytes]) -> list[str]:
+        """The fixed-point parameters' largest relative errors (quantization.json)."""
+        if "quantization.json" not in files:
+            return []
+        from snnc.backends.lava.report import quantization_summary
+        return [quantization_summary(json.loads(files["quantization.json"]))]
+
+
+BACKEND = LavaBackend

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import ClassVar
 
-import nir  # noqa: F401 - a missing extra must fail when the backend is loaded
 import numpy as np
 
+from snnc.backends.base import Backend, delivery_option, mapping_option, option
 from snnc.backends.nir.export import export_graph, lossy_constructs
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import build_plan
@@ -20,16 +21,23 @@ from snnc.ir.network import Network
 from snnc.mapping.document import core_of_neurons
 
 #: constructs that cannot be exported at all (not even by dropping something)
-UNEXPRESSIBLE = ("E508",)
+UNEXPRESSIBLE = ("E508", "E515")  # never lossy: invalid values, a model NIR has no node for
 
 
 @dataclass
-class NirBackend:
-    name: str = "nir"
-    allow_lossy: bool = False
-    delivery: str = "same_step"
+class NirBackend(Backend):
+    name: ClassVar[str] = "nir"
+    description: ClassVar[str] = "network.nir, the graph for other simulators and chips"
+    #: the extra that provides ``nir`` (imported only when writing; checked by get_backend)
+    extra: ClassVar[str | None] = "nir"
+    extra_modules: ClassVar[tuple[str, ...]] = ("nir",)
+    #: the export reads the locality reports (the rules' traces)
+    required_passes: ClassVar[tuple[str, ...]] = ("check-locality",)
+    allow_lossy: bool = option(False, "export constructs NIR cannot express without them "
+                                      "(warnings instead of errors)")
+    delivery: str = delivery_option("same_step")
     #: the content of a mapping.json from ``snnc map``, recorded in the graph's metadata
-    mapping: dict | None = None
+    mapping: dict | None = mapping_option()
     mapping_file: str = "mapping.json"
 
     def check(self, net: Network, diag: Diagnostics) -> None:
@@ -45,6 +53,8 @@ class NirBackend:
                            hint="pass --allow-lossy to export without it (a warning then)")
 
     def emit(self, net: Network) -> dict[str, str | bytes]:
+        import nir
+
         from snnc import __version__
         graph = export_graph(net, __version__, self.delivery, mapping=self.mapping)
         validate(graph)
@@ -63,3 +73,6 @@ def validate(graph) -> None:
                     raise ValueError(f"NIR node '{name}': {key} is not finite")
                 if key.startswith("tau") and not np.all(value > 0):
                     raise ValueError(f"NIR node '{name}': {key} must be positive")
+
+
+BACKEND = NirBackend

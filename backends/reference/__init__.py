@@ -1,6 +1,7 @@
 """The reference simulator backend: a standalone numpy module per network.
 
-``emit(net)`` returns ``simulation.py`` (generated from ``templates/simulation.py.j2``) and
+``emit(net)`` returns ``simulation.py`` (generated from ``templates/simulation.py.j2``), its
+library ``snnc_runtime.py`` (a copy of :mod:`snnc.backends.reference.runtime`) and
 ``network.npz`` (weights, indices and per-neuron parameters). The CLI runs the same module
 in-process (:mod:`snnc.backends.reference.runner`).
 """
@@ -8,8 +9,10 @@ in-process (:mod:`snnc.backends.reference.runner`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from snnc.backends.reference.codegen import render
+from snnc.backends.base import Backend, delivery_option
+from snnc.backends.reference.codegen import render, runtime_source
 from snnc.backends.reference.rules import check_online
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import DELIVERIES, build_plan
@@ -17,9 +20,10 @@ from snnc.ir.network import Network
 
 
 @dataclass
-class ReferenceBackend:
-    name: str = "reference"
-    delivery: str = "same_step"
+class ReferenceBackend(Backend):
+    name: ClassVar[str] = "reference"
+    description: ClassVar[str] = "a standalone numpy simulation module (snnc run runs it)"
+    delivery: str = delivery_option("same_step")
 
     def check(self, net: Network, diag: Diagnostics) -> None:
         """Every construct runs here, except the exact oracles as online rules (E501)."""
@@ -30,4 +34,7 @@ class ReferenceBackend:
         if self.delivery not in DELIVERIES:
             raise ValueError(f"unknown delivery {self.delivery!r}")
         source, data = render(build_plan(net, self.delivery), __version__)
-        return {"simulation.py": source, "network.npz": data}
+        return {"simulation.py": source, "snnc_runtime.py": runtime_source(), "network.npz": data}
+
+
+BACKEND = ReferenceBackend

@@ -52,6 +52,7 @@ def fan_out(net: Network, p: Projection) -> int:
 class CheckFit:
     name: str = "check-fit"
     description: str = "check that each neuron fits a core of the target and the cores suffice"
+    requires = ("check-shapes", "check-target")
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
         profile = net.analyses.get("check-target")

@@ -21,6 +21,7 @@ from snnc.memory import check_fits, estimate_network
 class CheckMemory:
     name: str = "check-memory"
     description: str = "estimate the simulator's memory; E617 above the machine's (with enforce)"
+    requires = ("check-shapes", "check-locality")
     enforce: bool = False
     batch: int = 1
 

@@ -15,6 +15,7 @@ from snnc.ir.network import Network
 class CheckShapes:
     name: str = "check-shapes"
     description: str = "shape inference: conv/pool output shapes, one_to_one sizes, fan-in"
+    requires = ()
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
         for projection in net.projections():

@@ -39,6 +39,7 @@ class PartitionResult:
 class Partition:
     name: str = "partition"
     description: str = "split populations into core-sized slices with the fewest remote packets"
+    requires = ("check-target", "check-fit")
     rates: dict[str, np.ndarray] | None = None
     rates_file: str | None = None
     use_kahip: bool = True

@@ -36,6 +36,7 @@ class PlaceResult:
 class Place:
     name: str = "place"
     description: str = "place cores on the mesh with the least hop-weighted traffic"
+    requires = ("partition",)
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
         part = net.analyses.get("partition")
