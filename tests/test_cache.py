@@ -118,6 +118,26 @@ def test_a_mismatching_entry_of_ours_is_replaced_never_run(tmp_path, program, mo
     assert sorted(os.listdir(cache)) == [name]  # no staging or trash folder left
 
 
+def test_a_planted_runtime_beside_the_right_simulation_is_replaced_never_run(tmp_path, program,
+                                                                           monkeypatch):
+    """Every emitted file counts: a simulation.py and network.npz that match do not make an
+    entry whose snnc_runtime.py differs usable."""
+    want = expected(tmp_path, program, monkeypatch)
+    cache, pwned = tmp_path / "cache", tmp_path / "PWNED"
+    name, files = entry_name(program)
+    assert "snnc_runtime.py" in files
+    entry = cache / name
+    entry.mkdir(mode=0o700, parents=True)
+    os.chmod(cache, 0o700)
+    for file, content in files.items():
+        (entry / file).write_bytes(content)
+    (entry / "snnc_runtime.py").write_text(f"open({str(pwned)!r}, 'w').write('owned')\n")
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    same(run(program, tmp_path / "out.npz"), want)
+    assert not pwned.exists()
+    assert (entry / "snnc_runtime.py").read_bytes() == files["snnc_runtime.py"]
+
+
 def test_an_entry_that_matches_is_used_as_it_is(tmp_path, program, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+import snnc.backends.reference.runtime
 from snnc.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -77,7 +78,11 @@ def test_run_needs_steps_without_duration(capsys):
 def test_compile_writes_a_standalone_simulation(tmp_path, capsys):
     out = tmp_path / "build"
     assert main(["compile", STDP, "--emit", "reference", "-o", str(out)]) == 0
-    assert sorted(os.listdir(out)) == [".snnc-output", "network.npz", "simulation.py"]
+    assert sorted(os.listdir(out)) == [".snnc-output", "network.npz", "simulation.py",
+                                       "snnc_runtime.py"]
+    # the runtime in the output is the linted module of the package, copied verbatim
+    runtime = pathlib.Path(snnc.backends.reference.runtime.__file__).read_bytes()
+    assert (out / "snnc_runtime.py").read_bytes() == runtime
     script = ("import sys; sys.path.insert(0, sys.argv[1]); from simulation import Simulation; "
               "out = Simulation().run(100, record=['out.s']); print(out['out.s'].shape)")
     result = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True,

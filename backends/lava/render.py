@@ -15,7 +15,7 @@ import json
 import numpy as np
 
 from snnc.backends import templates
-from snnc.backends.artifacts import literal, save_npz
+from snnc.backends.artifacts import literal, save_npz, wrap_comment, written_parameters
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 from snnc.backends.lava.quantize import FixedPoint
 from snnc.literals import dot as dot_string
@@ -64,8 +64,9 @@ def call(target: str, function: str, arguments: list[str], width: int = 94) -> l
 class ProgramPrinter:
     """Collects the lines of ``build()`` and the arrays of ``network.npz``."""
 
-    def __init__(self, graph: LavaGraph, fixed: FixedPoint, record: list[str]):
+    def __init__(self, graph: LavaGraph, fixed: FixedPoint, record: list[str], net=None):
         self.graph = graph
+        self.net = net  # the IR, for the provenance comments (None: the graph's numbers only)
         self.fixed = fixed
         self.record = record
         self.data: dict[str, np.ndarray] = {}
@@ -95,13 +96,16 @@ class ProgramPrinter:
         what = "population" if g.spiking else "readout (no threshold)"
         self.lines.append(f"# {what} {py_comment(g.population)}: neurons "
                           f"{describe_indices(g.indices)}")
+        if self.net is not None and g is self.graph.groups_of(g.population)[0]:
+            self.lines += model_comments(self.net.node(g.population))
         if g.extra_du:
             self.lines.append("# currents: " + ", ".join(
                 f"a_in_{k} {'receptor ' + py_comment(c) if c else 'own current'}"
                 for k, c in enumerate(g.currents)))
+        self.lines += group_comments(g)
         name = py(g.name)
         arguments = [f"shape=({g.size},)", f"bias_mant=array({name}, 'bias_mant')",
-                     f"bias_exp=bias_exp({name}, {g.size})", f"v=array({name}, 'v')"]
+                     f"bias_exp=bias_exp({name}, size={g.size})", f"v=array({name}, 'v')"]
         if g.refractory or g.extra_du:
             arguments.append(f"refractory_period={g.refractory}")
         arguments += [f"name={name}", f"**P[{name}]"]
@@ -134,9 +138,10 @@ class ProgramPrinter:
         self.lines.append("")
         self.lines.append(f"# projection {py_comment(c.projection)}: {py_comment(c.pre)} -> "
                           f"{py_comment(c.post)}, {c.kind} {shape}"
-                          + (f", delay {c.delay} (+1)" if c.delay else ""))
+                          + (f", delay {c.delay} (+1)" if c.delay else "")
+                          + self.current_of(c))
         name, pre, post = py(c.name), py(c.pre), py(c.post)
-        args = [f"weights=weights({name}, {c.mask is not None})"]
+        args = [f"weights=weights({name}, is_sparse={c.mask is not None})"]
         if c.delay:
             args.append(f"delays={c.delay}")
         if c.rule is not None:
@@ -154,6 +159,15 @@ class ProgramPrinter:
         self.lines.append(f"procs[{name}].a_out.connect(procs[{post}].{c.port})")
         if c.rule is not None:
             self.lines.append(f"procs[{post}].s_out.connect(procs[{name}].s_in_bap)")
+
+    def current_of(self, c: Connection) -> str:
+        """', into <port> (receptor <name>)' when the post process has several currents."""
+        post = next((g for g in self.graph.groups if g.name == c.post), None)
+        if post is None or not post.extra_du:
+            return ""
+        current = post.currents[int(c.port.rsplit("_", 1)[1])]
+        return f", into {c.port} (" + (f"receptor {py_comment(current)})" if current
+                                       else "own current)")
 
     def source(self, s) -> None:
         how = {"data": "spikes given to run.py (--input)",
@@ -176,10 +190,63 @@ class ProgramPrinter:
             self.connection(c)
 
 
+def model_comments(population) -> list[str]:
+    """The population's model and every parameter as written (units of the language)."""
+    model = py_comment(population.model.name)
+    if population.model_name != population.model.name:
+        model += f" (as {py_comment(population.model_name)})"
+    parts = [f"{name} = {text}" for name, text in written_parameters(population).items()]
+    return wrap_comment([f"{model}: {parts[0]}", *parts[1:]] if parts else [model])
+
+
+def group_comments(g: NeuronGroup) -> list[str]:
+    """Where a process's scalar parameters come from (graph.py): du = 1 - a_syn, or 1 - the
+    decay of each current (1 without a synaptic filter), dv = 1 - a_mem, vth = threshold -
+    v_reset (inf for a readout); voltages are shifted by v_reset."""
+    du = ", ".join(f"{d:.6g}" for d in (g.du, *g.extra_du))
+    vth = "inf (readout)" if np.isinf(g.vth) else f"{g.vth:.6g}"
+    name = "du per current = 1 - its decay" if g.extra_du else "du = 1 - a_syn"
+    return [f"#   {name} = {du}, dv = 1 - a_mem = {g.dv:.6g}",
+            f"#   vth = threshold - v_reset = {vth}"
+            + (f", refractory = {g.refractory} steps" if g.refractory else "")]
+
+
 def describe_indices(indices: np.ndarray) -> str:
     if len(indices) and indices[-1] - indices[0] + 1 == len(indices):
         return f"{indices[0]}..{indices[-1]}"
     return f"{len(indices)} (see index/ in network.npz)"
+
+
+#: where each Lava class the program may use comes from: name in the program -> import line
+LAVA_IMPORTS = {
+    "Loihi2FLearningRule": "from lava.magma.core.learning.learning_rule import Loihi2FLearningRule",
+    "Dense": "from lava.proc.dense.process import Dense",
+    "DelayDense": "from lava.proc.dense.process import DelayDense",
+    "LearningDense": "from lava.proc.dense.process import LearningDense",
+    "Source": "from lava.proc.io.source import RingBuffer as Source",
+    "LIF": "from lava.proc.lif.process import LIF",
+    "LIFRefractory": "from lava.proc.lif.process import LIFRefractory",
+    "Monitor": "from lava.proc.monitor.process import Monitor",
+    "Sparse": "from lava.proc.sparse.process import Sparse",
+    "DelaySparse": "from lava.proc.sparse.process import DelaySparse",
+    "LearningSparse": "from lava.proc.sparse.process import LearningSparse",
+}
+
+
+def lava_imports(graph: LavaGraph) -> list[str]:
+    """The import statements of ``network.py``: the Lava classes its processes use (one
+    statement per module, names sorted), the probes' Monitor always."""
+    used = {"Monitor"} | {c.kind for c in graph.connections}
+    used |= {g.kind for g in graph.groups if g.kind in LAVA_IMPORTS}
+    used |= {"Source"} if graph.sources else set()
+    used |= {"Loihi2FLearningRule"} if any(c.rule is not None for c in graph.connections) \
+        else set()
+    modules: dict[str, list[str]] = {}
+    for name in sorted(used):
+        module, imported = LAVA_IMPORTS[name].removeprefix("from ").split(" import ")
+        modules.setdefault(module, []).append(imported)
+    return [f"from {module} import {', '.join(sorted(names, key=str.lower))}"
+            for module, names in sorted(modules.items())]
 
 
 def components(graph: LavaGraph) -> list[str]:
@@ -195,8 +262,8 @@ def components(graph: LavaGraph) -> list[str]:
 
 def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], source_file: str,
                    version: str, default_steps: int | None, cores: dict | None = None,
-                   target: str | None = None) -> dict[str, str | bytes]:
-    printer = ProgramPrinter(graph, fixed, record)
+                   target: str | None = None, net=None) -> dict[str, str | bytes]:
+    printer = ProgramPrinter(graph, fixed, record, net)
     printer.build()
     env = templates("snnc.backends.lava")
     groups = {}
@@ -217,7 +284,8 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         learning=any(c.rule is not None for c in graph.connections),
         shapes={name: list(shape) for name, shape in graph.populations.items()},
         sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},
-        fixed_blockers=fixed.blockers, number=number, pretty=pretty)
+        fixed_blockers=fixed.blockers, number=number, pretty=pretty,
+        imports=lava_imports(graph))
     files = {name: env.get_template(name + ".j2").render(**context)
              for name in ("network.py", "run.py", "models.py", "README.md")}
     files["__init__.py"] = '"""A Lava program generated by snnc (see README.md)."""\n'

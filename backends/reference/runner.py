@@ -240,20 +240,34 @@ def simulation_folder(files: dict[str, bytes]) -> str:
 def load_simulation(net: Network, delivery: str = "same_step") -> ModuleType:
     """The generated simulation module of ``net``: compiled from the source emitted now, with
     ``__file__`` in a folder holding exactly the emitted files (its ``network.npz`` and
-    numba's kernel cache live there)."""
+    numba's kernel cache live there). Its runtime library (``snnc_runtime.py``) is compiled
+    from the emitted source too, registered first under the name the module looks it up by
+    (the module's name + '_runtime')."""
     files = content_of(ReferenceBackend(delivery=delivery).emit(net))
     module_name = "snnc_simulation_" + digest_of(files)[:16]
     if module_name in sys.modules:
         return sys.modules[module_name]
     folder = simulation_folder(files)
-    path = os.path.join(folder, "simulation.py")
-    module = ModuleType(module_name)
+    runtime_name = module_name + "_runtime"  # the name the module looks its runtime up by
+    try:
+        execute(runtime_name, os.path.join(folder, "snnc_runtime.py"), files["snnc_runtime.py"])
+        return execute(module_name, os.path.join(folder, "simulation.py"), files["simulation.py"])
+    except BaseException:
+        sys.modules.pop(runtime_name, None)
+        raise
+
+
+def execute(name: str, path: str, source: bytes) -> ModuleType:
+    """The module ``name`` run from ``source`` (bytes held in memory, never read back from
+    ``path``, which only becomes its ``__file__``), registered in ``sys.modules`` (numba's
+    kernel cache finds the source through it); unregistered again when it fails."""
+    module = ModuleType(name)
     module.__file__ = path
-    code = compile(files["simulation.py"], path, "exec", dont_inherit=True)
-    sys.modules[module_name] = module
+    code = compile(source, path, "exec", dont_inherit=True)
+    sys.modules[name] = module
     try:
         exec(code, module.__dict__)  # noqa: S102 - the source snnc has just emitted
     except BaseException:
-        del sys.modules[module_name]
+        del sys.modules[name]
         raise
     return module

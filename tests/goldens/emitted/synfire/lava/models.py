@@ -1,0 +1,108 @@
+"""Process models that this program selects in place of Lava's defaults, and a spike recorder.
+
+Loihi saturates a plastic weight at the ends of its range; Lava 0.10.0's floating-point
+LearningDense model never bounds it. `BoundedLearningDenseFloat` is that model with the rule's
+`bounds` applied after every update (`snnc_bounds` of the process), as the reference simulator
+and the chip do. `PyLifRefractoryModelBitAcc` is the fixed-point LIFRefractory model that Lava
+0.10.0 lacks.
+
+Reading a Var back from Lava's runtime moves one element per message, which takes minutes for
+the spike trains of a large population; `SpikeRecorder` instead saves what it received to a
+.npy file at the last step.
+"""
+
+import numpy as np
+
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.dense.models import PyLearningDenseModelFloat
+from lava.proc.dense.process import LearningDense
+from lava.proc.lif.models import AbstractPyLifModelFixed
+from lava.proc.lif.process import LIFRefractory
+
+
+@implements(proc=LearningDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class BoundedLearningDenseFloat(PyLearningDenseModelFloat):
+    def _saturate_synaptic_variable(self, name, values):
+        values = super()._saturate_synaptic_variable(name, values)
+        bounds = self.proc_params.get("snnc_bounds")
+        if name == "weights" and bounds is not None:
+            values = np.clip(values, bounds[0], bounds[1])
+        return values
+
+
+@implements(proc=LIFRefractory, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyLifRefractoryModelBitAcc(AbstractPyLifModelFixed):
+    """Lava's bit-accurate LIF (as PyLifModelBitAcc) with LIFRefractory's hold (Lava 0.10.0 has
+    it in floating point only): v is not updated, so it stays 0 after the reset, for
+    refractory_period steps."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+    refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
+
+    def scale_threshold(self):
+        self.effective_vth = np.left_shift(self.vth, self.vth_shift)
+        self.isthrscaled = True
+
+    def spiking_activation(self):
+        return self.v > self.effective_vth
+
+    def subthr_dynamics(self, activation_in):
+        held = self.refractory_period_end >= self.time_step
+        before = self.v.copy()
+        super().subthr_dynamics(activation_in)
+        self.v[held] = before[held]
+
+    def reset_voltage(self, spike_vector):
+        super().reset_voltage(spike_vector)
+        self.refractory_period_end[spike_vector] = (self.time_step
+                                                    + self.proc_params["refractory_period"])
+
+
+class SpikeRecorder(AbstractProcess):
+    """Receives spikes for `steps` steps and saves them, [steps, n], to `path` (.npy)."""
+
+    def __init__(self, *, shape, steps, path):
+        super().__init__(shape=shape, steps=steps, path=path)
+        self.a_in = InPort(shape=shape)
+
+
+@implements(proc=SpikeRecorder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt", "fixed_pt")
+class PySpikeRecorderModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.steps = proc_params["steps"]
+        self.spikes = np.zeros((self.steps,) + tuple(proc_params["shape"]), dtype=bool)
+
+    def run_spk(self):
+        received = self.a_in.recv()
+        if self.time_step <= self.steps:
+            self.spikes[self.time_step - 1] = received > 0
+        if self.time_step == self.steps:
+            np.save(self.proc_params["path"], self.spikes)
+
+
+def exception_models(precision):
+    """The `exception_proc_model_map` of the run configuration."""
+    if precision == "floating_pt":
+        return {LearningDense: BoundedLearningDenseFloat}
+    return {LIFRefractory: PyLifRefractoryModelBitAcc}
+
+
+if __name__ == "__main__":
+    print(__doc__)
