@@ -54,6 +54,10 @@ class Flag:
     read: Reader | None = None
     exclusive: bool = False
     note: str = ""
+    #: argparse's nargs and const: ``nargs="?"`` with a ``const`` makes the value optional
+    #: (``--allow-lossy`` alone means ``const``)
+    nargs: str | None = None
+    const: Any = None
 
 
 def option(default: Any, help: str, **flag: Any) -> Any:

@@ -29,8 +29,8 @@ from snnc.ir.network import Network
 from snnc.passes import DEFAULT_PIPELINE, ran, run_pipeline, schedule
 
 __all__ = [
-    "Simulation", "backend_options", "check_network", "compile_network",
-    "emit_artifacts", "map_network", "nonfinite_diagnostic", "prepare_simulation",
+    "Simulation", "backend_options", "check_network", "compile_network", "data_split",
+    "emit_artifacts", "load_network", "map_network", "nonfinite_diagnostic", "prepare_simulation",
     "read_mapping", "run_required", "simulate", "summary_lines",
 ]
 
@@ -41,13 +41,23 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def compile_network(path: str, diag: Diagnostics, target: str | None = None) -> Network | None:
-    """Load, lower and check ``path`` (against ``target``, else the program's own), refusing a
-    network too large for this machine (E617); None after errors (they are in ``diag``)."""
+def load_network(path: str, diag: Diagnostics, weights: str | None = None,
+                 learn: bool = True) -> Network | None:
+    """Load and lower ``path``, with the weights of the file ``weights`` (a checkpoint of
+    ``snnc train`` or an output of ``snnc run -o``) and, unless ``learn``, without learning
+    rules (:mod:`snnc.weights`); no pass has run. None after errors."""
+    from snnc.weights import prepare
     program = load_file(path, diag)
-    if program is None:
-        return None
-    net = lower(program, diag)
+    net = lower(program, diag) if program is not None else None
+    return None if net is None else prepare(net, diag, weights, learn)
+
+
+def compile_network(path: str, diag: Diagnostics, target: str | None = None, *,
+                    weights: str | None = None, learn: bool = True) -> Network | None:
+    """Load, lower and check ``path`` (against ``target``, else the program's own), refusing a
+    network too large for this machine (E617); None after errors (they are in ``diag``).
+    ``weights`` and ``learn``: as :func:`load_network`."""
+    net = load_network(path, diag, weights, learn)
     if net is None:
         return None
     return run_pipeline(net, diag, DEFAULT_PIPELINE, options={"check-target": {"target": target},
@@ -77,17 +87,18 @@ def check_network(path: str, diag: Diagnostics, target: str | None = None,
 
 
 def map_network(path: str, diag: Diagnostics, target: str | None = None,
-                rates_file: str | None = None, use_kahip: bool = True) -> Network | None:
+                rates_file: str | None = None, use_kahip: bool = True, *,
+                weights: str | None = None, learn: bool = True) -> Network | None:
     """Check ``path`` against a chip, then partition and place it (``net.analyses['partition']``
-    and ``['place']``); firing rates from ``rates_file`` (of ``snnc run --rates``) if given."""
+    and ``['place']``); firing rates from ``rates_file`` (of ``snnc run --rates``) if given;
+    ``weights`` and ``learn``: as :func:`load_network`."""
     from snnc.mapping.graph import load_rates
     from snnc.passes import MAPPING_PIPELINE
 
     rates = None if rates_file is None else load_rates(rates_file, diag)
     if diag.has_errors:
         return None
-    program = load_file(path, diag)
-    net = lower(program, diag) if program is not None else None
+    net = load_network(path, diag, weights, learn)
     if net is None:
         return None
     options = {"check-target": {"target": target}, "partition": {
@@ -183,6 +194,23 @@ class Simulation:
         return {key[:-2]: self.out[key + ".count"].sum(axis=0) / duration
                 for key in self.spiking}
 
+    def accuracy(self) -> tuple[int, int] | None:
+        """(correct, samples) of the labels ('label') by the readout of the network's loss,
+        decided as ``snnc train`` decides (:func:`snnc.training.metrics.evaluate`: argmax of
+        the reduced readout); None without labels, a loss or a full recording of the readout."""
+        from snnc.training.metrics import evaluate
+        labels = self.targets.get("label")
+        if labels is None or not self.net.losses or labels.ndim != 1:
+            return None
+        loss = self.net.losses[0]
+        values = self.out.get(f"{loss.population}.{loss.variable}")
+        if values is None or values.shape[0] != self.steps or values.shape[1] != len(labels):
+            return None
+        labels = labels.astype(np.int64)
+        _, correct = evaluate(values.reshape(self.steps, len(labels), -1), labels,
+                              loss.reduction)
+        return correct, len(labels)
+
     def recordings(self, every: int) -> dict[str, np.ndarray]:
         """What ``snnc run -o`` saves: the recordings, final weights, dt, steps, record_every."""
         saved = {k: v for k, v in self.out.items() if not k.endswith(".count")}
@@ -193,11 +221,14 @@ class Simulation:
 
 def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: int = 1,
                        delivery: str = "same_step", record: str | None = None,
-                       input_file: str | None = None, every: int = 1) -> Simulation | None:
+                       input_file: str | None = None, every: int = 1,
+                       split: str | None = None) -> Simulation | None:
     """Check that the reference simulator runs ``net``, load its module and the data of
     ``input_file`` (an .npz: spikes, targets, reward), check that the inputs' spike files hold
     ``steps`` steps, and choose what to record (``record``: as ``snnc run --record``); None
-    after errors (E5xx, E604, E605, E615, E617)."""
+    after errors (E5xx, E604, E605, E615, E617). ``split``: read a data file in the layout of
+    ``snnc train`` (``<split>.<input>``, ``<split>.label``); with labels and a loss the
+    readout is recorded too, for :meth:`Simulation.accuracy`."""
     from snnc.backends.reference.inputs import (
         check_events,
         load_inputs,
@@ -212,17 +243,35 @@ def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: in
         return None
     module = load_simulation(net, delivery)
     recorded = record_list(record, net, module, diag)
-    inputs = load_inputs(input_file, module, steps, batch, diag)
+    inputs = load_inputs(input_file, module, steps, batch, diag, split)
     if inputs is None or not check_events(net, module, steps, diag):
         return None
     populations = {p.name for p in net.populations()}
     spiking = [k for k in module.VARIABLES if k.endswith(".s") and k.split(".")[0] in populations]
     if not check_run(net, recorded, steps, batch, diag, every=every):  # E617 before allocating
         return None
-    targets, reward = load_supervision(input_file, module, steps, diag)
+    targets, reward = load_supervision(input_file, module, steps, diag, split)
     if diag.has_errors:
         return None
+    if "label" in targets and net.losses:
+        loss = net.losses[0]
+        recorded = list(dict.fromkeys([*recorded, f"{loss.population}.{loss.variable}"]))
     return Simulation(net, module, steps, batch, recorded, inputs, targets, reward, spiking)
+
+
+def data_split(path: str | None, split: str | None) -> tuple[int, int] | None:
+    """(steps, samples) of ``split`` in a data file of ``snnc train`` (``<split>.<input>``
+    [steps, samples, ...]), or None (no such file or split: :func:`prepare_simulation`
+    reports it)."""
+    from snnc.files import FileProblem, read_npz
+    if path is None or split is None:
+        return None
+    try:
+        arrays = read_npz(path)
+    except FileProblem:
+        return None
+    spikes = [a for key, a in arrays.items() if key.startswith(split + ".") and a.ndim >= 3]
+    return (int(spikes[0].shape[0]), int(spikes[0].shape[1])) if spikes else None
 
 
 def simulate(run: Simulation, diag: Diagnostics, *, dtype: str = "float64",

@@ -39,14 +39,12 @@ OWN_FLAGS = {"file", "emit", "output", "target", "force", "help"}
 #: `snnc compile --help` at 80 columns, as it was before the flags came from the backends
 COMPILE_HELP = """\
 usage: snnc compile [-h] [--emit {lava,nir,reference}] -o DIR [--target NAME]
+                    [--weights FILE.npz] [--no-learn]
                     [--delivery {same_step,next_step}] [--mapping JSON]
-                    [--allow-lossy] [--force]
+                    [--allow-lossy [NAMES]] [--force]
                     FILE
 
-Check FILE and write the artifacts of a backend into a folder. The folder is \
-replaced atomically: a failed compile leaves the previous output intact. An existing \
-folder is replaced only when snnc wrote it (its .snnc-output marker) or it is empty; \
-else pass --force.
+Check FILE and write the artifacts of a backend into a folder. The folder is replaced atomically: a failed compile leaves the previous output intact. An existing folder is replaced only when snnc wrote it (its .snnc-output marker) or it is empty; else pass --force.
 
 positional arguments:
   FILE
@@ -57,14 +55,21 @@ options:
                         the backend (default: reference)
   -o DIR, --output DIR  output folder (replaced as a whole when snnc wrote it)
   --target NAME         check against this target
+  --weights FILE.npz    trained weights: a checkpoint.npz of snnc train or a
+                        snnc run output ('<projection>.w')
+  --no-learn            drop the learning rules (note N501): the inference
+                        network
   --delivery {same_step,next_step}
                         when a spike reaches its target (see README; default:
                         same_step, and next_step for lava, whose only
                         convention it is)
   --mapping JSON        lava, nir: record the core assignment of this
                         mapping.json (from snnc map)
-  --allow-lossy         nir: export constructs NIR cannot express without them
-                        (warnings instead of errors)
+  --allow-lossy [NAMES]
+                        nir: export without the named constructs NIR cannot
+                        express (warnings instead of errors), comma-separated:
+                        reset, adaptation, refractory, bias, v_init, learning
+                        (always: rules go into the metadata), or all
   --force               replace an existing output that snnc did not write
                         (never /, the home or current folder, an input, or a
                         folder containing one)
@@ -166,7 +171,9 @@ def test_old_names_still_answer():
 
 @pytest.mark.skipif(sys.version_info >= (3, 13), reason="argparse formats help differently "
                                                       "from Python 3.13 on")
-def test_compile_help_is_the_one_before_the_backends_declared_their_flags(capsys, monkeypatch):
+def test_compile_help_is_pinned(capsys, monkeypatch):
+    """Built from the backends' declared options; issue 15 added --weights, --no-learn and
+    --allow-lossy NAMES (the help was byte-identical before, through issue 14)."""
     monkeypatch.setenv("COLUMNS", "80")
     with pytest.raises(SystemExit) as stop:
         main(["compile", "--help"])

@@ -26,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = {"compiler": ("snnc",), "backends": ("snnc", "backends")}
 
 #: the layers on top of the backends: they may import anything
-TOP = {"cli", "api", "training", "__main__"}
+TOP = {"cli", "api", "training", "peers", "__main__"}
 
 #: module (or package) name -> layer; a module takes the layer of its longest listed prefix.
 #: 0 base: no IR, no syntax; 1 front end; 2 IR (lowering, discrete model); 3 passes and the
@@ -38,11 +38,11 @@ LAYERS = {
     "snnc.models": 0, "snnc.vocabulary": 0, "snnc.files": 0, "snnc.machine": 0,
     "snnc.output": 0, "snnc.output_checks": 0, "snnc.stdlib": 0,
     "snnc.frontend": 1,
-    "snnc.ir": 2,
+    "snnc.ir": 2, "snnc.weights": 2,
     "snnc.passes": 3, "snnc.targets": 3, "snnc.mapping": 3, "snnc.memory": 3,
     "snnc.reports": 3, "snnc.datasets": 3,
     "snnc.backends": 4,
-    "snnc": 5, "snnc.cli": 5, "snnc.api": 5, "snnc.training": 5, "snnc.plots": 5,
+    "snnc": 5, "snnc.cli": 5, "snnc.api": 5, "snnc.training": 5, "snnc.plots": 5, "snnc.peers": 5,
     "snnc.__main__": 5,
 }
 LAYER_NAMES = ("base", "front end", "IR", "passes", "backends", "top")

@@ -87,9 +87,34 @@ def test_learning_rules_go_to_metadata_and_are_reported():
     diag = Diagnostics()
     net = snnc.compile_file(str(path), diag)
     NirBackend().check(net, diag)
-    assert "E505" in [d.code for d in diag.items]
+    assert [d.code for d in diag.items if d.code.endswith("505")] == ["W505"]
     graph = export_graph(net, snnc.__version__)
     assert '"rule": "stdp"' in graph.metadata["learning"]
+
+
+def test_allow_lossy_takes_names():
+    net = compile_text(FEEDFORWARD.format(integration="exact").replace(
+        "threshold = 0.3", "threshold = 0.3\nreset = subtract\nbias = 0.1"))
+    for allow, codes in [("", ["E502", "E506"]), ("reset", ["E506", "W502"]),
+                         ("bias", ["E502", "W506"]), ("reset,bias", ["W502", "W506"]),
+                         ("all", ["W502", "W506"]), (True, ["W502", "W506"]),
+                         (("reset",), ["E506", "W502"])]:
+        diag = Diagnostics()
+        NirBackend(allow_lossy=allow).check(net, diag)
+        assert sorted(d.code for d in diag.items) == codes, allow
+    diag = Diagnostics()
+    NirBackend().check(net, diag)
+    (reset,) = [d for d in diag.items if d.code == "E502"]
+    assert "--allow-lossy" in reset.hint and "change of dynamics" in reset.message
+
+
+def test_allow_lossy_names_are_checked():
+    import argparse
+
+    from snnc.backends.nir import lossy_names
+    assert lossy_names("reset, bias") == "reset,bias"
+    with pytest.raises(argparse.ArgumentTypeError, match="'resets'.*reset, adaptation"):
+        lossy_names("resets")
 
 
 def graphs_equal(a, b):
@@ -250,3 +275,74 @@ def test_node_types_without_an_snn_equivalent_are_refused_by_name(node, tmp_path
     assert main(["import-nir", str(path), "--dt", "1e-3", "-o", str(tmp_path / "x.snn")]) == 1
     err = capsys.readouterr().err
     assert "E612" in err and f"'odd' is a {type(made).__name__}" in err
+
+
+# ---- the peers' own exports (backends/nir/import_peers.py; the peers themselves: tests/peers) ----
+
+def lif_graph(tau, r=1.0, v_reset=0.0, reset=None, metadata=None):
+    """Input[3] -> Linear -> LIF[3] -> Output, as a peer writes it (no dt unless given)."""
+    n = 3
+    lif = nir.LIF(tau=np.full(n, tau), r=np.full(n, r), v_leak=np.zeros(n),
+                  v_threshold=np.ones(n), v_reset=np.full(n, v_reset))
+    if reset is not None:
+        lif.metadata = {"reset": reset}
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([n])}),
+                               "w": nir.Linear(weight=np.eye(n)), "lif": lif,
+                               "output": nir.Output(output_type={"output": np.array([n])})},
+                        edges=[("input", "w"), ("w", "lif"), ("lif", "output")],
+                        metadata=metadata or {})
+
+
+def import_text(graph, tmp_path, dt=None):
+    path = tmp_path / "g.nir"
+    nir.write(str(path), graph)
+    diag = Diagnostics()
+    result = import_graph(str(path), diag, dt, "g", "g.npz")
+    return (result[0] if result else None), diag
+
+
+def test_norse_time_constant_bug_is_corrected_with_a_warning(tmp_path):
+    dt = 1e-3  # Norse writes tau = dt * (1 / tau_mem_inv): 15 ms becomes 1.5e-5 s
+    text, diag = import_text(lif_graph(15e-3 * dt), tmp_path, dt)
+    assert text is not None and "tau_mem = 0.015 s" in text, text
+    (warning,) = diag.items
+    assert warning.code == "W619" and "Norse 1.1.0's to_nir writes tau = dt / tau_mem_inv" \
+        in warning.message
+
+
+def test_time_constants_below_dt_that_are_not_norse_s_stay_e613(tmp_path):
+    text, diag = import_text(lif_graph(1e-7), tmp_path, 1e-3)  # 1e-7 / dt is not above dt
+    assert text is None and [d.code for d in diag.items] == ["E613"]
+    assert "smaller --dt" not in diag.items[0].hint
+    # a graph that says its dt is read as it says, never corrected
+    text, diag = import_text(lif_graph(15e-6, metadata={"dt": 1e-3}), tmp_path)
+    assert text is None and [d.code for d in diag.items] == ["E613"]
+
+
+def test_snntorch_signature_without_reset_is_named(tmp_path):
+    text, diag = import_text(lif_graph(1e-3, r=10.0), tmp_path, 1e-4)
+    assert "reset = zero" in text and [d.code for d in diag.items] == ["W619"]
+    assert "does not record the reset mechanism" in diag.items[0].message
+
+
+@pytest.mark.parametrize("reset,expect", [("zero", "reset = zero"),
+                                          ("subtract", "reset = subtract"),
+                                          ("snntorch_subtract", "E619"), ("half", "E619")])
+def test_reset_in_node_metadata(reset, expect, tmp_path):
+    text, diag = import_text(lif_graph(1e-3, r=10.0, reset=reset), tmp_path, 1e-4)
+    if expect.startswith("E"):
+        assert text is None and [d.code for d in diag.items] == [expect]
+        assert repr(reset) in diag.items[0].message or "snnTorch's 'subtract'" in \
+            diag.items[0].message
+    else:
+        assert expect in text and not diag.items
+
+
+def test_snnc_lossy_export_round_trips_its_subtractive_reset(tmp_path):
+    net = compile_text(FEEDFORWARD.format(integration="euler").replace(
+        "threshold = 0.3", "threshold = 0.3\nreset = subtract"))
+    path = tmp_path / "n.nir"
+    path.write_bytes(NirBackend(allow_lossy="reset").emit(net)["network.nir"])
+    diag = Diagnostics()
+    text, _ = import_graph(str(path), diag, None, "n", "n.npz")
+    assert "reset = subtract" in text and not diag.has_errors

@@ -417,7 +417,7 @@ def test_train_folder_marker_force_resume_and_save_data(scratch, capsys):
     assert snapshot(scratch) == before
     assert main([*base, "-o", "run", "--save-data", "data.npz"]) == 0
     assert sorted(os.listdir("run")) == [".snnc-output", "checkpoint.npz", "curves.png",
-                                        "log.json", "timing.json"]
+                                        "frozen.npz", "frozen.snn", "log.json", "timing.json"]
     assert output.stamped("data.npz", "npz") and output.stamped("run/curves.png", "png")
     log = (scratch / "run" / "log.json").read_bytes()
     assert main(["train", "net.snn", "--data", DATA, "--batch", "4", "--epochs", "2",

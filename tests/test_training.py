@@ -67,7 +67,7 @@ def test_bptt_learns_and_the_same_seed_gives_byte_identical_files(tmp_path, caps
     assert epochs[-1]["validation"]["accuracy"] > 0.6  # chance is 1/3
     assert "epoch   4" in capsys.readouterr().out
     checkpoint = load_npz(tmp_path / "a" / "checkpoint.npz")
-    assert int(checkpoint["epoch"]) == 4 and checkpoint["w.hidden->out"].shape == (3, 16)
+    assert int(checkpoint["epoch"]) == 4 and checkpoint["hidden->out.w"].shape == (3, 16)
 
 
 def test_another_seed_gives_other_weights(tmp_path):
@@ -75,7 +75,7 @@ def test_another_seed_gives_other_weights(tmp_path):
     assert train(path, tmp_path / "a", epochs=1) == 0
     assert train(path, tmp_path / "b", "--seed", "6", epochs=1) == 0
     a, b = (load_npz(tmp_path / k / "checkpoint.npz") for k in "ab")
-    assert not np.array_equal(a["w.units->hidden"], b["w.units->hidden"])
+    assert not np.array_equal(a["units->hidden.w"], b["units->hidden.w"])
 
 
 @pytest.mark.parametrize("rule, update", [(BPTT, "batch"),

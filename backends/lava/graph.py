@@ -18,7 +18,11 @@ the two are the same update with
 and the recorded voltage is ``v' + v_reset``. A synaptic filter of a LIF, IF or LI population
 can also come from a receptor. A population with several currents (receptors next to each
 other or to the model's own current) becomes the program's ``CurrentsLIF<k>`` process: k
-currents ``u_k <- u_k (1 - du_k) + a_in_k`` that all enter v.
+currents ``u_k <- u_k (1 - du_k) + a_in_k`` that all enter v. A spiking population with
+``reset = subtract`` or ``none`` becomes the program's ``SubtractLIF<k>`` process (k currents as
+CurrentsLIF): after a spike ``v' <- v' - v_sub`` with ``v_sub = threshold`` per neuron (the
+threshold, not ``vth``: subtracting is the same in the shifted voltage) or 0 (``none``), and
+during a refractory hold ``v' <- 0`` (snnc's ``v <- v_reset``).
 Neurons whose (du, dv, vth) differ are split into one process per distinct triple; every
 connection is cut into the blocks between those groups. Non-spiking readouts (LI, CubaLI) are
 LIF processes with an infinite threshold.
@@ -40,6 +44,8 @@ from snnc.ir.network import Network
 
 #: above this many processes for one population, a warning (each is an OS process in Lava)
 MANY_GROUPS = 16
+#: the resets the emitted neuron models implement (stock LIF: zero; SubtractLIF<k>: the others)
+RESETS = ("zero", "subtract", "none")
 
 
 @dataclass
@@ -59,21 +65,36 @@ class NeuronGroup:
     spiking: bool
     currents: tuple[str, ...] = ("",)  # '' for the model's own current, else receptor names
     extra_du: tuple[float, ...] = ()  # du of the currents after the first
+    reset: str = "zero"  # zero (Lava's reset to 0), subtract or none (SubtractLIF<k>)
+    v_sub: np.ndarray | None = None  # per neuron, subtracted after a spike (reset != zero)
 
     @property
     def size(self) -> int:
         return len(self.indices)
 
     @property
+    def subtracts(self) -> bool:
+        """Whether the group needs the program's SubtractLIF<k> (a reset other than zero)."""
+        return self.spiking and self.reset != "zero"
+
+    @property
+    def generated(self) -> bool:
+        """Whether the process is one of the program's own models (models.py)."""
+        return bool(self.extra_du) or self.subtracts
+
+    @property
     def kind(self) -> str:
-        """The Lava process: stock LIF/LIFRefractory, or the program's CurrentsLIF<k>."""
+        """The Lava process: stock LIF/LIFRefractory, or the program's CurrentsLIF<k> or
+        SubtractLIF<k>."""
+        if self.subtracts:
+            return f"SubtractLIF{len(self.currents)}"
         if self.extra_du:
             return f"CurrentsLIF{len(self.currents)}"
         return "LIFRefractory" if self.refractory else "LIF"
 
     def port(self, receptor: str | None) -> str:
         """The input port of a projection through ``receptor`` (None: the own current)."""
-        if not self.extra_du:
+        if not self.generated:
             return "a_in"
         return f"a_in_{self.currents.index(receptor or '')}"
 
@@ -166,6 +187,7 @@ def neuron_groups(pop: PopulationPlan, names: list[str], du: np.ndarray) -> list
     bias = (1.0 - a_mem) * (per_neuron(pop, "v_leak", 0.0) - v_reset) + \
         c_in * per_neuron(pop, "bias", 0.0)
     v_init = per_neuron(pop, "v_init", 0.0) - v_reset
+    v_sub = per_neuron(pop, "threshold", 1.0) if pop.reset == "subtract" else np.zeros(pop.size)
     keys = np.concatenate([du, dv[None], vth[None]]).T
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -177,7 +199,8 @@ def neuron_groups(pop: PopulationPlan, names: list[str], du: np.ndarray) -> list
         groups.append(NeuronGroup(name, pop.name, indices, float(du[0, k]), float(dv[k]),
                                   float(vth[k]), bias[indices], v_init[indices],
                                   v_reset[indices], pop.refractory, pop.spiking,
-                                  tuple(names), tuple(float(d) for d in du[1:, k])))
+                                  tuple(names), tuple(float(d) for d in du[1:, k]),
+                                  pop.reset if pop.spiking else "zero", v_sub[indices]))
     return groups
 
 
@@ -207,10 +230,11 @@ def build_graph(plan: Plan, net: Network, diag: Diagnostics) -> LavaGraph | None
             diag.error("E511", span, f"population '{pop.name}' is {pop.model}: Lava's LIF has "
                        "no adaptive threshold", hint="use LIF or CubaLIF for the Lava backend")
             continue
-        if pop.spiking and pop.reset != "zero":
-            how = "subtracts the threshold" if pop.reset == "subtract" else "is never reset"
-            diag.error("E512", span, f"population '{pop.name}' {how}; Lava's LIF resets the "
-                       "voltage to a fixed value", hint="use 'reset = zero' (to v_reset)")
+        if pop.spiking and pop.reset not in RESETS:
+            diag.error("E512", span, f"population '{pop.name}' has reset '{pop.reset}'; the "
+                       "Lava backend's neuron models reset to v_reset (zero), subtract the "
+                       "threshold (subtract) or leave v (none)",
+                       hint="use 'reset = zero', 'subtract' or 'none'")
             continue
         groups = neuron_groups(pop, *currents(pop, plan))
         if len(groups) > MANY_GROUPS:

@@ -113,7 +113,7 @@ class Expander(ir.Visitor[dict]):
     trace slots, ``w``, ``x0`` (a pre spike) and ``y0`` (a post spike); ``()`` is the constant
     term. Raises NotExpressible for what the engine cannot compute."""
 
-    def __init__(self, net: Network, projection: Projection | None, instance: RuleInstance,
+    def __init__(self, net: Network, projection: Projection, instance: RuleInstance,
                  slots: dict[str, str]):
         self.net = net
         self.projection = projection
@@ -242,9 +242,12 @@ def spike_filter(trace: ir.Trace) -> str | None:
     return None
 
 
-def assign_traces(net: Network, instance: RuleInstance) -> list[Trace]:
+def assign_traces(net: Network, projection: Projection, instance: RuleInstance) -> list[Trace]:
+    """The rule's traces in the engine's slots. Their time constants and impulses are read on
+    ``projection`` (``post.tau_mem`` is the post population's parameter: a constant when it is
+    uniform, else refused)."""
     traces, free = [], {"pre": list(PRE_SLOTS), "post": list(POST_SLOTS)}
-    evaluate = Expander(net, None, instance, {})
+    evaluate = Expander(net, projection, instance, {})
     for trace in instance.rule.traces:
         side = spike_filter(trace)
         if side is None:
@@ -290,7 +293,7 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
     """The Loihi form of ``instance`` on ``projection`` whose post neurons scale their input
     by ``scale`` (Lava's weight = scale * snnc's weight). Raises NotExpressible."""
     rule = instance.rule
-    traces = assign_traces(net, instance)
+    traces = assign_traces(net, projection, instance)
     if rule.signals:
         signal = rule.signals[0]
         raise NotExpressible(f"signal '{signal.name}': third factors reach Loihi through a "

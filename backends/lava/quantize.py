@@ -12,7 +12,9 @@ represented as ``v_int = S v'`` with ``S = 2^k`` chosen so that the threshold us
 range (``S vth <= 2^20``: v and u can reach 8 thresholds in their 24 bits, and one step's
 input, a 16-bit activation shifted by 6, two); its incoming weights become
 ``w_int = round(S w / (64 2^weight_exp))`` with the smallest exponent in [-8, 7] that keeps
-them in 8 bits. Decays are rounded to 1/4096. The report gives, per parameter, the value, its
+them in 8 bits. Decays are rounded to 1/4096. The subtractive reset of SubtractLIF<k> removes
+``v_sub_int = (vth << 6) + round(S v_reset)`` (threshold = vth + v_reset): exactly the integer
+threshold the spike is compared with when ``v_reset = 0``. The report gives, per parameter, the value, its
 quantized value and the relative error.
 """
 
@@ -35,13 +37,14 @@ SHIFT = 64  # thresholds and activations are shifted left by 6 bits
 @dataclass
 class FixedGroup:
     scale: float  # S: v_int = S v'
-    du: int | list[int]  # one register per current for CurrentsLIF
+    du: int | list[int]  # one register per current for CurrentsLIF / SubtractLIF
     dv: int
     vth: int
     bias_mant: np.ndarray
     bias_exp: np.ndarray
     v_init: np.ndarray
     errors: dict[str, tuple[float, float, float]]  # name -> (value, quantized, relative error)
+    v_sub: np.ndarray | None = None  # SubtractLIF: subtracted after a spike (integer)
 
 
 @dataclass
@@ -122,8 +125,13 @@ def quantize_group(g: NeuronGroup, scale: float) -> FixedGroup:
         errors["bias"] = (float(g.bias[worst]), float(bias_q[worst]),
                           relative(float(g.bias[worst]), float(bias_q[worst])))
     v_init = np.clip(np.round(scale * g.v_init), -HEADROOM * 2 + 1, HEADROOM * 2 - 1)
-    return FixedGroup(scale, [du, *(r for r, _ in extra)] if extra else du, dv, vth,
-                      bias_mant.astype(np.int64), bias_exp, v_init.astype(np.int64), errors)
+    v_sub = None
+    if g.subtracts:
+        v_sub = np.where(g.v_sub != 0, vth * SHIFT + np.round(scale * (g.v_sub - g.vth)), 0)
+        v_sub = v_sub.astype(np.int64)
+    registers = [du, *(r for r, _ in extra)] if g.generated else du
+    return FixedGroup(scale, registers, dv, vth, bias_mant.astype(np.int64), bias_exp,
+                      v_init.astype(np.int64), errors, v_sub)
 
 
 def quantize_connection(c: Connection, scale: float) -> FixedConnection:

@@ -81,7 +81,7 @@ class ProgramPrinter:
 
     def group(self, g: NeuronGroup) -> None:
         f = self.fixed.groups[g.name]
-        du = [g.du, *g.extra_du] if g.extra_du else g.du
+        du = [g.du, *g.extra_du] if g.generated else g.du
         self.parameters["floating_pt"][g.name] = {"du": du, "dv": g.dv, "vth": g.vth}
         self.parameters["fixed_pt"][g.name] = {"du": f.du, "dv": f.dv, "vth": f.vth}
         for precision, bias, v in (("floating_pt", g.bias, g.v_init),
@@ -89,6 +89,9 @@ class ProgramPrinter:
             self.array(precision, g.name, "bias_mant", bias)
             self.array(precision, g.name, "v", v)
         self.array("fixed_pt", g.name, "bias_exp", f.bias_exp)
+        if g.subtracts:
+            self.array("floating_pt", g.name, "v_sub", g.v_sub)
+            self.array("fixed_pt", g.name, "v_sub", f.v_sub)
         self.array("fixed_pt", g.name, "scale", f.scale)
         self.data[f"index/{g.name}"] = g.indices
         self.data[f"offset/{g.name}"] = g.v_offset
@@ -106,7 +109,9 @@ class ProgramPrinter:
         name = py(g.name)
         arguments = [f"shape=({g.size},)", f"bias_mant=array({name}, 'bias_mant')",
                      f"bias_exp=bias_exp({name}, size={g.size})", f"v=array({name}, 'v')"]
-        if g.refractory or g.extra_du:
+        if g.subtracts:
+            arguments.append(f"v_sub=array({name}, 'v_sub')")
+        if g.refractory or g.generated:
             arguments.append(f"refractory_period={g.refractory}")
         arguments += [f"name={name}", f"**P[{name}]"]
         self.lines += call(f"procs[{name}]", kind, arguments)
@@ -206,9 +211,13 @@ def group_comments(g: NeuronGroup) -> list[str]:
     du = ", ".join(f"{d:.6g}" for d in (g.du, *g.extra_du))
     vth = "inf (readout)" if np.isinf(g.vth) else f"{g.vth:.6g}"
     name = "du per current = 1 - its decay" if g.extra_du else "du = 1 - a_syn"
-    return [f"#   {name} = {du}, dv = 1 - a_mem = {g.dv:.6g}",
-            f"#   vth = threshold - v_reset = {vth}"
-            + (f", refractory = {g.refractory} steps" if g.refractory else "")]
+    lines = [f"#   {name} = {du}, dv = 1 - a_mem = {g.dv:.6g}",
+             f"#   vth = threshold - v_reset = {vth}"
+             + (f", refractory = {g.refractory} steps" if g.refractory else "")]
+    if g.subtracts:
+        lines.append("#   reset = subtract: v' <- v' - threshold after a spike (v_sub)"
+                     if g.reset == "subtract" else "#   reset = none: v is kept after a spike")
+    return lines
 
 
 def describe_indices(indices: np.ndarray) -> str:
@@ -237,7 +246,7 @@ def lava_imports(graph: LavaGraph) -> list[str]:
     """The import statements of ``network.py``: the Lava classes its processes use (one
     statement per module, names sorted), the probes' Monitor always."""
     used = {"Monitor"} | {c.kind for c in graph.connections}
-    used |= {g.kind for g in graph.groups if g.kind in LAVA_IMPORTS}
+    used |= {g.kind for g in graph.groups if not g.generated}
     used |= {"Source"} if graph.sources else set()
     used |= {"Loihi2FLearningRule"} if any(c.rule is not None for c in graph.connections) \
         else set()
@@ -280,7 +289,10 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         plastic=[c.name for c in graph.connections if c.rule is not None],
         kinds=sorted({c.kind for c in graph.connections}),
         refractory=any(g.refractory for g in graph.groups),
-        current_counts=sorted({len(g.currents) for g in graph.groups if g.extra_du}),
+        current_counts=sorted({len(g.currents) for g in graph.groups if g.extra_du
+                               and not g.subtracts}),
+        subtract_counts=sorted({len(g.currents) for g in graph.groups if g.subtracts}),
+        own_models=sorted({g.kind for g in graph.groups if g.generated}),
         learning=any(c.rule is not None for c in graph.connections),
         shapes={name: list(shape) for name, shape in graph.populations.items()},
         sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},

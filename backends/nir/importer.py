@@ -25,6 +25,7 @@ import numpy as np
 
 from snnc.backends.nir.import_file import node_types, read_graph, time_step
 from snnc.backends.nir.import_linear import apply, windows
+from snnc.backends.nir.import_peers import recognise
 from snnc.backends.nir.import_text import (
     MAX_NAME,
     RESERVED,
@@ -65,6 +66,7 @@ class Importer:
         self.records: list[str] = []
         self.tonic: str | None = None  # the always-spiking input that carries biases
         self.current: str | None = None  # the node being read (named in diagnostics)
+        self.resets: dict[str, str] = {}  # node -> the reset its metadata names (import_peers)
 
     def fail(self, code: str, message: str, hint: str | None = None):
         self.diag.error(code, None, message, hint=hint)
@@ -121,7 +123,8 @@ class Importer:
             if key.startswith("tau") and not np.all(array > self.dt):
                 self.fail("E613", f"{where}: {key} = {float(np.min(array)):g} s is not larger "
                           f"than dt = {self.dt:g} s: forward Euler at this dt would not decay "
-                          "(1 - dt/tau <= 0)", hint="import with a smaller --dt")
+                          "(1 - dt/tau <= 0)", hint="give the graph's own dt with --dt (a graph "
+                          "that says none is read at the --dt given)")
         if type(node).__name__ == "Input":
             self.shape(name, (node.input_type or {}).get("input"))
         if type(node).__name__ == "Delay":
@@ -277,7 +280,7 @@ class Importer:
             settings["input_scale"] = ("r_dt_over_tau", None)
         if spiking:
             settings["threshold"] = (params["v_threshold"], "")
-            settings["reset"] = ("zero", None)
+            settings["reset"] = (self.resets.get(name, "zero"), None)
             settings["v_reset"] = (params.get("v_reset", np.zeros(1)), "")
         return entry
 
@@ -379,7 +382,11 @@ def import_graph(path: str, diag: Diagnostics, dt: float | None, name: str,
         dt = time_step(graph, path, diag)
         if dt is None:
             return None
+    resets = recognise(graph, dt, "dt" not in (graph.metadata or {}), diag)
+    if resets is None:
+        return None
     importer = Importer(graph, dt, path, diag)
+    importer.resets = resets
     try:
         importer.run()
         text = importer.write(name, archive)

@@ -1,7 +1,10 @@
 """The reference runner's inputs, checked against the generated simulation module: the data
 inputs' spikes and the supervision (targets, labels, reward) of an ``--input`` .npz file, and
 the variables to record. Mismatches are diagnostics (E604, E605, E615, W601, W602), never
-exceptions, so that ``snnc run`` (and any caller) reports them before simulating."""
+exceptions, so that ``snnc run`` (and any caller) reports them before simulating.
+
+A data file in the layout of ``snnc train`` (``<split>.<input>``, ``<split>.label``) is read
+one split at a time (``split``: ``snnc run --split``)."""
 
 from __future__ import annotations
 
@@ -9,21 +12,55 @@ import numpy as np
 
 from snnc.diagnostics import Diagnostics, did_you_mean
 
+#: the splits of a training data file (``<split>.<input>``, ``<split>.label``)
+SPLITS = ("train", "validation", "test")
 
-def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnostics):
+
+def read_data(path: str, split: str | None, wanted, diag: Diagnostics) -> dict | None:
+    """The arrays of the data file ``path``; with ``split``, those of ``<split>.<name>`` under
+    ``<name>`` (the layout of ``snnc train``: ``<split>.label`` becomes ``label``). A training
+    data file without ``split`` is E604 (it would leave every input without spikes)."""
+    from snnc.files import FileProblem, read_npz, report
+    try:
+        arrays = read_npz(path)
+    except FileProblem as problem:
+        report(diag, problem, option="--input")
+        return None
+    layout = [split for split in SPLITS if any(key.startswith(split + ".") for key in arrays)]
+    if split is None:
+        if layout and not set(wanted) & set(arrays):
+            diag.error("E604", None, f"--input: '{path}' is a training data file (splits "
+                       f"{', '.join(layout)}); its spikes are '<split>.<input>'",
+                       hint=f"choose a split: --split {' or '.join(layout)}")
+            return None
+        return arrays
+    if split not in layout:
+        diag.error("E604", None, f"--input: '{path}' has no split '{split}' (no array "
+                   f"'{split}.<input>')", hint=f"splits: {', '.join(layout) or '-'}; the "
+                   "layout of snnc train --save-data")
+        return None
+    prefix = split + "."
+    return {key[len(prefix):]: array for key, array in arrays.items() if key.startswith(prefix)}
+
+
+def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnostics,
+                split: str | None = None):
     """The data inputs as {name: bool array [steps, batch, n]}; E604 for mismatches."""
     wanted = {name: shape for name, (shape, source) in module.INPUTS.items() if source == "data"}
     given: dict[str, np.ndarray] = {}
     if path is not None:
-        from snnc.files import FileProblem, read_npz, report
-        try:
-            given = read_npz(path)
-        except FileProblem as problem:
-            report(diag, problem, option="--input")
+        given = read_data(path, split, wanted, diag)
+        if given is None:
             return None
     inputs = {}
     for name, shape in wanted.items():
         size = int(np.prod(shape))
+        if name not in given and split is not None:  # a data file's split feeds every input
+            diag.error("E604", None, f"--input: '{path}' has no array '{split}.{name}' for "
+                       f"the input '{name}'",
+                       hint=did_you_mean(f"{split}.{name}", [f"{split}.{k}" for k in given])
+                       or f"arrays of the split: {', '.join(sorted(given)) or '-'}")
+            continue
         if name not in given:
             diag.warning("W601", None, f"input '{name}' gets no spikes",
                          hint="give them with --input data.npz (an array named "
@@ -57,7 +94,8 @@ def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnost
 
 
 def load_supervision(path: str | None, module=None, steps: int = 0,
-                     diag: Diagnostics | None = None) -> tuple[dict, np.ndarray | None]:
+                     diag: Diagnostics | None = None,
+                     split: str | None = None) -> tuple[dict, np.ndarray | None]:
     """Targets ('target.<readout>', 'label') and the reward ('reward') of a data file; with
     ``diag``: E615 for NaN/inf, E604 for labels that are not class indices of the readout and
     for too few steps of targets or reward (then ({}, None) with the errors in ``diag``)."""
@@ -71,6 +109,9 @@ def load_supervision(path: str | None, module=None, steps: int = 0,
             raise
         report(diag, problem, option="--input")
         return {}, None
+    if split is not None:
+        prefix = split + "."
+        arrays = {key[len(prefix):]: a for key, a in arrays.items() if key.startswith(prefix)}
     targets = {key[len("target."):]: arrays[key] for key in arrays if key.startswith("target.")}
     if "label" in arrays:
         targets["label"] = arrays["label"]

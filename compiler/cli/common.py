@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -15,6 +16,16 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 FORCE_HELP = ("replace an existing output that snnc did not write (never /, the home or current "
               "folder, an input, or a folder containing one)")
+
+
+def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    """--weights and --no-learn (snnc compile and snnc map): applied to the program before
+    any pass or backend (:mod:`snnc.weights`)."""
+    parser.add_argument("--weights", metavar="FILE.npz",
+                        help="trained weights: a checkpoint.npz of snnc train or a snnc run "
+                             "output ('<projection>.w')")
+    parser.add_argument("--no-learn", action="store_true",
+                        help="drop the learning rules (note N501): the inference network")
 
 
 def usage(message: str) -> int:

@@ -17,6 +17,7 @@ from snnc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
     FORCE_HELP,
+    add_deploy_arguments,
     inputs_of,
     print_diagnostics,
     usage,
@@ -49,6 +50,7 @@ def add_arguments(compile_: argparse.ArgumentParser) -> None:
     compile_.add_argument("-o", "--output", required=True, metavar="DIR",
                           help="output folder (replaced as a whole when snnc wrote it)")
     compile_.add_argument("--target", metavar="NAME", help="check against this target")
+    add_deploy_arguments(compile_)
     for name, declared in declared_options().items():
         add_option(compile_, name, declared)
     compile_.add_argument("--force", action="store_true", help=FORCE_HELP)
@@ -89,8 +91,10 @@ def add_option(parser: argparse.ArgumentParser, name: str, declared: Declared) -
         parser.add_argument(flag_name(name), dest=name, action="store_true", default=None,
                             help=help_text)
     else:
+        extra = {"nargs": flag.nargs, "const": flag.const} if flag.nargs else {}
         parser.add_argument(flag_name(name), dest=name, metavar=flag.metavar,
-                            choices=flag.choices, type=flag.type, default=None, help=help_text)
+                            choices=flag.choices, type=flag.type, default=None, help=help_text,
+                            **extra)
 
 
 def refused(backend: str, values: dict) -> str | None:
@@ -111,9 +115,11 @@ def run(args) -> int:
     files_named = [values[name] for name, options in declared.items()
                    if the_flag(name, options).read is not None]
     target = output.check_folder(args.output, inputs=inputs_of(args.file, *files_named,
-                                                               args.target), force=args.force)
+                                                               args.target, args.weights),
+                                 force=args.force)
     diag = Diagnostics()
-    net = api.compile_network(args.file, diag, args.target)
+    net = api.compile_network(args.file, diag, args.target, weights=args.weights,
+                              learn=not args.no_learn)
     files: dict[str, str | bytes] = {}
     if net is not None:
         problem = refused(args.emit, values)

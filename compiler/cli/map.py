@@ -11,6 +11,7 @@ from snnc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
     FORCE_HELP,
+    add_deploy_arguments,
     inputs_of,
     print_diagnostics,
     write_folder,
@@ -38,6 +39,7 @@ def add_parser(commands) -> None:
                              "else 10 Hz)")
     mapper.add_argument("-o", "--output", default="mapping", metavar="DIR",
                         help="folder for mapping.json and mapping.png (default: mapping)")
+    add_deploy_arguments(mapper)
     mapper.add_argument("--no-kahip", action="store_true",
                         help="do not use KaHIP even when installed (extra 'map')")
     mapper.add_argument("--format", choices=("text", "json"), default="text")
@@ -49,9 +51,11 @@ def run(args) -> int:
     from snnc.mapping import report
 
     target = output.check_folder(args.output, inputs=inputs_of(args.file, args.rates,
-                                                               args.target), force=args.force)
+                                                               args.target, args.weights),
+                                 force=args.force)
     diag = Diagnostics()
-    net = api.map_network(args.file, diag, args.target, args.rates, use_kahip=not args.no_kahip)
+    net = api.map_network(args.file, diag, args.target, args.rates, use_kahip=not args.no_kahip,
+                          weights=args.weights, learn=not args.no_learn)
     print_diagnostics(diag)
     if net is None:
         return EXIT_ERRORS

@@ -28,7 +28,8 @@ def add_parser(commands) -> None:
                     "(e-prop, SuperSpike, DECOLLE, delta ...) compute their updates as the "
                     "simulation runs; 'bptt' and 'rtrl' are exact-gradient oracles (Adam). "
                     "After every epoch: validation and test accuracy, log.json, timing.json, "
-                    "checkpoint.npz and curves.png in the output folder.",
+                    "checkpoint.npz, curves.png and the frozen program (frozen.snn and frozen.npz: "
+                    "the trained weights, no learning rules) in the output folder.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="data: 'randman' or 'randman:key=value,...' generates Randman (keys: "
                + ", ".join(RandmanOptions.names()) + "); or an .npz file with, per split "
@@ -144,6 +145,11 @@ def train(args, session) -> int:
             return EXIT_ERRORS
         report_epoch(session, record, plt)
     print(f"  log: {session.path('log.json')}, checkpoint: {session.path('checkpoint.npz')}")
+    if session.frozen_problem:
+        print(f"  no frozen program: {session.frozen_problem}; use snnc run --weights "
+              f"{session.path('checkpoint.npz')} --no-learn")
+    else:
+        print(f"  frozen program (inference, trained weights): {session.path('frozen.snn')}")
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from snnc import output
 from snnc.files import FileProblem, read_npz
+from snnc.weights import OLD_PREFIX, weight_key
 
 FIXED_DATE = output.FIXED_DATE
 
@@ -66,7 +67,7 @@ def finite_or_null(value):
 def load_npz(path: str) -> dict[str, np.ndarray]:
     """The arrays of a checkpoint ``path`` that snnc wrote, validated before use: a regular
     file, a readable .npz within the size limit, numeric arrays (strings only for the
-    settings it records), finite float weights and optimizer state (``w.*``, ``adam.m.*``,
+    settings it records), finite float weights and optimizer state (``*.w``, older ``w.*``, ``adam.m.*``,
     ``adam.v.*``, ``opt.*``) with the Adam moments shaped like their weights, whole-number
     ``epoch``, ``seed`` and ``adam.t``. Raises :class:`snnc.files.FileProblem` (a ValueError)
     with code E623 otherwise."""
@@ -75,7 +76,7 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
     except FileProblem as problem:
         raise FileProblem("E623", f"checkpoint {problem.message}", problem.hint) from None
     for key, array in sorted(state.items()):
-        if key.startswith(("w.", "adam.m.", "adam.v.", "opt.")):
+        if key.startswith(("w.", "adam.m.", "adam.v.", "opt.")) or key.endswith(".w"):
             if array.dtype.kind != "f":
                 raise FileProblem("E623", f"checkpoint '{path}': '{key}' holds {array.dtype} "
                                   "values; snnc writes float weights and optimizer state")
@@ -86,7 +87,8 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
             raise FileProblem("E623", f"checkpoint '{path}': '{key}' must be one whole number "
                               ">= 0")
         if key.startswith(("adam.m.", "adam.v.")):
-            weight = state.get("w." + key.split(".", 2)[2])
+            name = key.split(".", 2)[2]
+            weight = state.get(weight_key(name), state.get(OLD_PREFIX + name))
             if weight is not None and weight.shape != array.shape:
                 raise FileProblem("E623", f"checkpoint '{path}': '{key}' has shape "
                                   f"{list(array.shape)}, its weights {list(weight.shape)}")

@@ -35,6 +35,15 @@ from snnc.ir.network import Network
 from snnc.training.adam import Adam
 from snnc.training.metrics import evaluate
 from snnc.training.setup import Method
+from snnc.weights import OLD_PREFIX, weight_key
+
+
+def stored_weights(state: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The weights of projection ``name`` in a checkpoint: ``<name>.w``, or ``w.<name>`` as
+    checkpoints before the one key convention (:mod:`snnc.weights`) named them; KeyError."""
+    key = weight_key(name) if weight_key(name) in state else OLD_PREFIX + name
+    return state[key]
+
 
 OPTIMIZER_STATE = re.compile(r"^w\d+_r\d+_[mvt]$")  # Adam moments of online rules (rules.py)
 
@@ -142,13 +151,13 @@ class OracleEngine(Checked):
         return loss, correct
 
     def state(self) -> dict[str, np.ndarray]:
-        out = {f"w.{name}": w for name, w in self.weights.items()}
+        out = {weight_key(name): w for name, w in self.weights.items()}
         out.update(self.adam.state())
         return out
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         for name in self.weights:
-            self.weights[name][...] = state[f"w.{name}"]
+            self.weights[name][...] = stored_weights(state, name)
         self.adam.load(state)
 
 
@@ -222,7 +231,7 @@ class OnlineEngine(Checked):
         return self.run(x, labels, learn=False)
 
     def state(self) -> dict[str, np.ndarray]:
-        out = {f"w.{name}": w for name, w in self.weights.items()}
+        out = {weight_key(name): w for name, w in self.weights.items()}
         out.update({f"opt.{attr}": np.asarray(v) for attr, v in self.optimizer.items()})
         if self.adam is not None:
             out.update(self.adam.state())
@@ -230,10 +239,10 @@ class OnlineEngine(Checked):
 
     def load(self, state: dict[str, np.ndarray]) -> None:
         for name, w in self.weights.items():
-            if state[f"w.{name}"].shape != w.shape:
+            if stored_weights(state, name).shape != w.shape:
                 raise ValueError(f"'{name}' has shape {list(w.shape)}, the checkpoint's "
-                                 f"{list(state[f'w.{name}'].shape)}")
-        self.weights = {name: np.array(state[f"w.{name}"]) for name in self.weights}
+                                 f"{list(stored_weights(state, name).shape)}")
+        self.weights = {name: np.array(stored_weights(state, name)) for name in self.weights}
         self.optimizer = {key[4:]: (state[key] if state[key].ndim else state[key].item())
                           for key in state if key.startswith("opt.")}
         if self.adam is not None:

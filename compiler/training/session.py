@@ -6,7 +6,10 @@ Output folder::
     log.json        settings and one record per epoch (loss and accuracy per split, the
                     comparison with the exact gradient); byte-identical for the same seed
     timing.json     wall time per epoch (training, comparison, evaluation)
-    checkpoint.npz  weights ('w.<projection>'), optimizer state, epoch, seed, data digest
+    frozen.snn      the trained program for inference: its weights read frozen.npz, its
+    frozen.npz      learning rules removed (snnc.training.frozen); every command takes it
+    checkpoint.npz  weights ('<projection>.w'; older checkpoints: 'w.<projection>'), optimizer
+                    state, epoch, seed, data digest
     curves.png      learning curves (with the extra 'plot')
     .snnc-output    the marker of a folder snnc wrote (see snnc.output)
 
@@ -61,6 +64,8 @@ class Session:
     log: list[dict]
     timing: list[dict]
     folder: output.OutputFolder | None = None  # where the files go; opened on first use
+    net: Network | None = None  # the trained network (for the frozen program)
+    frozen_problem: str = ""  # why no frozen program was written (empty: it was)
 
     @property
     def next_epoch(self) -> int:
@@ -83,8 +88,17 @@ class Session:
         folder.write("log.json", archive.json_bytes({**self.header, "epochs": self.log,
                                                      "summary": summary(self.log)}))
         folder.write("timing.json", archive.json_bytes(self.timing))
+        self.write_frozen(folder, record["epoch"])
         folder.commit()  # a fresh run replaces the previous folder after its first epoch
         return record
+
+    def write_frozen(self, folder: output.OutputFolder, epoch: int) -> None:
+        """frozen.snn and frozen.npz: the trained network for inference (or, once, why not
+        in ``frozen_problem``)."""
+        from snnc.training.frozen import frozen_program
+        files, self.frozen_problem = frozen_program(self.net, self.trainer.engine.weights, epoch)
+        for name, content in (files or {}).items():
+            folder.write(name, content)
 
     def open_folder(self) -> output.OutputFolder:
         """The output folder (checked when the caller did not open it: no --force)."""
@@ -177,7 +191,7 @@ def prepare(net: Network, options: Options, diag: Diagnostics) -> Session | None
               "loss": describe(method.loss),
               "learning_rates": method.rates, "compare_every": compare,
               "samples": {split: int(len(dataset.labels[split])) for split in SPLITS}}
-    session = Session(trainer, options, header, [], [])
+    session = Session(trainer, options, header, [], [], net=net)
     if options.resume and not resume(session, diag):
         return None
     return session

@@ -7,8 +7,8 @@ the reference simulator and to each peer, and compares the spike trains of every
 population the export gives an Output node (readouts, ends of the graph, recorded populations).
 The export writes Euler-equivalent parameters, so no spike may differ.
 
-The peers are driven by the README's code (section "Equivalence with other toolchains"), which
-this module executes. What a peer is known not to import (``peer_limitations``) is checked, not
+The peers are driven by ``snnc.peers`` (README, section "Equivalence with other toolchains",
+whose usage block this module executes). What a peer is known not to import (``peer_limitations``) is checked, not
 skipped: the case must then fail in that peer (an error or different spikes) and is reported
 as an expected failure; should it pass, the test fails, so that the stale limitation goes. Bugs
 of snnc's export are kept as regression tests at the end of this file.
@@ -21,13 +21,13 @@ import re
 import zlib
 from dataclasses import dataclass
 from functools import cache
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from simulate import compile_text, load_module
 
 import snnc
+from snnc import peers
 from snnc.backends.nir.export import export_graph, lossy_constructs
 from snnc.ir.discrete import build_plan
 
@@ -40,20 +40,15 @@ PEERS = ["norse", "snntorch"]
 
 
 @cache
-def readme() -> SimpleNamespace:
-    """The README's peer code: the first ``python`` block of its section "Equivalence with
-    other toolchains", executed (``spiking_subgraph``, ``norse_spikes``, ``snntorch_spikes``),
-    and the later ``python`` blocks (the usage) as text."""
+def readme_usage() -> str:
+    """The README's usage block of ``snnc.peers`` (section "Equivalence with other
+    toolchains")."""
     text = (ROOT / "README.md").read_text()
     match = re.search(r"^## Equivalence with other toolchains\n(.*?)(?=^## )", text, re.M | re.S)
     assert match, "README.md has no section 'Equivalence with other toolchains'"
     blocks = re.findall(r"^```(\w+)\n(.*?)^```", match.group(1), re.M | re.S)
-    code = [body for lang, body in blocks if lang == "python"]
-    namespace: dict = {}
-    exec(compile(code[0], "README.md (peer code)", "exec"), namespace)  # noqa: S102
-    return SimpleNamespace(usage=code[1:], **{
-        name: namespace[name] for name in ("spiking_subgraph", "norse_spikes",
-                                           "snntorch_spikes")})
+    (usage,) = [body for lang, body in blocks if lang == "python"]
+    return usage
 
 
 # ---- what each peer is known not to import ------------------------------------------------------
@@ -62,7 +57,7 @@ def peer_limitations(peer: str, graph, populations) -> list[str]:
     """Why ``peer`` cannot reproduce the spikes of ``populations`` (empty: it must)."""
     import nir
 
-    part = readme().spiking_subgraph(graph, populations)
+    part = peers.spiking_subgraph(graph, populations)
     dt = float(graph.metadata["dt"])
     reasons = set()
     for name, node in part.nodes.items():
@@ -374,10 +369,8 @@ def prepare(case: Case, tmp_path) -> Prepared:
 
 
 def peer_run(peer: str, prepared: Prepared) -> dict:
-    if peer == "norse":
-        return readme().norse_spikes(prepared.graph, prepared.inputs, prepared.populations)
-    return {name: readme().snntorch_spikes(prepared.graph, prepared.inputs, name)
-            for name in prepared.populations}
+    out = peers.run(prepared.graph, prepared.inputs[:, None], peer, prepared.populations)
+    return {name: spikes[:, 0] for name, spikes in out.items()}
 
 
 def mismatches(prepared: Prepared, got: dict) -> list[str]:
@@ -437,7 +430,7 @@ def test_snntorch_import_from_nir(name, recurrent, tmp_path):
     prepared = prepare(case, tmp_path)
     got = {}
     for population in prepared.populations:
-        graph = readme().spiking_subgraph(prepared.graph, [population])
+        graph = peers.spiking_subgraph(prepared.graph, [population])
         for node in graph.nodes.values():  # snnTorch's dt of 1e-4 s, as in the README's code
             for key in ("tau", "tau_mem", "tau_syn"):
                 if hasattr(node, key):
@@ -462,13 +455,13 @@ def test_readme_usage_runs(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SNNC_NO_NUMBA", "1")
-    (usage,) = readme().usage
+    usage = readme_usage()
     command = re.search(r"^# snnc (.*)$", usage, re.M).group(1).split()
     command[1] = str(ROOT / command[1])
     assert main(command) == 0
-    namespace = {"np": np, "nir": __import__("nir"), "norse_spikes": readme().norse_spikes}
+    namespace = {"np": np}
     exec(compile(usage, "README.md (usage)", "exec"), namespace)  # noqa: S102
-    x, spikes = namespace["x"], namespace["spikes"]
+    x, spikes = namespace["x"][:, 0], {k: v[:, 0] for k, v in namespace["spikes"].items()}
     net = compile_case(Case("conv_events", (ROOT / "examples" / "conv_events.snn").read_text(),
                             path=ROOT / "examples" / "conv_events.snn"))
     out = load_module(net, str(tmp_path / "reference")).Simulation(batch=1).run(
@@ -513,3 +506,25 @@ def test_projection_into_shaped_population_exports_or_is_reported(pre, post, con
         return  # reported: right too
     graph = export_graph(net, snnc.__version__)
     assert graph.nodes["c"].input_type["input"].tolist() == [int(n) for n in post.split(",")]
+
+
+@pytest.mark.parametrize("peer", PEERS)
+def test_peers_run_takes_a_file_and_a_batch(peer, tmp_path):
+    """``snnc.peers.run`` on the ``.nir`` file, two samples at once, default populations:
+    each sample spikes as snnc's reference simulator does on it."""
+    case = next(case for case in RANDOM if case.name == "feedforward6")
+    (tmp_path / "a").mkdir()
+    first = prepare(case, tmp_path / "a")
+    rng = np.random.default_rng(5)
+    second = rng.random(first.inputs.shape) < first.inputs.mean()
+    (x,) = build_plan(compile_case(case)).inputs
+    module = load_module(compile_case(case), str(tmp_path / "b"))
+    out = module.Simulation(batch=1).run(STEPS, {x.name: second},
+                                         record=[f"{name}.s" for name in first.populations])
+    file = tmp_path / "a" / "network.nir"
+    got = peers.run(file, np.stack([first.inputs, second], axis=1), peer)
+    assert sorted(got) == first.populations
+    for name in first.populations:
+        assert got[name].shape == (STEPS, 2, *first.reference[name].shape[1:])
+        assert np.array_equal(got[name][:, 0].astype(bool), first.reference[name])
+        assert np.array_equal(got[name][:, 1].astype(bool), out[f"{name}.s"][:, 0].astype(bool))
