@@ -46,6 +46,14 @@ def weight_arrays(arrays: dict[str, np.ndarray]) -> dict[str, tuple[str, np.ndar
     return found
 
 
+def twice_named(arrays: dict[str, np.ndarray]) -> str | None:
+    """A projection whose weights ``arrays`` hold under both conventions (``w.P`` and
+    ``P.w``), which would leave it undecided which to use; None when there is none."""
+    return next((key[len(OLD_PREFIX):] for key in sorted(arrays)
+                 if key.startswith(OLD_PREFIX) and weight_key(key[len(OLD_PREFIX):]) in arrays),
+                None)
+
+
 def read_weights(path: str, diag: Diagnostics) -> dict[str, tuple[str, np.ndarray]] | None:
     """The weights of the file ``path`` by projection, or None after E6xx (``--weights``)."""
     from snnc.files import FileProblem, read_npz, report
@@ -53,6 +61,12 @@ def read_weights(path: str, diag: Diagnostics) -> dict[str, tuple[str, np.ndarra
         arrays = read_npz(path, text=True)  # a checkpoint records its settings as text
     except FileProblem as problem:
         report(diag, problem, option="--weights")
+        return None
+    twice = twice_named(arrays)
+    if twice is not None:
+        diag.error("E624", None, f"--weights: '{path}' holds the weights of '{twice}' twice, as "
+                   f"'{OLD_PREFIX}{twice}' and '{weight_key(twice)}'",
+                   hint="keep one key per projection ('<projection>.w')")
         return None
     found = weight_arrays(arrays)
     if not found:

@@ -139,6 +139,10 @@ def test_weight_file_mistakes(tmp_path, capsys):
     assert main(["map", EPROP, "--weights", str(tmp_path / "missing.npz"),
                  "-o", str(tmp_path / "m")]) == 1
     assert "E601" in capsys.readouterr().err
+    np.savez(bad, **{"w.hidden->out": np.zeros((10, 64)), "hidden->out.w": np.ones((10, 64))})
+    assert main(["run", EPROP, "--weights", str(bad), "--steps", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E624]" in err and "'hidden->out' twice" in err  # never a silent choice
 
 
 def test_training_data_needs_a_split(trained, capsys):

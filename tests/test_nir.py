@@ -346,3 +346,13 @@ def test_snnc_lossy_export_round_trips_its_subtractive_reset(tmp_path):
     diag = Diagnostics()
     text, _ = import_graph(str(path), diag, None, "n", "n.npz")
     assert "reset = subtract" in text and not diag.has_errors
+
+
+def test_allow_lossy_swallowing_the_program_is_a_usage_error_with_a_hint(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["compile", "--emit", "nir", "--allow-lossy", "examples/cuba.snn",
+              "-o", str(tmp_path / "out")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown loss 'examples/cuba.snn'" in err and "--allow-lossy=all" in err
+    assert not (tmp_path / "out").exists()

@@ -36,9 +36,11 @@ def lossy_names(value: str) -> str:
     unknown = [name for name in names if name != "all" and name not in LOSSES]
     if unknown or not names:
         import argparse
+        hint = (f"; to name the program, put it before the flag or write --allow-lossy=all "
+                f"{value}" if str(value).endswith(".snn") else "")
         raise argparse.ArgumentTypeError(
             f"unknown loss {', '.join(map(repr, unknown)) or repr(value)}: choose from "
-            f"{', '.join(LOSSES)} or all (comma-separated)")
+            f"{', '.join(LOSSES)} or all (comma-separated){hint}")
     return ",".join(names)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from snnc import output
 from snnc.files import FileProblem, read_npz
-from snnc.weights import OLD_PREFIX, weight_key
+from snnc.weights import OLD_PREFIX, twice_named, weight_key
 
 FIXED_DATE = output.FIXED_DATE
 
@@ -92,6 +92,12 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
             if weight is not None and weight.shape != array.shape:
                 raise FileProblem("E623", f"checkpoint '{path}': '{key}' has shape "
                                   f"{list(array.shape)}, its weights {list(weight.shape)}")
+    twice = twice_named(state)
+    if twice:
+        raise FileProblem("E623", f"checkpoint '{path}': the weights of '{twice}' are stored "
+                          f"twice, as '{OLD_PREFIX}{twice}' and '{weight_key(twice)}'",
+                          "a checkpoint holds one key per projection; write it again with "
+                          "snnc train")
     return state
 
 
