@@ -25,6 +25,7 @@ backend):
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -101,7 +102,7 @@ def mapping_option() -> Any:
                   metavar="JSON", read=_read_mapping_option, exclusive=True)
 
 
-class Backend:
+class Backend(abc.ABC):
     """The base of every backend (a dataclass of its options, see the module's docstring)."""
 
     #: the name of ``--emit`` and of the registry
@@ -154,14 +155,14 @@ class Backend:
         return dataclasses.replace(self, **{key: value for key, value in options.items()
                                             if key in taken and value is not None})
 
+    @abc.abstractmethod
     def check(self, net, diag: Diagnostics) -> None:
         """One diagnostic per construct the backend cannot emit (E5xx); nothing else."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def emit(self, net) -> dict[str, str | bytes]:
         """The files for the checked ``net`` (after :meth:`check` without errors): pure and
         deterministic."""
-        raise NotImplementedError
 
     def extra_artifacts(self, files: dict[str, str | bytes]) -> dict[str, str | bytes]:
         """Files derived from ``files`` that depend on this machine (none by default)."""

@@ -16,6 +16,8 @@ integration, ``1 - dt/tau`` for Euler; folded to a literal when ``tau`` is const
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from snnc.backends.artifacts import literal
@@ -30,7 +32,7 @@ EMPTY = frozenset()
 POST, PRE, SYNAPSE = frozenset({"i"}), frozenset({"j"}), frozenset({"i", "j"})
 
 
-class RuleCode(ir.Visitor[str]):
+class RuleCode(ir.Visitor[str], abc.ABC):
     """Prints the expressions of one rule instance on one projection.
 
     Subclasses set ``e`` (the emitter), ``net``, ``projection``, ``plan`` (the projection's
@@ -233,5 +235,7 @@ class RuleCode(ir.Visitor[str]):
     def trigger_spikes(self, side: str) -> str:
         return self.neuron(self.pre if side == "pre" else self.post, "s", delivered=side == "pre")
 
+    @abc.abstractmethod
     def register(self, attribute: str, variable: str, shape: tuple[int, ...] | None) -> None:
-        raise NotImplementedError
+        """Record ``attribute`` (the generated state of ``variable``, of ``shape`` or the
+        synapse shape when None) as recordable and watched for NaN/inf."""

@@ -286,17 +286,22 @@ def population_of(name: str, args: Mapping[str, object]) -> str:
 T = TypeVar("T")
 
 
+class UnhandledNode(NotImplementedError):
+    """A visitor met a node kind it has no ``visit_<ClassName>`` for: a bug in that visitor
+    (every stage handles every node it can meet), reported with the node and its span."""
+
+
 class Visitor(Generic[T]):
     """Dispatches on the node type: ``visit(node)`` calls ``visit_<ClassName>(node)``.
 
     Subclasses implement the methods for the nodes they meet; a missing one raises
-    ``NotImplementedError`` naming the node, never silently returns.
+    :class:`UnhandledNode` naming the node, never silently returns.
     """
 
     def visit(self, node: Expr) -> T:
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
-            raise NotImplementedError(f"{type(self).__name__} does not handle "
+            raise UnhandledNode(f"{type(self).__name__} does not handle "
                                       f"{type(node).__name__} (at {node.span})")
         return method(node)
 
