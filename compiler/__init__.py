@@ -1,8 +1,17 @@
 """snnc: a compiler for spiking neural networks that learn.
 
-Public API::
+Public API (docs/python-api.md)::
 
     import snnc
+    net = snnc.load_network("examples/randman/eprop_random.snn")   # raises snnc.CompileError
+    print(net)                                                     # a short summary
+    result = snnc.simulate(net, inputs={"units": spikes}, record=["hidden.s", "out.v"])
+    files = snnc.compile(net, "nir", out="build/nir", allow_lossy=["reset"])
+    run = snnc.train(net, data="randman", epochs=5, out="runs/eprop")
+
+These four (:mod:`snnc.facade`) raise :class:`CompileError` carrying the diagnostics. Below
+them, with a :class:`Diagnostics` sink instead of exceptions::
+
     diag = snnc.Diagnostics()
     summary = snnc.check_file("examples/stdp.snn", diag)   # None when there were errors
     net = snnc.compile_file("examples/stdp.snn", diag)      # the checked IR Network, or None
@@ -26,11 +35,26 @@ from snnc.passes import DEFAULT_PIPELINE, run_pipeline
 
 __version__ = "0.1.0"
 
+#: the Python API of :mod:`snnc.facade`, imported when first used (``import snnc`` stays light)
+FACADE = ("Result", "SnncWarning", "Training", "compile", "load_network", "simulate", "train")
+
 __all__ = [
     "CompileError", "Diagnostic", "Diagnostics", "Module", "Network", "Program", "Severity",
     "Span", "Summary", "__version__", "check_file", "check_text", "compile_file",
     "compile_program", "load", "parse", "render",
+    *(name for name in FACADE if name != "compile"),  # a star import keeps the builtin compile
 ]
+
+
+def __getattr__(name: str):
+    if name in FACADE:
+        from snnc import facade
+        return getattr(facade, name)
+    raise AttributeError(f"module 'snnc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(FACADE))
 
 
 def parse(text: str, file: str = "<string>") -> Module:

@@ -1,7 +1,9 @@
 """The orchestration API: what each ``snnc`` command does, as functions that Python users, the
-tests and :mod:`snnc.cli` call alike. Nothing here prints, picks an exit code or writes a
-file: problems go into a :class:`~snnc.diagnostics.Diagnostics` (a function returns None after
-errors), results are returned, and only :mod:`snnc.output` writes.
+tests and :mod:`snnc.cli` call alike (:mod:`snnc.facade`, the functions of the package, wraps
+them for Python users). Nothing here prints, picks an exit code or writes an output: problems
+go into a :class:`~snnc.diagnostics.Diagnostics` (a function returns None after errors),
+results are returned, and only :mod:`snnc.output` writes (the one exception: input arrays
+given from Python pass through a private temporary file, :func:`prepare_from_arrays`).
 
 ::
 
@@ -14,6 +16,8 @@ errors), results are returned, and only :mod:`snnc.output` writes.
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from snnc.backends import base, get_backend, mapped, registry
-from snnc.diagnostics import Diagnostics
+from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.frontend.loader import load_file
 from snnc.ir.dump import dump
 from snnc.ir.lower import lower
@@ -29,9 +33,10 @@ from snnc.ir.network import Network
 from snnc.passes import DEFAULT_PIPELINE, ran, run_pipeline, schedule
 
 __all__ = [
-    "Simulation", "backend_options", "check_network", "compile_network", "data_split",
-    "emit_artifacts", "load_network", "map_network", "nonfinite_diagnostic", "prepare_simulation",
-    "read_mapping", "run_required", "simulate", "summary_lines",
+    "Simulation", "backend_options", "check_loaded", "check_network", "compile_network",
+    "data_split", "emit_artifacts", "input_arrays", "load_network", "map_network",
+    "nonfinite_diagnostic", "prepare_simulation", "read_mapping", "run_required", "simulate",
+    "summary_lines", "train_epoch",
 ]
 
 
@@ -58,8 +63,12 @@ def compile_network(path: str, diag: Diagnostics, target: str | None = None, *,
     network too large for this machine (E617); None after errors (they are in ``diag``).
     ``weights`` and ``learn``: as :func:`load_network`."""
     net = load_network(path, diag, weights, learn)
-    if net is None:
-        return None
+    return None if net is None else check_loaded(net, diag, target)
+
+
+def check_loaded(net: Network, diag: Diagnostics, target: str | None = None) -> Network | None:
+    """Run the checks of :func:`compile_network` on a loaded network (no pass has run on it);
+    None after errors."""
     return run_pipeline(net, diag, DEFAULT_PIPELINE, options={"check-target": {"target": target},
                                                               "check-memory": {"enforce": True}})
 
@@ -222,13 +231,18 @@ class Simulation:
 def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: int = 1,
                        delivery: str = "same_step", record: str | None = None,
                        input_file: str | None = None, every: int = 1,
-                       split: str | None = None) -> Simulation | None:
+                       split: str | None = None,
+                       inputs: dict[str, Any] | None = None) -> Simulation | None:
     """Check that the reference simulator runs ``net``, load its module and the data of
     ``input_file`` (an .npz: spikes, targets, reward), check that the inputs' spike files hold
     ``steps`` steps, and choose what to record (``record``: as ``snnc run --record``); None
     after errors (E5xx, E604, E605, E615, E617). ``split``: read a data file in the layout of
     ``snnc train`` (``<split>.<input>``, ``<split>.label``); with labels and a loss the
-    readout is recorded too, for :meth:`Simulation.accuracy`."""
+    readout is recorded too, for :meth:`Simulation.accuracy`. ``inputs``: the arrays of such
+    a file given from Python instead of ``input_file`` (:func:`input_arrays`)."""
+    if inputs is not None:
+        return prepare_from_arrays(net, diag, steps, inputs, batch=batch, delivery=delivery,
+                                   record=record, every=every)
     from snnc.backends.reference.inputs import (
         check_events,
         load_inputs,
@@ -250,13 +264,63 @@ def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: in
     spiking = [k for k in module.VARIABLES if k.endswith(".s") and k.split(".")[0] in populations]
     if not check_run(net, recorded, steps, batch, diag, every=every):  # E617 before allocating
         return None
-    targets, reward = load_supervision(input_file, module, steps, diag, split)
+    classes = net.node(net.losses[0].population).size if net.losses else None
+    targets, reward = load_supervision(input_file, module, steps, diag, split, classes)
     if diag.has_errors:
         return None
     if "label" in targets and net.losses:
         loss = net.losses[0]
         recorded = list(dict.fromkeys([*recorded, f"{loss.population}.{loss.variable}"]))
     return Simulation(net, module, steps, batch, recorded, inputs, targets, reward, spiking)
+
+
+def input_arrays(net: Network, inputs: dict[str, Any], diag: Diagnostics
+                 ) -> dict[str, np.ndarray] | None:
+    """``inputs`` as numeric arrays, each named like a data input of ``net`` (spikes
+    [steps, *shape] or [steps, batch, *shape]), 'label', 'reward' or 'target.<population>'
+    (as in an ``--input`` file); anything else is E604 (in a file it is only W602)."""
+    data = [x.name for x in net.inputs() if x.source == "data"]
+    other = {x.name: x.source for x in net.inputs() if x.source != "data"}
+    known = [*data, "label", "reward", *(f"target.{p.name}" for p in net.populations())]
+    arrays = {}
+    for name, value in inputs.items():
+        if name not in known:
+            what = f"input '{name}' is a {other[name]} input, not a data input" \
+                if name in other else f"'{net.settings.name}' has no data input '{name}'"
+            diag.error("E604", None, f"inputs: {what}", hint=did_you_mean(str(name), known)
+                       or f"names: {', '.join(data) or 'no data inputs'}; 'label', 'reward', "
+                          "'target.<readout>'")
+            continue
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            diag.error("E604", None, f"inputs: '{name}' must be an array of numbers; it holds "
+                       f"{array.dtype}")
+            continue
+        arrays[name] = array
+    return None if diag.has_errors else arrays
+
+
+def prepare_from_arrays(net: Network, diag: Diagnostics, steps: int, inputs: dict[str, Any],
+                        **options) -> Simulation | None:
+    """:func:`prepare_simulation` for arrays: named as :func:`input_arrays` checks, then read by
+    the loader of data files (the same checks of shapes, spikes, labels and steps) from a
+    private temporary .npz, removed before returning. Its diagnostics name ``inputs`` and
+    ``steps=`` instead of the temporary file and ``--input``/``--steps``."""
+    arrays = input_arrays(net, inputs, diag)
+    if arrays is None:
+        return None
+    first = len(diag.items)
+    with tempfile.TemporaryDirectory(prefix="snnc-inputs-") as folder:
+        path = os.path.join(folder, "inputs.npz")
+        np.savez(path, **arrays)
+        run = prepare_simulation(net, diag, steps, input_file=path, **options)
+
+    def renamed(text: str | None) -> str | None:
+        return None if text is None else text.replace(f" in '{path}'", "").replace(
+            f"'{path}'", "inputs").replace("--input: ", "inputs: ").replace("--steps", "steps=")
+    diag.items[first:] = [dataclasses.replace(d, message=renamed(d.message), hint=renamed(d.hint))
+                          for d in diag.items[first:]]
+    return run
 
 
 def data_split(path: str | None, split: str | None) -> tuple[int, int] | None:
@@ -298,3 +362,21 @@ def simulate(run: Simulation, diag: Diagnostics, *, dtype: str = "float64",
     for error in sim.nonfinite:
         nonfinite_diagnostic(diag, error, allowed=True)
     return run
+
+
+def train_epoch(session, diag: Diagnostics, progress: Callable[[int, int], None] | None = None
+                ) -> dict | None:
+    """Train, evaluate and save the next epoch of a training ``session``
+    (:func:`snnc.training.session.prepare`); its log record, or None after E616 (NaN or inf:
+    nothing of that epoch is saved). Non-finite values that ``allow_nonfinite`` let pass are
+    W616."""
+    from snnc.training.engines import NonFiniteError
+    try:
+        record = session.run_epoch(progress)
+    except NonFiniteError as error:
+        nonfinite_diagnostic(diag, error, allowed=False)
+        return None
+    for error in session.trainer.nonfinite:
+        nonfinite_diagnostic(diag, error, allowed=True)
+    session.trainer.nonfinite.clear()
+    return record

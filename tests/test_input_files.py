@@ -479,3 +479,15 @@ def test_a_big_endian_fortran_array_reads_like_numpy(tmp_path):
     array = np.asfortranarray(np.arange(12, dtype=">i4").reshape(3, 4))
     np.save(tmp_path / "a.npy", array)
     assert np.array_equal(files.read_npy(str(tmp_path / "a.npy")), array)
+
+
+@pytest.mark.parametrize("label", [10, -1, 2.5])
+def test_labels_outside_the_readout_of_the_loss_are_e604(tmp_path, capsys, label):
+    """'label' holds class indices of the loss's readout (10 neurons in eprop_random.snn): 10,
+    -1 or 2.5 would silently count as wrong predictions."""
+    program = Path(__file__).resolve().parents[1] / "examples" / "randman" / "eprop_random.snn"
+    data = tmp_path / "data.npz"
+    np.savez(data, units=np.zeros((5, 2, 20)), label=np.array([3, label]))
+    code = main(["run", str(program), "--steps", "5", "--batch", "2", "--input", str(data)])
+    err = capsys.readouterr().err
+    assert code == 1 and "E604" in err and "class indices 0 .. 9" in err, err

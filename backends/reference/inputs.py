@@ -95,9 +95,11 @@ def load_inputs(path: str | None, module, steps: int, batch: int, diag: Diagnost
 
 def load_supervision(path: str | None, module=None, steps: int = 0,
                      diag: Diagnostics | None = None,
-                     split: str | None = None) -> tuple[dict, np.ndarray | None]:
+                     split: str | None = None,
+                     classes: int | None = None) -> tuple[dict, np.ndarray | None]:
     """Targets ('target.<readout>', 'label') and the reward ('reward') of a data file; with
-    ``diag``: E615 for NaN/inf, E604 for labels that are not class indices of the readout and
+    ``diag``: E615 for NaN/inf, E604 for labels that are not class indices of the readout
+    (``target.<readout>``: its size; ``label``: ``classes``, the size of the loss's readout) and
     for too few steps of targets or reward (then ({}, None) with the errors in ``diag``)."""
     if path is None:
         return {}, None
@@ -134,6 +136,8 @@ def load_supervision(path: str | None, module=None, steps: int = 0,
             continue  # values of an mse target [batch, n]: any finite numbers
         variable = (module.VARIABLES.get(f"{name}.v") if module is not None else None)
         size = int(np.prod(variable[1])) if variable else None
+        if name == "label":
+            size = classes
         whole = array.dtype.kind in "biu" or (array.dtype.kind == "f" and
                                              bool(np.all(array == np.round(array))))
         if not whole or (array.size and array.min() < 0) or \

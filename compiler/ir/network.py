@@ -35,6 +35,41 @@ class Network:
     _nodes: dict = field(default_factory=dict, repr=False)
     _projections: dict = field(default_factory=dict, repr=False)
 
+    #: at most this many nodes and projections are listed by ``repr`` (then a count of the rest)
+    REPR_LINES = 8
+
+    def __repr__(self) -> str:
+        """A short summary whatever the size: the settings, the inputs and populations (shape,
+        model), the projections (connectivity, synapses, rules) and the losses."""
+        s = self.settings
+        head = f"Network '{s.name}': dt {s.dt * 1e3:g} ms, seed {s.seed}, target {self.target}"
+        if s.duration is not None:
+            head += f", duration {s.duration * 1e3:g} ms"
+        nodes = [f"{node.kind} {node.name}{list(node.shape)} "
+                 + (node.source if isinstance(node, Input) else node.model_name
+                    + (f" ({node.model.name})" if node.model.name != node.model_name else ""))
+                 for node in self.nodes()]
+        edges = [f"{p.name}: {p.connectivity.describe()}, {self._synapses(p)}"
+                 + (f", learn {', '.join(r.name for r in p.rules)}" if p.rules else "")
+                 for p in self.projections()]
+        losses = [f"loss {loss.kind}({loss.reduction + '(' if loss.reduction else ''}"
+                  f"{loss.population}.{loss.variable}{')' if loss.reduction else ''})"
+                  for loss in self.losses]
+        lines = [head]
+        for group, what in ((nodes, "nodes"), (edges, "projections"), (losses, "losses")):
+            shown = group[:self.REPR_LINES]
+            lines += ["  " + line for line in shown]
+            if len(group) > len(shown):
+                lines.append(f"  ... {len(group) - len(shown)} more {what}")
+        return "\n".join(lines)
+
+    def _synapses(self, projection: Projection) -> str:
+        try:
+            count = self.synapse_count(projection)
+        except (ValueError, TypeError, AttributeError, KeyError):
+            return "? synapses"
+        return f"{count:,} synapse{'s' * (count != 1)}"
+
     # -- building ---------------------------------------------------------------------------
     def add_node(self, node: Input | Population) -> None:
         self.graph.add_node(node.name, payload=node, order=len(self._nodes))

@@ -89,6 +89,9 @@ class Population:
         value = self.params.get(name)
         return value is None or isinstance(value, Constant)
 
+    def __repr__(self) -> str:  # the parameters' arrays would make it kilobytes long
+        return f"Population({self.name!r}, {self.model_name}, shape={list(self.shape)})"
+
 
 @dataclass(frozen=True)
 class Receptor:
@@ -135,6 +138,10 @@ class Projection:
     span: Span
     #: where 'weight', 'delay' and 'receptor' are written
     spans: dict[str, Span] = field(default_factory=dict, hash=False, compare=False)
+
+    def __repr__(self) -> str:  # the weights and the rules' IR would make it kilobytes long
+        return (f"Projection({self.name!r}, {self.connectivity.describe()}, "
+                f"rules={[rule.name for rule in self.rules]})")
 
 
 @dataclass(frozen=True)
