@@ -25,7 +25,7 @@ import numpy as np
 
 from snnc.backends.nir.import_file import node_types, read_graph, time_step
 from snnc.backends.nir.import_linear import apply, windows
-from snnc.backends.nir.import_peers import recognise
+from snnc.backends.nir.import_peers import parse_reset, recognise, subtract_after_decay
 from snnc.backends.nir.import_text import (
     MAX_NAME,
     RESERVED,
@@ -282,6 +282,8 @@ class Importer:
             settings["threshold"] = (params["v_threshold"], "")
             settings["reset"] = (self.resets.get(name, "zero"), None)
             settings["v_reset"] = (params.get("v_reset", np.zeros(1)), "")
+            if settings["reset"][0] == "snntorch_subtract":
+                subtract_after_decay(kind, settings, self.dt)
         return entry
 
     @staticmethod
@@ -373,8 +375,12 @@ class Importer:
         return write_snn(self, name, archive)
 
 def import_graph(path: str, diag: Diagnostics, dt: float | None, name: str,
-                 archive: str) -> tuple[str, dict[str, np.ndarray]] | None:
-    """(.snn text, arrays for ``archive``) of the graph in ``path``, or None after errors."""
+                 archive: str, reset=None) -> tuple[str, dict[str, np.ndarray]] | None:
+    """(.snn text, arrays for ``archive``) of the graph in ``path``, or None after errors.
+    ``reset`` states the reset of spiking nodes the graph does not record (``snnc import-nir
+    --reset``): ``"zero"``, ``"3=snntorch_subtract,4=zero"`` or ``{None or node: kind}``
+    (:func:`snnc.backends.nir.import_peers.parse_reset`; ValueError for a bad statement)."""
+    stated = None if reset is None else parse_reset(reset)
     graph = read_graph(path, diag)
     if graph is None:
         return None
@@ -382,7 +388,7 @@ def import_graph(path: str, diag: Diagnostics, dt: float | None, name: str,
         dt = time_step(graph, path, diag)
         if dt is None:
             return None
-    resets = recognise(graph, dt, "dt" not in (graph.metadata or {}), diag)
+    resets = recognise(graph, dt, "dt" not in (graph.metadata or {}), diag, stated)
     if resets is None:
         return None
     importer = Importer(graph, dt, path, diag)

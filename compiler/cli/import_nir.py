@@ -30,13 +30,33 @@ def add_parser(commands) -> None:
         description="Read a NIR graph written by any toolchain and write .snn source that snnc "
                     "compiles, plus an .npz archive with its arrays next to it.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  snnc import-nir lif.nir --dt 1e-4 -o lif.snn")
+        epilog="examples:\n  snnc import-nir lif.nir --dt 1e-4 -o lif.snn\n"
+               "  snnc import-nir snntorch.nir --dt 1e-4 --reset snntorch_subtract -o net.snn\n"
+               "  snnc import-nir norse.nir --dt 1e-3 --reset 1=zero,3=subtract -o net.snn")
     importer.add_argument("graph", metavar="GRAPH.nir")
     importer.add_argument("-o", "--output", required=True, metavar="NET.snn")
     importer.add_argument("--dt", type=float, metavar="SECONDS",
                           help="the time step (required unless the graph's metadata has 'dt')")
+    importer.add_argument(
+        "--reset", type=reset_option, metavar="KIND|NODE=KIND,...",
+        help="the reset of spiking nodes whose reset the graph does not record (a node's "
+             "metadata 'reset' is read as recorded; without either, NIR's reset to v_reset). "
+             "KIND: zero (v <- v_reset), subtract (v <- v - threshold at the spike: snnc's, "
+             "Norse's reset_subtract), none, snntorch_subtract (snnTorch's default "
+             "reset_mechanism='subtract': the threshold subtracted on the next step, after the "
+             "decay). Required (E619) for the graphs of snnTorch's export_to_nir and for "
+             "Norse's LIF nodes, which do not record their reset; NODE=KIND for one node")
     importer.add_argument("--force", action="store_true", help=FORCE_HELP)
     importer.set_defaults(handler=run)
+
+
+def reset_option(value: str) -> dict:
+    """``--reset``: the statement of :func:`snnc.backends.nir.import_peers.parse_reset`."""
+    from snnc.backends.nir.import_peers import parse_reset
+    try:
+        return parse_reset(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run(args) -> int:
@@ -64,7 +84,7 @@ def run(args) -> int:
     npz_target = output.check_file(beside, "npz", option="-o (its archive)", inputs=given,
                                    force=args.force)
     diag = Diagnostics()
-    result = import_graph(args.graph, diag, args.dt, stem, archive)
+    result = import_graph(args.graph, diag, args.dt, stem, archive, reset=args.reset)
     if result is not None:
         text, arrays = result
         if arrays:
