@@ -112,8 +112,6 @@ def pyplot():
 
 def train(args, session) -> int:
     """The epochs up to --epochs, a line each; E616 stops (nothing of that epoch is saved)."""
-    from snnc.training.engines import NonFiniteError
-
     plt = pyplot()
     header = session.header
     how = header["mode"] + (f", updates per {header['update']}"
@@ -132,16 +130,12 @@ def train(args, session) -> int:
             if bar is not None:
                 bar.total = total
                 bar.update(done - bar.n)
-        try:
-            record = session.run_epoch(progress)
-        except NonFiniteError as error:  # nothing of this epoch is saved
-            failure = Diagnostics()  # the earlier diagnostics are printed already
-            api.nonfinite_diagnostic(failure, error, allowed=False)
-            record = None
+        epoch = Diagnostics()  # the earlier diagnostics are printed already
+        record = api.train_epoch(session, epoch, progress)  # E616, or W616 with --allow-nonfinite
         if bar is not None:
             bar.close()
+        print_diagnostics(epoch)
         if record is None:
-            print_diagnostics(failure)
             return EXIT_ERRORS
         report_epoch(session, record, plt)
     print(f"  log: {session.path('log.json')}, checkpoint: {session.path('checkpoint.npz')}")
@@ -154,13 +148,7 @@ def train(args, session) -> int:
 
 
 def report_epoch(session, record: dict, plt) -> None:
-    """Late non-finite warnings (W616), the curves, and the epoch's line."""
-    if session.trainer.nonfinite:
-        late = Diagnostics()
-        for error in session.trainer.nonfinite:
-            api.nonfinite_diagnostic(late, error, allowed=True)
-        session.trainer.nonfinite.clear()
-        print_diagnostics(late)
+    """The curves and the epoch's line."""
     if plt is not None:
         session.write_curves(plt)
     seconds = session.timing[-1]["train_seconds"]
