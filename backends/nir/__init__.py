@@ -84,8 +84,10 @@ class NirBackend(Backend):
         names = {code: name for name, code in LOSSES.items()}
         for code, span, message in lossy_constructs(net, plan):
             if code in allowed and code not in UNEXPRESSIBLE:
-                done = " (an inference graph)" if code == LOSSES["learning"] else \
-                    " (exported without it)"
+                done = {LOSSES["learning"]: " (an inference graph)",
+                        LOSSES["reset"]: " (NIR's reset; the node's metadata 'reset' keeps "
+                                         "snnc's, which snnc.peers and snnc import-nir read)"
+                        }.get(code, " (exported without it)")
                 diag.warning("W" + code[1:], span, message + done)
             elif code in names:
                 flag = f"--allow-lossy {names[code]}"
