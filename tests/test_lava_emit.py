@@ -4,6 +4,7 @@ and the diagnostics for what Lava cannot run. (Running the programs: tests/lava.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import math
 import pathlib
@@ -19,6 +20,7 @@ from snnc.backends.lava.quantize import quantize, quantize_decay
 from snnc.cli import main
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import build_plan
+from snnc.training.metrics import REDUCTIONS, evaluate
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -454,6 +456,33 @@ def test_the_compiler_never_imports_lava(tmp_path):
             "assert not [m for m in sys.modules if m.split('.')[0] == 'lava'], 'lava imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_run_py_decides_the_class_as_the_trainer(capsys, tmp_path):
+    """The emitted run.py's predictions (argmax of the loss's readout reduced over time) are
+    snnc.training.metrics's, and count the correct samples as its evaluate does, for every
+    reduction, ties included; network.py carries the program's loss as data."""
+    source = EXAMPLES / "randman" / "eprop_random.snn"
+    status, text = run(capsys, "compile", str(source), "--no-learn", "--emit", "lava", "-o",
+                       str(tmp_path / "lava"))
+    assert status == 0, text
+    tree = ast.parse((tmp_path / "lava" / "network.py").read_text())
+    loss = next(ast.literal_eval(node.value) for node in tree.body
+                if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "LOSS")
+    assert loss == {"kind": "cross_entropy", "population": "out", "variable": "v",
+                    "reduction": None}
+    spec = importlib.util.spec_from_file_location("emitted_run", tmp_path / "lava" / "run.py")
+    emitted = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(emitted)  # numpy only: Lava is imported when it runs
+    assert set(emitted.REDUCTIONS) == set(REDUCTIONS)
+    rng = np.random.default_rng(4)
+    for reduction in REDUCTIONS:
+        for values in (rng.normal(size=(30, 64, 10)),
+                       rng.integers(0, 2, size=(30, 64, 10)).astype(float)):  # many ties
+            labels = rng.integers(0, 10, size=64)
+            predicted = emitted.predict(values, reduction)
+            assert np.array_equal(predicted, REDUCTIONS[reduction](values).argmax(axis=-1))
+            assert int((predicted == labels).sum()) == evaluate(values, labels, reduction)[1]
 
 
 def test_a_population_split_into_many_processes_is_a_warning():

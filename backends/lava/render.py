@@ -296,7 +296,7 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         learning=any(c.rule is not None for c in graph.connections),
         shapes={name: list(shape) for name, shape in graph.populations.items()},
         sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},
-        fixed_blockers=fixed.blockers, number=number, pretty=pretty,
+        fixed_blockers=fixed.blockers, number=number, pretty=pretty, loss=loss_of(net),
         imports=lava_imports(graph))
     files = {name: env.get_template(name + ".j2").render(**context)
              for name in ("network.py", "run.py", "models.py", "README.md")}
@@ -305,6 +305,16 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
     files["quantization.json"] = json.dumps(fixed.report(), indent=2, sort_keys=True) + "\n"
     files["process_graph.dot"] = dot(graph)
     return files
+
+
+def loss_of(net) -> dict | None:
+    """The program's first loss (the one ``snnc run`` and ``snnc train`` decide the class
+    with) as data for ``network.py``: kind, population, variable, reduction."""
+    if net is None or not net.losses:
+        return None
+    loss = net.losses[0]
+    return {"kind": loss.kind, "population": loss.population, "variable": loss.variable,
+            "reduction": loss.reduction}
 
 
 def dot(graph: LavaGraph) -> str:

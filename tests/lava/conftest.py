@@ -87,3 +87,11 @@ def programs(tmp_path) -> Programs:
     python = lava_python()
     assert python is not None
     return Programs(tmp_path, python)
+
+
+@pytest.fixture(scope="session")
+def lava_interpreter() -> str:
+    """The Lava environment's Python, for module-scoped fixtures (`programs` is per test)."""
+    python = lava_python()
+    assert python is not None
+    return python

@@ -2,7 +2,8 @@
 from 'cuba.snn'. Do not edit: regenerate with `snnc compile --emit lava`.
 
 `build(steps, inputs, precision)` returns the processes (a dict by name), the probes that
-record them and one process per connected component to run. Conventions (see README.md):
+record them and one process per connected component to run; `build(..., samples=N)` plays N
+samples one after another, and `reset(procs)` starts the next one. Conventions (see README.md):
 every connection adds one step (the reference simulator's `--delivery next_step`); voltages
 are stored shifted by v_reset (`v' = v - v_reset`), thresholds and biases likewise; each
 population's input scaling is folded into its incoming weights.
@@ -41,6 +42,8 @@ PLASTIC = []
 RECORD = ['exc.s', 'inh.s']
 #: why this program cannot run in fixed point (empty: it can)
 FIXED_POINT_BLOCKERS = []
+#: the loss of the program: its readout decides the predicted class (None: no loss)
+LOSS = None
 #: cores of each neuron process, from snnc map (None: not mapped;
 #: Lava's CPU simulator does not use them)
 CORES = None
@@ -71,10 +74,11 @@ def load():
         return {key: archive[key] for key in archive.files}
 
 
-def input_spikes(steps, given=None, data=None):
-    """{input: bool array [steps, n]}: data inputs from `given` (arrays [steps, *shape]),
-    Poisson inputs drawn exactly as the reference simulator draws them, file inputs from
-    network.npz."""
+def input_spikes(steps, given=None, data=None, samples=1):
+    """{input: bool array [samples * steps, n]}, the samples one after another: data inputs
+    from `given` (arrays [steps, *shape], the same for every sample, or [steps, samples,
+    *shape]), Poisson inputs drawn exactly as the reference simulator draws them for a batch
+    of `samples`, file inputs from network.npz (the same for every sample)."""
     given = dict(given or {})
     data = load() if data is None else data
     out = {}
@@ -82,24 +86,29 @@ def input_spikes(steps, given=None, data=None):
         size = int(np.prod(SHAPES[name]))
         if kind == "poisson":
             rng = np.random.default_rng([SEED, stream])
-            out[name] = rng.random((steps, 1, size))[:, 0] < probability  # as [steps, batch 1]
+            spikes = rng.random((steps, samples, size)) < probability  # [steps, batch]
         elif kind == "file":
-            spikes = data["spikes/" + name].reshape(-1, size)
+            spikes = data["spikes/" + name].reshape(-1, 1, size)
             if len(spikes) < steps:
                 raise ValueError(f"input {name!r} has {len(spikes)} steps of spikes, {steps} "
                                  "needed")
-            out[name] = spikes[:steps].astype(bool)
         else:
             spikes = np.asarray(given.get(name, np.zeros((steps, size), bool)))
-            spikes = spikes.reshape(spikes.shape[0], size)
+            batched = spikes.ndim == len(SHAPES[name]) + 2
+            spikes = spikes.reshape(spikes.shape[0], spikes.shape[1] if batched else 1, size)
             if len(spikes) < steps:
                 raise ValueError(f"input {name!r} has {len(spikes)} steps, {steps} needed")
-            out[name] = spikes[:steps].astype(bool)
+            if spikes.shape[1] not in (1, samples):
+                raise ValueError(f"input {name!r} has {spikes.shape[1]} samples, {samples} "
+                                 "needed")
+        spikes = np.broadcast_to(spikes[:steps], (steps, samples, size))
+        out[name] = spikes.transpose(1, 0, 2).reshape(samples * steps, size).astype(bool)
     return out
 
 
-def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."):
-    """The process graph for a run of `steps` steps; returns (procs, probes, roots). Spike
+def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder=".", samples=1):
+    """The process graph for a run of `samples` samples of `steps` steps each, played one
+    after another (call `reset(procs)` between two); returns (procs, probes, roots). Spike
     recorders write '<folder>/<k>.npy'."""
     if precision not in PARAMETERS:
         raise ValueError(f"precision must be one of {sorted(PARAMETERS)}")
@@ -167,11 +176,28 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
         weights=weights('inh->inh', is_sparse=True), name='inh->inh', **P['inh->inh'])
     procs['inh'].s_out.connect(procs['inh->inh'].s_in)
     procs['inh->inh'].a_out.connect(procs['inh'].a_in_1)
-    return procs, attach_probes(procs, steps, record, folder), ROOTS
+    return procs, attach_probes(procs, steps * samples, record, folder), ROOTS
 
 
 #: one process of each connected component: Lava runs a component at a time
 ROOTS = ['exc']
+
+
+#: the state a sample starts from: currents, voltages, refractory counters, and the spikes in
+#: flight in the connections (Dense/Sparse `a_buff`, with delays one column per step)
+STATE = ("u", "v", "refractory_period_end", "a_buff")
+
+
+def reset(procs):
+    """Set every process's state (STATE) back to its initial value, between two samples.
+    Setting a Var sends one element per message, hence only these (spikes in Lava's channels
+    are received within the step that sent them, so none is left between two runs)."""
+    for name, proc in procs.items():
+        if name in SOURCES:
+            continue
+        for var in proc.vars:
+            if var.name in STATE:
+                var.set(np.broadcast_to(np.asarray(var.init, float), var.shape).copy())
 
 
 def attach_probes(procs, steps, record, folder):
