@@ -22,7 +22,8 @@ import inspect
 from importlib.metadata import entry_points
 
 #: the backend packages of snnc itself
-BUILTIN: tuple[str, ...] = ("snnc.backends.lava", "snnc.backends.nir", "snnc.backends.reference")
+BUILTIN: tuple[str, ...] = ("snnc.backends.lava", "snnc.backends.nest", "snnc.backends.nir",
+                            "snnc.backends.reference")
 #: the entry-point group through which another distribution adds a backend package
 ENTRY_POINT_GROUP = "snnc.backends"
 #: the backend of ``snnc compile`` without ``--emit``

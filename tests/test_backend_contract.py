@@ -38,10 +38,12 @@ OWN_FLAGS = {"file", "emit", "output", "target", "force", "help"}
 
 #: `snnc compile --help` at 80 columns, as it was before the flags came from the backends
 COMPILE_HELP = """\
-usage: snnc compile [-h] [--emit {lava,nir,reference}] -o DIR [--target NAME]
-                    [--weights FILE.npz] [--no-learn]
+usage: snnc compile [-h] [--emit {lava,nest,nir,reference}] -o DIR
+                    [--target NAME] [--weights FILE.npz] [--no-learn]
                     [--delivery {same_step,next_step}] [--mapping JSON]
-                    [--allow-lossy [NAMES]] [--force]
+                    [--connectivity {nest,exact}]
+                    [--poisson {generator,exact}] [--allow-lossy [NAMES]]
+                    [--force]
                     FILE
 
 Check FILE and write the artifacts of a backend into a folder. The folder is replaced atomically: a failed compile leaves the previous output intact. An existing folder is replaced only when snnc wrote it (its .snnc-output marker) or it is empty; else pass --force.
@@ -51,7 +53,7 @@ positional arguments:
 
 options:
   -h, --help            show this help message and exit
-  --emit {lava,nir,reference}
+  --emit {lava,nest,nir,reference}
                         the backend (default: reference)
   -o DIR, --output DIR  output folder (replaced as a whole when snnc wrote it)
   --target NAME         check against this target
@@ -65,6 +67,14 @@ options:
                         convention it is)
   --mapping JSON        lava, nir: record the core assignment of this
                         mapping.json (from snnc map)
+  --connectivity {nest,exact}
+                        nest: the synapses: drawn by NEST's connection rules
+                        ('nest', default) or snnc's own ('exact': step for
+                        step as snnc run)
+  --poisson {generator,exact}
+                        nest: Poisson inputs: NEST's poisson_generator
+                        ('generator', default) or the spikes snnc run draws
+                        ('exact')
   --allow-lossy [NAMES]
                         nir: export without the named constructs NIR cannot
                         express (warnings instead of errors), comma-separated:
@@ -144,7 +154,7 @@ def run(capsys, *argv):
 
 # -- the contract ------------------------------------------------------------------------------
 def test_every_backend_keeps_the_contract():
-    assert list(registry()) == sorted(registry()) == ["lava", "nir", "reference"]
+    assert list(registry()) == sorted(registry()) == ["lava", "nest", "nir", "reference"]
     for name, backend in registry().items():
         assert issubclass(backend, base.Backend) and dataclasses.is_dataclass(backend)
         assert backend.name == name and backend.description
@@ -156,15 +166,15 @@ def test_every_backend_keeps_the_contract():
         for method in ("check", "emit"):
             assert getattr(backend, method) is not getattr(base.Backend, method), (name, method)
     assert [(name, [b for b, _ in declared]) for name, declared in declared_options().items()] \
-        == [("delivery", ["lava", "nir", "reference"]), ("mapping", ["lava", "nir"]),
-            ("allow_lossy", ["nir"])]
+        == [("delivery", ["lava", "nest", "nir", "reference"]), ("mapping", ["lava", "nir"]),
+            ("connectivity", ["nest"]), ("poisson", ["nest"]), ("allow_lossy", ["nir"])]
 
 
 def test_old_names_still_answer():
     from snnc.backends import MAPPED
     from snnc.backends import REGISTRY as BACKENDS
     assert MAPPED == api.MAPPED == ("lava", "nir")
-    assert list(BACKENDS) == ["lava", "nir", "reference"]
+    assert list(BACKENDS) == ["lava", "nest", "nir", "reference"]
     assert get_backend("lava").delivery == "next_step"
     assert get_backend("nir", allow_lossy=True).allow_lossy is True
 
@@ -219,11 +229,11 @@ def test_the_api_runs_the_passes_a_backend_requires():
 # -- a backend from outside snnc ---------------------------------------------------------------
 def test_a_backend_package_registers_itself(dummy, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
-    assert list(registry()) == ["dummy", "lava", "nir", "reference"]
+    assert list(registry()) == ["dummy", "lava", "nest", "nir", "reference"]
     with pytest.raises(SystemExit):
         main(["compile", "--help"])
     help_text = capsys.readouterr().out
-    assert "--emit {dummy,lava,nir,reference}" in help_text
+    assert "--emit {dummy,lava,nest,nir,reference}" in help_text
     assert "--greeting WORD       dummy: the first word of populations.txt" in help_text
     assert "--shout               dummy: write populations.txt in capitals" in help_text
     assert "--mapping JSON        lava, nir: record" in help_text

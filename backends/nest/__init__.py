@@ -1,0 +1,82 @@
+"""The NEST backend: a standalone PyNEST (NEST 3.10) program per network.
+
+``emit`` writes a folder with ``network.py`` (``build()``: the network on NEST's own models),
+``run.py`` (``--steps``, ``--threads``, ``--input``; writes the layout of ``snnc run -o``,
+merging MPI ranks), ``network.npz`` and a README. The compiler never imports nest.
+
+LIF becomes ``iaf_psc_delta``, CubaLIF (and LIF fed through receptors) becomes
+``iaf_psc_exp_multisynapse`` with one port per current; the parameters are converted so that
+NEST's exact integration runs snnc's discrete update (:mod:`snnc.backends.nest.graph`).
+``check`` reports what NEST cannot run: models without a NEST counterpart (E520), resets
+other than zero (E521), learning rules (E522), a cycle faster than NEST's minimum delay (E523).
+
+Options: ``--connectivity nest`` (default) lets NEST's connection rules draw random and regular
+connectivity in parallel (the same statistics, other synapses), ``exact`` passes snnc's own
+synapses (for step-for-step equivalence); ``--poisson generator`` (default) uses NEST's
+``poisson_generator``, ``exact`` replays the spikes ``snnc run`` draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from snnc.backends.base import Backend, delivery_option, option
+from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import build_plan, step_count
+from snnc.ir.network import Network
+
+
+@dataclass
+class NestBackend(Backend):
+    name: ClassVar[str] = "nest"
+    description: ClassVar[str] = "a runnable PyNEST program (NEST 3.10: threads and MPI)"
+    extra: ClassVar[str | None] = "nest"
+    delivery: str = delivery_option()
+    connectivity: str = option(
+        "nest", "the synapses: drawn by NEST's connection rules ('nest', default) or snnc's "
+        "own ('exact': step for step as snnc run)",
+        choices=("nest", "exact"))
+    poisson: str = option(
+        "generator", "Poisson inputs: NEST's poisson_generator ('generator', default) or the "
+        "spikes snnc run draws ('exact')", choices=("generator", "exact"))
+    source_file: str = "<network>"
+
+    def graph(self, net: Network, diag: Diagnostics):
+        from snnc.backends.nest.graph import build_graph
+        return build_graph(build_plan(net, self.delivery), net, diag,
+                           rules=self.connectivity == "nest")
+
+    def check(self, net: Network, diag: Diagnostics) -> None:
+        graph = self.graph(net, diag)
+        populations = {x.name for x in graph.populations} if graph is not None else set()
+        for r in net.records:
+            if graph is not None and (r.variable not in ("s", "v") or r.owner not in populations):
+                diag.warning("W524", r.span, f"record {r.owner}.{r.variable}: the NEST program "
+                             "records the spikes and voltages of populations only "
+                             "('<population>.s', '<population>.v')",
+                             hint="compare other variables with snnc run")
+
+    def emit(self, net: Network) -> dict[str, str | bytes]:
+        from snnc import __version__
+        from snnc.backends.nest.render import render_program
+        diag = Diagnostics()
+        plan = build_plan(net, self.delivery)
+        from snnc.backends.nest.graph import build_graph
+        graph = build_graph(plan, net, diag, rules=self.connectivity == "nest")
+        if graph is None:
+            raise ValueError("emit() after failed check(): " + "; ".join(
+                d.message for d in diag.errors()))
+        spiking = {p.name: p.spiking for p in plan.populations}
+        record = [f"{r.owner}.{r.variable}" for r in net.records if not r.is_projection
+                  and r.owner in spiking and (r.variable == "v" or
+                                              (r.variable == "s" and spiking[r.owner]))]
+        record = list(dict.fromkeys(record)) or [f"{name}.s" for name, s in spiking.items() if s]
+        return render_program(graph, plan, record, self.source_file, __version__,
+                              step_count(net.settings), self.poisson, self.connectivity)
+
+    def summary(self, files: dict[str, str | bytes]) -> list[str]:
+        return ["run it: python run.py --threads N (NEST 3.10; mpirun -np K for MPI)"]
+
+
+BACKEND = NestBackend
