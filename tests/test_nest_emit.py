@@ -138,7 +138,9 @@ a -> b: dense { weight = 0.5 }
     ("population a: LIF[2] { reset = subtract }\n", "E521", "reset 'subtract'"),
     ("population a: LIF[2] { reset = none }\n", "E521", "reset 'none'"),
     ("input x[2]: poisson(rate = 5 Hz)\npopulation a: LIF[2] { reset = zero }\n"
-     "x -> a: dense {\n  weight = 1\n  learn stdp()\n}\n", "E522", "learns"),
+     "x -> a: dense {\n  weight = 1\n  learn stdp()\n}\n", "E522", "same step"),
+    ("population a: LIF[2] { reset = zero }\npopulation b: LIF[2] { reset = zero }\n"
+     "a -> b: dense {\n  weight = 0.1\n  learn rstdp()\n}\n", "E522", "third factor"),
     ("population a: CubaLIF[4] { reset = zero }\na -> a: dense { weight = 0.1 }\n",
      "E523", "cycle"),
     ("population a: LIF[2] { reset = zero }\npopulation b: LIF[2] { reset = zero }\n"
@@ -202,3 +204,24 @@ def test_run_merges_the_ranks_files(tmp_path, capsys, monkeypatch):
         assert [a.tolist() for a in merged["g1.s"][:, 0].nonzero()] == [[0, 0, 1], [0, 1, 2]]
         assert merged["g5.v"][:, 0].tolist() == [[1.0, 1.0, 2.0]] * 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.npz", "s"]
+
+
+def test_pair_stdp_in_nests_convention_becomes_stdp_synapse(tmp_path):
+    """stdp_nest (recognised from its expressions) maps onto stdp_synapse; rules.py."""
+    diag, graph = check("input x[3]: poisson(rate = 5 Hz)\n"
+                        "population a: LIF[2] {\n  tau_mem = 20 ms\n  reset = zero\n}\n"
+                        "x -> a: dense {\n  weight = 0.05\n  learn stdp_nest(lr = 0.005, "
+                        "tau_plus = 16.8 ms, tau_minus = 33.7 ms, w_max = 0.1)\n}\n")
+    assert graph is not None, codes(diag)
+    c = graph.connections[0]
+    assert c.learning_rule == "stdp_nest"
+    assert c.synapse["lambda"] == pytest.approx(0.005 / 0.1, rel=1e-15)
+    assert (c.synapse["alpha"], c.synapse["mu_plus"], c.synapse["mu_minus"]) == (1.05, 0, 0)
+    assert c.synapse["Wmax"] == pytest.approx(0.1 * c.weight[1] / 0.05, rel=1e-15)
+    assert math.exp(-1 / c.synapse["tau_plus"]) == math.exp(-1e-3 / 16.8e-3)
+    assert math.exp(-1 / graph.populations[0].params["tau_minus"]) == math.exp(-1e-3 / 33.7e-3)
+    # an input on the pre side is replayed through parrots (generators fire a step earlier)
+    diag, graph = check("input x[3]\npopulation a: LIF[2] { reset = zero }\n"
+                        "x -> a: dense {\n  weight = 0.05\n  learn stdp_nest()\n}\n",
+                        connectivity="exact")
+    assert graph is not None and graph.sources[0].parrots and graph.sources[0].offset >= 1

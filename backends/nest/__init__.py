@@ -8,7 +8,9 @@ LIF becomes ``iaf_psc_delta``, CubaLIF (and LIF fed through receptors) becomes
 ``iaf_psc_exp_multisynapse`` with one port per current; the parameters are converted so that
 NEST's exact integration runs snnc's discrete update (:mod:`snnc.backends.nest.graph`).
 ``check`` reports what NEST cannot run: models without a NEST counterpart (E520), resets
-other than zero (E521), learning rules (E522), a cycle faster than NEST's minimum delay (E523).
+other than zero (E521), learning rules other than pair STDP (E522, :mod:`.rules`), a cycle
+faster than NEST's minimum delay (E523), a network whose estimated NEST memory exceeds
+this machine's (E525, :mod:`.memory`).
 
 Options: ``--connectivity nest`` (default) lets NEST's connection rules draw random and regular
 connectivity in parallel (the same statistics, other synapses), ``exact`` passes snnc's own
@@ -45,9 +47,12 @@ class NestBackend(Backend):
     def graph(self, net: Network, diag: Diagnostics):
         from snnc.backends.nest.graph import build_graph
         return build_graph(build_plan(net, self.delivery), net, diag,
-                           rules=self.connectivity == "nest")
+                           rules=self.connectivity == "nest", poisson=self.poisson)
 
     def check(self, net: Network, diag: Diagnostics) -> None:
+        from snnc.backends.nest.memory import check_nest_fits
+        if not check_nest_fits(net, diag):  # E525, before any synapse is drawn
+            return
         graph = self.graph(net, diag)
         populations = {x.name for x in graph.populations} if graph is not None else set()
         for r in net.records:
@@ -63,7 +68,8 @@ class NestBackend(Backend):
         diag = Diagnostics()
         plan = build_plan(net, self.delivery)
         from snnc.backends.nest.graph import build_graph
-        graph = build_graph(plan, net, diag, rules=self.connectivity == "nest")
+        graph = build_graph(plan, net, diag, rules=self.connectivity == "nest",
+                            poisson=self.poisson)
         if graph is None:
             raise ValueError("emit() after failed check(): " + "; ".join(
                 d.message for d in diag.errors()))

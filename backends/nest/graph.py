@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snnc.backends.nest.rules import plastic
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan
 from snnc.ir.network import Network
@@ -87,6 +88,9 @@ class NestSource:
     spikes: np.ndarray | None = None  # [steps, size], file
     offset: int = 0
     lag: int = 0
+    #: spike generators feeding parrot neurons (the pre side of a plastic projection: a device
+    #: cannot be one); the generators fire a step earlier, so the offset is at least 1
+    parrots: bool = False
 
     @property
     def size(self) -> int:
@@ -111,6 +115,10 @@ class NestConnection:
     post_index: np.ndarray | None = None
     weights: np.ndarray | None = None
     why_arrays: str = ""
+    #: NEST's stdp_synapse parameters of a plastic projection (rules.py), else empty
+    synapse: dict = field(default_factory=dict)
+    learning_rule: str = ""
+    scale: float = 1.0  # NEST's weight per unit of snnc's (a plastic connection's)
 
 
 @dataclass
@@ -299,7 +307,7 @@ def longest_paths(nodes: dict, need: list) -> NestConnection | None:
     """Offsets with o_post >= o_pre + gap for every (connection, gap) in ``need``
     (Bellman-Ford from all zeros); the connection of a cycle that cannot be satisfied, or None."""
     for node in nodes.values():
-        node.offset = 0
+        node.offset = int(getattr(node, "parrots", False))
     for _ in range(len(nodes) + 1):
         changed = False
         for c, gap in need:
@@ -339,7 +347,41 @@ def assign_offsets(graph: NestGraph, net: Network, diag: Diagnostics, strict: bo
     return True
 
 
-def build_graph(plan: Plan, net: Network, diag: Diagnostics, rules: bool) -> NestGraph | None:
+def stdp_synapses(graph: NestGraph, learning: dict, plan: Plan, net: Network,
+                  diag: Diagnostics, poisson: str) -> bool:
+    """NEST's stdp_synapse on each plastic connection (weights scaled as the connection's) and
+    tau_minus on its post population; E522 where that is not possible."""
+    h = plan.dt * 1000.0
+    for c in graph.connections:
+        if c.name not in learning:
+            continue
+        stdp, post = learning[c.name], graph.node(c.post)
+        pop = next(x for x in plan.populations if x.name == c.post)
+        scale = weight_scale(post, pop, next(p.receptor for p in plan.projections
+                                             if p.name == c.name), h)
+        tau_minus = stdp.post_tau_minus(h)
+        span = net.projection(c.name).span
+        pre = graph.node(c.pre)
+        if isinstance(pre, NestSource) and (pre.kind != "poisson" or poisson != "generator"):
+            pre.parrots = True
+        if np.ndim(scale) or not float(scale) > 0:
+            diag.error("E522", span, f"projection '{c.name}' learns onto neurons with input "
+                       "scales per neuron: NEST's stdp_synapse has one Wmax",
+                       hint="one tau_mem for the post population, or --no-learn")
+            return False
+        if post.params.get("tau_minus", tau_minus) != tau_minus:
+            diag.error("E522", span, f"projection '{c.name}': NEST keeps tau_minus on the post "
+                       f"neuron, and '{c.post}' learns with two", hint="one tau_minus per "
+                       "post population")
+            return False
+        post.params["tau_minus"] = tau_minus
+        c.synapse, c.learning_rule = stdp.synapse(h, float(scale)), stdp.rule
+        c.scale = float(scale)
+    return True
+
+
+def build_graph(plan: Plan, net: Network, diag: Diagnostics, rules: bool,
+                poisson: str = "generator") -> NestGraph | None:
     """The NEST network of ``plan``; None after errors (E520-E523)."""
     graph = NestGraph(plan.name, plan.dt, plan.seed, [], [], [])
     for stream, x in enumerate(plan.inputs):
@@ -350,12 +392,10 @@ def build_graph(plan: Plan, net: Network, diag: Diagnostics, rules: bool) -> Nes
         nest_pop = plan_population(pop, plan, net, diag)
         if nest_pop is not None:
             graph.populations.append(nest_pop)
-    for p in plan.projections:
-        if p.learning:
-            diag.error("E522", net.projection(p.name).span, f"projection '{p.name}' learns: the NEST "
-                       "backend does not map learning rules yet",
-                       hint="compile the inference network with --no-learn (or --weights)")
+    learning = plastic(plan, net, diag)
     if diag.has_errors:
         return None
     graph.connections = [connection(p, plan, net, graph, rules) for p in plan.projections]
+    if not stdp_synapses(graph, learning, plan, net, diag, poisson):
+        return None
     return graph if assign_offsets(graph, net, diag, strict=not rules) else None

@@ -30,6 +30,7 @@ class Printer:
         self.graph, self.plan, self.poisson = graph, plan, poisson
         self.lines: list[str] = []
         self.data: dict[str, np.ndarray] = {}
+        self.models: list[str] = []
 
     def source(self, x: NestSource) -> None:
         name = py(x.name)
@@ -51,8 +52,9 @@ class Printer:
             spikes = f"poisson_spikes(steps, {x.size}, {number(x.probability)}, stream={x.stream})"
         else:
             spikes = f"inputs.get({name})"
+        parrots = ", parrots=True" if x.parrots else ""
         self.lines.append(f"nodes[{name}] = spike_source({x.size}, {spikes}, steps, "
-                          f"offset={x.offset})")
+                          f"offset={x.offset}{parrots})")
 
     def population(self, x: NestPopulation) -> None:
         self.lines += population_comments(self.plan, x)
@@ -91,6 +93,7 @@ class Printer:
         pre, post = f"nodes[{py(c.pre)}]", f"nodes[{py(c.post)}]"
         receptor = f", receptor={c.receptor}" if c.receptor else ""
         delay = f"{c.delay} * RESOLUTION"
+        model = self.stdp(c)
         if c.rule == "arrays":
             why = f" ({py_comment(c.why_arrays)})" if c.why_arrays else ""
             self.lines.append(f"#   snnc's own synapses{why}: synapses/ in network.npz")
@@ -99,7 +102,8 @@ class Printer:
             self.data[key + ".post"] = c.post_index
             self.data[key + ".weight"] = c.weights
             self.lines.append(f"connect_arrays({pre}, {post}, data, {py(key)}, "
-                              f"delay={delay}{receptor})")
+                              f"delay={delay}{receptor}"
+                              + (f", synapse={py(model)})" if model else ")"))
             return
         conn = {"rule": py(c.rule)} | {k: py(v) for k, v in c.rule_args.items()}
         if c.rule != "one_to_one":
@@ -112,12 +116,31 @@ class Printer:
             if kind == "uniform" else \
             f"nest.random.normal(mean={number(args[0])}, std={number(args[1])})"
         syn = {"weight": weight, "delay": delay} | \
-            ({"receptor_type": str(c.receptor)} if c.receptor else {})
+            ({"receptor_type": str(c.receptor)} if c.receptor else {}) | \
+            ({"synapse_model": py(model)} if model else {})
         self.lines.append(f"#   NEST's rule {c.rule}: the same statistics as snnc's "
                           "synapses, drawn by NEST")
         self.lines.append(f"nest.Connect({pre}, {post},")
         self.lines += wrap(mapping(conn) + ",", "             ")
         self.lines += wrap(mapping(syn) + ")", "             ")
+
+    def stdp(self, c: NestConnection) -> str | None:
+        """For a plastic connection: the comment and CopyModel of its stdp_synapse; its name."""
+        if not c.synapse:
+            return None
+        model = f"stdp_{len(self.models)}"
+        self.models.append(model)
+        self.lines += [f"#   learns with rule {py_comment(c.learning_rule)}, recognised as pair "
+                       "STDP in NEST's convention:",
+                       "#   additive stdp_synapse (Wmax = w_max * weight scale, lambda = lr "
+                       "a_plus / w_max,",
+                       "#   alpha = a_minus / a_plus, tau_minus on the post neurons);",
+                       "#   NEST pairs a pre spike with post spikes shifted by this delay "
+                       "(docs/nest.md, 'Learning')",
+                       f"nest.CopyModel('stdp_synapse', {py(model)}, {{"]
+        self.lines += wrap(", ".join(f"{py(k)}: {number(v)}" for k, v in c.synapse.items())
+                           + "})", "    ")
+        return model
 
     def build(self) -> None:
         for x in self.graph.sources:
@@ -177,6 +200,20 @@ def wrap(text: str, lead: str, width: int = 96) -> list[str]:
     return lines + [lead + current]
 
 
+def plastic(graph: NestGraph) -> dict[str, dict]:
+    """network.py's PLASTIC: what run.py needs to read (and replay) a plastic projection."""
+    models = iter(f"stdp_{k}" for k in range(len(graph.connections)))
+    out = {}
+    for c in graph.connections:
+        if c.synapse:
+            post = graph.node(c.post)
+            out[c.name] = {"pre": c.pre, "post": c.post, "scale": c.scale,
+                           "snnc_delay": c.snnc_delay, "delay": c.delay, "model": next(models),
+                           "tau_minus": post.params["tau_minus"], "synapse": c.synapse,
+                           "synapses": f"synapses/{c.name}" if c.rule == "arrays" else None}
+    return out
+
+
 def render_program(graph: NestGraph, plan: Plan, record: list[str], source_file: str,
                    version: str, default_steps: int | None, poisson: str,
                    connectivity: str) -> dict[str, str | bytes]:
@@ -194,7 +231,7 @@ def render_program(graph: NestGraph, plan: Plan, record: list[str], source_file:
         sources={x.name: x.kind for x in graph.sources},
         models=sorted({x.model for x in graph.populations}),
         rules=sorted({c.rule for c in graph.connections}),
-        delivery=plan.delivery, uses_data=bool(printer.data))
+        delivery=plan.delivery, uses_data=bool(printer.data), plastic=plastic(graph))
     env = templates("snnc.backends.nest")
     files = {name: env.get_template(name + ".j2").render(**context)
              for name in ("network.py", "run.py", "README.md")}
