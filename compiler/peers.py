@@ -104,13 +104,7 @@ def spiking_subgraph(graph, populations: Sequence[str]):
     """What ``populations`` depend on, one Output node each (the peers need nothing else:
     nirtorch 2.6's ``nir_to_torch`` hangs on a graph with several Output nodes)."""
     import nir
-    keep, todo = set(populations), list(populations)
-    while todo:
-        node = todo.pop()
-        for pre, post in graph.edges:
-            if post == node and pre not in keep:
-                keep.add(pre)
-                todo.append(pre)
+    keep = set().union(*(ancestors(graph, name) for name in populations))
     nodes = {name: copy.deepcopy(n) for name, n in graph.nodes.items() if name in keep}
     edges = [(pre, post) for pre, post in graph.edges if pre in keep and post in keep]
     for name in populations:
