@@ -65,6 +65,12 @@ def log(message: str) -> None:
 
 
 def peak_rss() -> int:
+    """This process's peak resident set (VmHWM: its own address space; ru_maxrss would keep
+    the parent's resident set at the fork, which Linux carries across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

@@ -15,13 +15,16 @@ from tests.nest.conftest import snnc as snnc_cli
 from tests.test_nest_memory import cuba
 
 MEASURE = """
-import json, resource, runpy, sys
+import json, runpy, sys
 sys.argv = ["run.py", "--steps", sys.argv[1], "-o", "out.npz"]
 try:
     runpy.run_path("run.py", run_name="__main__")
 except SystemExit:
     pass
-print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+# VmHWM: the peak of this process's own address space (ru_maxrss would keep the resident set
+# of the forking pytest process, which Linux carries across exec)
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(json.dumps({"peak": int(hwm.split()[1]) * 1024}))
 """
 
 
