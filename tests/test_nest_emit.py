@@ -14,7 +14,7 @@ import pytest
 from simulate import compile_text
 
 from snnc.backends.nest import NestBackend
-from snnc.backends.nest.graph import DELTA, EXP, nest_tau, p21, p30
+from snnc.backends.nest.graph import ADAPT, DELTA, EXP, nest_tau, p21, p30
 from snnc.cli import main
 from snnc.diagnostics import Diagnostics
 
@@ -132,8 +132,39 @@ a -> b: dense { weight = 0.5 }
     assert [c.delay for c in graph.connections] == [1, 1]
 
 
+def test_alif_becomes_the_adaptive_eprop_neuron_with_snncs_decays():
+    """ALIF on eprop_iaf_psc_delta_adapt: exp(-h/adapt_tau) is snnc's rho to the bit, adapt_beta
+    is beta_adapt (per neuron too), I_e goes through the model's own P_i = tau_m (1 - P_v)."""
+    diag, graph = check("""
+population a: ALIF[3] {
+  tau_mem = 20 ms
+  tau_adapt = 300 ms
+  beta_adapt = 0.4
+  threshold = 1
+  reset = zero
+  bias = 0.05
+}
+population b: ALIF[4] {
+  reset = zero
+  beta_adapt = uniform(0.1, 0.5)
+}
+a -> b: dense { weight = 0.5 }
+""")
+    assert graph is not None, codes(diag)
+    a, b = graph.populations
+    assert a.model == b.model == ADAPT and not a.ports
+    assert math.exp(-1.0 / a.params["adapt_tau"]) == math.exp(-1 / 300)
+    assert a.params["adapt_beta"] == 0.4 and np.shape(b.params["adapt_beta"]) == (4,)
+    p_i = a.params["tau_m"] * (1 - math.exp(-1.0 / a.params["tau_m"]))
+    assert a.params["I_e"] * p_i == pytest.approx(0.05, rel=1e-14)
+    assert graph.connections[0].delay == 1 and b.offset == a.offset + 1
+
+
 @pytest.mark.parametrize("text, code, words", [
-    ("population a: ALIF[2]\n", "E520", "adaptive"),
+    ("population a: ALIF[2] {\n  reset = zero\n  refractory = 2\n}\n", "E520",
+     "neither decays nor increments the adaptation while refractory"),
+    ("population a: ALIF[2] { reset = zero }\na -> a: dense {\n  weight = 0.1\n"
+     "  receptor e(tau = 5 ms)\n  delay = 3 ms\n}\n", "E520", "instantaneous input only"),
     ("population a: IF[2] {\n  bias = 0.1\n  reset = zero\n}\n", "E520", "with a bias"),
     ("population a: LIF[2] { reset = subtract }\n", "E521", "reset 'subtract'"),
     ("population a: LIF[2] { reset = none }\n", "E521", "reset 'none'"),
@@ -159,7 +190,7 @@ def test_records_other_than_population_spikes_and_voltages_are_a_warning(capsys,
                  str(tmp_path / "s")]) == 0
     err = capsys.readouterr().err
     assert "W524" not in err
-    assert "RECORD = ['g1.s', 'g2.s', 'g3.s', 'g4.s', 'g5.s', 'g5.v']" in \
+    assert "RECORD = {'g1.s': 20, 'g2.s': 20, 'g3.s': 20, 'g4.s': 20, 'g5.s': 20, 'g5.v': 20}" in \
         (tmp_path / "s" / "network.py").read_text()
     assert main(["compile", str(EXAMPLES / "stdp.snn"), "--emit", "nest", "--no-learn", "-o",
                  str(tmp_path / "t")]) == 0

@@ -138,3 +138,29 @@ def test_a_million_neurons_at_in_degree_20_without_recordings():
     estimate = nm.estimate_nest(net, records={}).total
     assert 1.0 < estimate / 6_014_693_376 < 1.02
 
+
+
+def test_recording_the_first_neurons_counts_only_those(tmp_path, monkeypatch, capsys):
+    """--record-neurons N: a recorded population costs N neurons' recorders and dense arrays;
+    a network refused for its recorders (E525, whose hint names the flag) then fits."""
+    net = checked(cuba(16_000, extra="record exc.s, inh.v"))
+    full = dict(nm.estimate_nest(net).parts)
+    part = dict(nm.estimate_nest(net, record_neurons=100).parts)
+    steps = 10_000
+    assert part["recording 'exc.s' (first 100 neurons)"] == 100 * (nm.SPIKE_RECORDER + steps)
+    assert part["recording 'inh.v' (first 100 neurons)"] == \
+        100 * (nm.MULTIMETER + steps * nm.SAMPLE + 16 * steps)
+    assert full["recording 'exc.s'"] == 12_800 * (nm.SPIKE_RECORDER + steps)
+    # more than the population: all of it, under the unchanged name
+    assert dict(nm.estimate_nest(net, record_neurons=10**6).parts) == full
+
+    path = tmp_path / "cuba.snn"
+    path.write_text(cuba(40_000, "100 ms"))
+    monkeypatch.setenv(ENV_LIMIT, "1G")  # 40,000 recorded neurons alone need ~1.2 GB
+    assert main(["compile", str(path), "--emit", "nest", "-o", str(tmp_path / "no")]) == 1
+    err = capsys.readouterr().err
+    assert "error[E525]" in err and "--record-neurons" in err
+    assert main(["compile", str(path), "--emit", "nest", "--record-neurons", "1000", "-o",
+                 str(tmp_path / "yes")]) == 0
+    assert "RECORD = {'exc.s': 1000, 'inh.s': 1000}" in \
+        (tmp_path / "yes" / "network.py").read_text()

@@ -15,7 +15,9 @@ this machine's (E525, :mod:`.memory`).
 Options: ``--connectivity nest`` (default) lets NEST's connection rules draw random and regular
 connectivity in parallel (the same statistics, other synapses), ``exact`` passes snnc's own
 synapses (for step-for-step equivalence); ``--poisson generator`` (default) uses NEST's
-``poisson_generator``, ``exact`` replays the spikes ``snnc run`` draws.
+``poisson_generator``, ``exact`` replays the spikes ``snnc run`` draws. ``--record-neurons N`` records only the first N
+neurons of each recorded population (a spike recorder costs NEST ~33 KB per connected neuron,
+the largest term of a big network's memory; the estimate counts the recorded neurons only).
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ from snnc.backends.base import Backend, delivery_option, option
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import build_plan, step_count
 from snnc.ir.network import Network
+
+
+def neuron_count(value: str | int) -> int:
+    """The ``--record-neurons`` value: a positive whole number."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1 or str(value).strip() != str(count):
+        import argparse
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number of neurons")
+    return count
 
 
 @dataclass
@@ -42,6 +56,10 @@ class NestBackend(Backend):
     poisson: str = option(
         "generator", "Poisson inputs: NEST's poisson_generator ('generator', default) or the "
         "spikes snnc run draws ('exact')", choices=("generator", "exact"))
+    record_neurons: int | None = option(
+        None, "record only the first N neurons of each recorded population (default: all; "
+        "NEST needs ~33 KB per recorded neuron)", metavar="N", type=neuron_count,
+        exclusive=True)
     source_file: str = "<network>"
 
     def graph(self, net: Network, diag: Diagnostics):
@@ -51,7 +69,12 @@ class NestBackend(Backend):
 
     def check(self, net: Network, diag: Diagnostics) -> None:
         from snnc.backends.nest.memory import check_nest_fits
-        if not check_nest_fits(net, diag):  # E525, before any synapse is drawn
+        if self.record_neurons is not None:  # Python callers' values
+            try:
+                self.record_neurons = neuron_count(self.record_neurons)
+            except Exception as error:
+                raise ValueError(f"record_neurons: {error}") from None
+        if not check_nest_fits(net, diag, record_neurons=self.record_neurons):  # E525, before any synapse is drawn
             return
         graph = self.graph(net, diag)
         populations = {x.name for x in graph.populations} if graph is not None else set()
@@ -78,7 +101,10 @@ class NestBackend(Backend):
                   and r.owner in spiking and (r.variable == "v" or
                                               (r.variable == "s" and spiking[r.owner]))]
         record = list(dict.fromkeys(record)) or [f"{name}.s" for name, s in spiking.items() if s]
-        return render_program(graph, plan, record, self.source_file, __version__,
+        sizes = {p.name: p.size for p in plan.populations}
+        counts = {key: min(sizes[key.rsplit(".", 1)[0]], self.record_neurons or sizes[
+            key.rsplit(".", 1)[0]]) for key in record}
+        return render_program(graph, plan, counts, self.source_file, __version__,
                               step_count(net.settings), self.poisson, self.connectivity)
 
     def summary(self, files: dict[str, str | bytes]) -> list[str]:

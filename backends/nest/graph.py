@@ -55,13 +55,15 @@ READOUT_THRESHOLD = float(np.finfo(np.float64).max) / 2
 RULES = {"dense": "all_to_all", "sparse": "pairwise_bernoulli", "fixed_fan_in": "fixed_indegree",
          "one_to_one": "one_to_one"}
 DELTA, EXP = "iaf_psc_delta", "iaf_psc_exp_multisynapse"
+#: ALIF: instantaneous input, threshold V_th + adapt_beta a with a <- rho a + (last step's spike)
+ADAPT = "eprop_iaf_psc_delta_adapt"
 
 
 @dataclass
 class NestPopulation:
     name: str
     shape: tuple[int, ...]
-    model: str  # DELTA or EXP
+    model: str  # DELTA, EXP or ADAPT
     #: NEST parameters: a float for all neurons or an array per neuron (tau_syn: a list)
     params: dict[str, object]
     ports: dict[str | None, int] = field(default_factory=dict)  # current -> receptor_type
@@ -138,6 +140,8 @@ def nest_tau(h: float, decay: float) -> float:
     """A time constant (ms) whose exp(-h/tau) is ``decay`` to the bit (as NEST computes it)."""
     if decay >= 1.0:
         return NO_LEAK_TAU
+    if decay <= 0.0:  # exp(-h/tau) underflows to 0
+        return h / 1000.0
     tau = -h / math.log(decay)
     for _ in range(200):
         got = math.exp(-h / tau)
@@ -213,11 +217,6 @@ def scalar(x):
 def plan_population(pop: PopulationPlan, plan: Plan, net: Network,
                     diag: Diagnostics) -> NestPopulation | None:
     span = net.node(pop.name).span
-    hint = "the NEST backend runs LIF and CubaLIF with reset = zero"
-    if pop.adaptive:
-        diag.error("E520", span, f"population '{pop.name}' is {pop.model} (adaptive threshold): "
-                   "the NEST backend has no NEST model for it yet", hint=hint)
-        return None
     if pop.spiking and pop.reset != "zero":
         diag.error("E521", span, f"population '{pop.name}' has reset '{pop.reset}': NEST's "
                    "integrate-and-fire models reset to V_reset", hint="use 'reset = zero'")
@@ -239,20 +238,61 @@ def plan_population(pop: PopulationPlan, plan: Plan, net: Network,
         diag.error("E520", span, f"population '{pop.name}': v_reset is not below the threshold "
                    "(NEST requires V_reset < V_th)", hint="lower v_reset")
         return None
+    if pop.adaptive and not adaptive_maps(pop, ports, span, diag):
+        return None
     if None in ports and np.ndim(value(pop, "a_syn", 0.0)):
         diag.error("E520", span, f"population '{pop.name}' has tau_syn per neuron: the NEST "
                    "backend sets one per population", hint="use one tau_syn")
         return None
     params = population_params(pop, plan.dt * 1000.0, ports)
-    return NestPopulation(pop.name, pop.shape, EXP if ports else DELTA, params,
-                          {c: k + 1 for k, c in enumerate(ports)})
+    if pop.adaptive:
+        params |= adaptive_params(pop, plan.dt * 1000.0, params)
+    return NestPopulation(pop.name, pop.shape, ADAPT if pop.adaptive else EXP if ports
+                          else DELTA, params, {c: k + 1 for k, c in enumerate(ports)})
+
+
+def adaptive_maps(pop: PopulationPlan, ports: list, span, diag: Diagnostics) -> bool:
+    """Whether ALIF population ``pop`` runs exactly on eprop_iaf_psc_delta_adapt (NEST 3.10's
+    only adaptive-threshold model with a deterministic reset to V_reset); E520 saying why not.
+    Its update (eprop_iaf_psc_delta_adapt.cpp) is, per step of a non-refractory neuron,
+    V <- P_v V + P_i I_e + weights; a <- rho a + z; z <- [V >= V_th + beta a], then V <- V_reset
+    and z = 1: the threshold of a step sees the spikes up to the step before, as snnc's
+    threshold + beta_adapt a[n-1] with a[n] = rho a[n-1] + s[n]. While refractory it skips
+    the adaptation (no decay, and the spike's increment is lost), so only refractory = 0 maps;
+    its input is instantaneous (no current ports)."""
+    why = ""
+    if ports:
+        why = ("receives filtered currents (a synaptic current or receptors), but NEST's "
+               f"adaptive-threshold model with a reset ({ADAPT}) takes instantaneous input only")
+    elif pop.refractory:
+        why = (f"has a refractory period: NEST's {ADAPT} neither decays nor increments the "
+               "adaptation while refractory (the spike's own increment is lost), snnc's ALIF "
+               "updates it every step")
+    if why:
+        diag.error("E520", span, f"population '{pop.name}' is {pop.model} and {why}",
+                   hint="ALIF without refractory period and without receptors runs on NEST "
+                        f"({ADAPT}); otherwise compare with snnc run")
+    return not why
+
+
+def adaptive_params(pop: PopulationPlan, h: float, params: dict) -> dict[str, object]:
+    """eprop_iaf_psc_delta_adapt's parameters beyond iaf_psc_delta's: adapt_beta (snnc's
+    beta_adapt, voltages being unscaled), adapt_tau with exp(-h/tau) == rho to the bit, and I_e
+    through this model's own propagator P_i = tau_m / C_m (1 - exp(-h/tau_m))."""
+    tau_m = params["tau_m"]
+    drive = np.asarray(params["I_e"]) * p30(h, tau_m)
+    p_i = np.asarray(tau_m) * (1.0 - np.exp(-h / np.asarray(tau_m, dtype=float)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        i_e = np.where(drive == 0, 0.0, drive / p_i)
+    return {"I_e": scalar(i_e), "adapt_beta": scalar(value(pop, "beta_adapt", 0.0)),
+            "adapt_tau": nest_taus(h, value(pop, "rho", 0.0))}
 
 
 def weight_scale(target: NestPopulation, pop: PopulationPlan, receptor: str | None,
                  h: float):
     """What one unit of snnc weight is in NEST: c_in (mV) or c_in / P21 (pA)."""
     c_in = value(pop, "c_in", 1.0)
-    if target.model == DELTA:
+    if target.model in (DELTA, ADAPT):
         return c_in
     port = target.ports[receptor if receptor in target.ports else None]
     tau_syn = target.params["tau_syn"][port - 1]

@@ -61,7 +61,10 @@ def recorded(net: Network) -> dict[str, str]:
 
 def neuron_bytes(net: Network, node) -> tuple[str, int]:
     """(NEST model, bytes per neuron) of population ``node`` (as graph.plan_population
-    chooses: iaf_psc_exp_multisynapse with one port per filtered current, else iaf_psc_delta)."""
+    chooses: eprop_iaf_psc_delta_adapt for ALIF (measured 3,340 bytes), else
+    iaf_psc_exp_multisynapse with one port per filtered current, else iaf_psc_delta)."""
+    if node.model.properties.adaptation:
+        return "eprop_iaf_psc_delta_adapt", DELTA_NEURON
     ports = len({p.receptor.name for p in net.incoming(node.name) if p.receptor})
     ports += 1 if node.model.properties.synaptic_current else 0
     if ports:
@@ -70,11 +73,13 @@ def neuron_bytes(net: Network, node) -> tuple[str, int]:
 
 
 def estimate_nest(net: Network, steps: int | None = None, ranks: int = 1,
-                  threads: int = 1, records: dict[str, str] | None = None) -> Estimate:
+                  threads: int = 1, records: dict[str, str] | None = None,
+                  record_neurons: int | None = None) -> Estimate:
     """The bytes the emitted program needs to build and run ``net`` for ``steps`` steps (the
     program's duration when None) on ``ranks`` MPI processes in total, recording ``records``
-    ({'population.s|v': population}; default :func:`recorded`) (the module's model; ``threads``
-    does not change it measurably)."""
+    ({'population.s|v': population}; default :func:`recorded`), of each at most
+    ``record_neurons`` neurons (``--record-neurons``; None: all) (the module's model;
+    ``threads`` does not change it measurably)."""
     from snnc.ir.nodes import Population
     del threads  # measured: 1 and 2 threads need the same bytes per neuron and synapse
     steps = step_count(net.settings) if steps is None else steps
@@ -94,32 +99,34 @@ def estimate_nest(net: Network, steps: int | None = None, ranks: int = 1,
         per = STDP_SYNAPSE if projection.rules else STATIC_SYNAPSE
         parts.append((f"projection '{projection.name}' ({count:,} synapses)", count * per))
     for key, owner in (recorded(net) if records is None else records).items():
-        size = net.node(owner).size
+        size = min(net.node(owner).size, record_neurons or net.node(owner).size)
+        sampled = f" (first {size:,} neurons)" if size < net.node(owner).size else ""
         if key.endswith(".s"):  # rank 0 holds a second copy while it merges the ranks'
             device, dense = SPIKE_RECORDER * size, (1 if ranks == 1 else 2) * (steps or 0) * size
         else:
             device = MULTIMETER * size + (steps or 0) * size * SAMPLE
             dense = 2 * 8 * (steps or 0) * size
-        parts.append((f"recording '{key}'", device + dense))
+        parts.append((f"recording '{key}'{sampled}", device + dense))
     return Estimate(tuple(parts))
 
 
-def check_nest_fits(net: Network, diag: Diagnostics, steps: int | None = None) -> bool:
+def check_nest_fits(net: Network, diag: Diagnostics, steps: int | None = None,
+                    record_neurons: int | None = None) -> bool:
     """E525 when NEST would need more memory than this machine has available (the estimate,
     its largest parts and the available memory in the message); True when it fits or the
-    machine's memory is unknown."""
+    machine's memory is unknown. ``record_neurons``: as :func:`estimate_nest`."""
     room = available()
     if room.bytes is None or room.problem is not None:
         return True  # check-memory reports a malformed SNNC_MEMORY_LIMIT (E617)
-    estimate = estimate_nest(net, steps)
+    estimate = estimate_nest(net, steps, record_neurons=record_neurons)
     if estimate.total <= room.bytes:
         return True
     notes = [f"{name}: {format_bytes(size)}" for name, size in estimate.largest() if size]
     diag.error("E525", None, f"NEST 3.10 would need about {format_bytes(estimate.total)} to "
                f"build and run network '{net.settings.name}', but {format_bytes(room.bytes)} "
                f"is available ({room.source})", notes=notes,
-               hint="run the emitted program on a cluster (mpirun over several machines splits "
-                    "the neurons and synapses), record fewer populations (each recorded neuron "
-                    f"costs NEST ~33 KB), or make the network smaller ({ENV_LIMIT} overrides "
-                    "the limit)")
+               hint="record fewer neurons (--record-neurons N, or fewer record statements: "
+                    "each recorded neuron costs NEST ~33 KB), run the emitted program on a "
+                    "cluster (mpirun over several machines splits the neurons and synapses), "
+                    f"or make the network smaller ({ENV_LIMIT} overrides the limit)")
     return False

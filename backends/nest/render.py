@@ -214,9 +214,10 @@ def plastic(graph: NestGraph) -> dict[str, dict]:
     return out
 
 
-def render_program(graph: NestGraph, plan: Plan, record: list[str], source_file: str,
+def render_program(graph: NestGraph, plan: Plan, record: dict[str, int], source_file: str,
                    version: str, default_steps: int | None, poisson: str,
                    connectivity: str) -> dict[str, str | bytes]:
+    """The program's files; ``record``: {'<population>.s|v': neurons recorded (the first)}."""
     printer = Printer(graph, plan, poisson)
     printer.build()
     nodes = [*graph.sources, *graph.populations]
@@ -224,6 +225,8 @@ def render_program(graph: NestGraph, plan: Plan, record: list[str], source_file:
         graph=graph, version=version, source_file=source_file,
         body="\n".join("    " + line if line else "" for line in printer.lines),
         record=record, default_steps=default_steps, poisson=poisson,
+        sampled_any=any(count < graph.node(key.rsplit(".", 1)[0]).size
+                        for key, count in record.items()),
         connectivity=connectivity, resolution=number(graph.dt * 1000.0), number=number,
         shapes={x.name: list(x.shape) for x in nodes},
         offsets={x.name: x.offset for x in nodes},

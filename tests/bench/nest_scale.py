@@ -19,6 +19,13 @@ the same at every size). For each size (4k, 16k, 64k, 256k neurons; ``--sizes``)
 
     python tests/bench/nest_scale.py [--sizes 4k,16k] [--steps 10000] [--repeats 1]
                                      [--no-snnc] [--no-mpi] [--threads 1,2]
+                                     [--in-degree 80] [--record-neurons N]
+    python tests/bench/nest_scale.py --sizes fit --record-neurons 1000 --steps 1000 --no-snnc
+    python tests/bench/nest_scale.py --sizes 1m --in-degree 20 --record-neurons 1000 --steps 1000
+
+``--sizes fit`` is the largest network NEST's estimate lets ``snnc compile --emit nest`` build
+on this machine; ``--record-neurons`` records the first N neurons of each population (the
+rates are theirs), which a network of millions of neurons needs (~33 KB per recorded neuron).
 
 Exit status: 0 when every run succeeded and NEST's rates are within 15 % (or 0.5 Hz) of snnc's
 (one draw of the network, not the same synapses: a draw moves the rates by ~10 %),
@@ -43,21 +50,22 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 EXAMPLE = os.path.join(ROOT, "examples", "cuba.snn")
 MPI_PYTHON = os.path.expanduser("~/.cache/snnc/nest-3.10.0-mpi/bin/python")
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
-K_EXC, K_INH = 64, 16  # in-degree 80: 80 % excitatory, 20 % inhibitory
+K_EXC, K_INH = 64, 16  # in-degree 80: 80 % excitatory, 20 % inhibitory (--in-degree scales both)
 RATE_TOLERANCE = 0.15  # one network draw moves CUBA's rates by ~10 % (docs/nest.md)
 
 
-def spec(neurons: int) -> str:
-    """examples/cuba.snn at ``neurons`` neurons with a fixed in-degree of 80."""
+def spec(neurons: int, in_degree: int = K_EXC + K_INH) -> str:
+    """examples/cuba.snn at ``neurons`` neurons with a fixed in-degree (80 % of it excitatory)."""
     exc = neurons * 4 // 5
     text = open(EXAMPLE, encoding="utf-8").read()
     text = text.replace("[3200]", f"[{exc}]").replace("[800]", f"[{neurons - exc}]")
-    for pre, k in (("exc", K_EXC), ("inh", K_INH)):
+    k_exc = in_degree * 4 // 5
+    for pre, k in (("exc", k_exc), ("inh", in_degree - k_exc)):
         for post in ("exc", "inh"):
             text = text.replace(f"{pre} -> {post}: sparse(p = 0.02)",
                                 f"{pre} -> {post}: fixed_fan_in(k = {k})")
     assert "sparse" not in text.split("network cuba")[1], "examples/cuba.snn changed"
-    return text.replace("network cuba", f"network cuba_indegree80_{neurons}")
+    return text.replace("network cuba", f"network cuba_indegree{in_degree}_{neurons}")
 
 
 def log(message: str) -> None:
@@ -112,6 +120,7 @@ def nest_child(folder: str, steps: int, threads: int) -> None:
                       "simulate_seconds": done - built,
                       "connections": int(nest.GetKernelStatus("num_connections")),
                       "spikes": {k: int(np.count_nonzero(v)) for k, v in out.items()},
+                      "recorded": {k: int(v) for k, v in network.RECORD.items()},
                       "built_peak_bytes": built_bytes, "peak_bytes": peak_rss()}))
 
 
@@ -135,7 +144,8 @@ def merge_ranks(ranks: list[dict]) -> dict:
     return {"build_seconds": max(r["build_seconds"] for r in ranks),
             "simulate_seconds": max(r["simulate_seconds"] for r in ranks),
             "peak_bytes": sum(r["peak_bytes"] for r in ranks),
-            "connections": sum(r["connections"] for r in ranks), "spikes": spikes}
+            "connections": sum(r["connections"] for r in ranks), "spikes": spikes,
+            "recorded": ranks[0].get("recorded")}
 
 
 def summary(runs: list[dict], synapses: int, neurons: int, seconds: float) -> dict:
@@ -143,8 +153,9 @@ def summary(runs: list[dict], synapses: int, neurons: int, seconds: float) -> di
         values = [r[key] for r in runs]
         return {"min": round(min(values), 3), "median": round(statistics.median(values), 3)}
     peak = max(r["peak_bytes"] for r in runs)
-    rates = {k: round(v / (neurons * (0.8 if k.startswith("exc") else 0.2)) / seconds, 2)
-             for k, v in runs[0]["spikes"].items()}
+    exc = neurons * 4 // 5
+    recorded = runs[0].get("recorded") or {"exc.s": exc, "inh.s": neurons - exc}
+    rates = {k: round(v / recorded[k] / seconds, 2) for k, v in runs[0]["spikes"].items()}
     return {"build_seconds": stats("build_seconds"), "simulate_seconds": stats("simulate_seconds"),
             "peak_bytes": peak, "bytes_per_synapse": round(peak / synapses, 1),
             "rates_hz": rates, "connections": runs[0].get("connections")}
@@ -163,23 +174,52 @@ def runners(args) -> list[tuple[str, list[str], dict | None]]:
     return out
 
 
-def bench_size(neurons: int, args, workdir: str) -> dict:
+def largest_fitting(args, workdir: str) -> int:
+    """The largest size (a multiple of 10,000 neurons) whose NEST estimate, with the
+    benchmark's recordings, is within the available memory (SNNC_MEMORY_LIMIT, else the
+    machine's MemAvailable): the size ``snnc compile --emit nest`` still accepts."""
     from snnc import compile_file
     from snnc.backends.nest.memory import estimate_nest
     from snnc.diagnostics import Diagnostics
+    from snnc.machine import available
+    room = available().bytes
+    low, high = 1, 10_000  # in units of 10,000 neurons
+    while low < high:
+        middle = (low + high + 1) // 2
+        path = os.path.join(workdir, "probe.snn")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(spec(middle * 10_000, args.in_degree))
+        estimate = estimate_nest(compile_file(path, Diagnostics()), steps=args.steps,
+                                 record_neurons=args.record_neurons).total
+        low, high = (middle, high) if estimate <= room else (low, middle - 1)
+    log(f"largest fitting size: {low * 10_000:,} neurons ({room / 2**30:.1f} GiB available)")
+    return low * 10_000
+
+
+def emit(neurons: int, args, workdir: str) -> tuple:
+    """(the .snn path, the network, its synapse count, the NEST program's folder, seconds)."""
+    from snnc import compile_file
+    from snnc.diagnostics import Diagnostics
     path = os.path.join(workdir, f"cuba_{neurons}.snn")
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(spec(neurons))
+        handle.write(spec(neurons, args.in_degree))
     net = compile_file(path, Diagnostics())
     synapses = sum(net.synapse_count(p) for p in net.projections())
     folder = os.path.join(workdir, f"nest_{neurons}")
+    record = ["--record-neurons", str(args.record_neurons)] if args.record_neurons else []
     start = time.perf_counter()
-    done = subprocess.run(["snnc", "compile", path, "--emit", "nest", "-o", folder],
+    done = subprocess.run(["snnc", "compile", path, "--emit", "nest", "-o", folder, *record],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"snnc compile --emit nest failed:\n{done.stderr[-2000:]}")
+    return path, net, synapses, folder, time.perf_counter() - start
+
+
+def bench_size(neurons: int, args, workdir: str) -> dict:
+    from snnc.backends.nest.memory import estimate_nest
+    path, net, synapses, folder, seconds = emit(neurons, args, workdir)
     result = {"neurons": neurons, "synapses": synapses, "steps": args.steps,
-              "emit_seconds": round(time.perf_counter() - start, 3)}
+              "emit_seconds": round(seconds, 3), "record_neurons": args.record_neurons}
     seconds = args.steps * 1e-4
     if args.snnc:
         log(f"{neurons}: snnc run")
@@ -192,7 +232,8 @@ def bench_size(neurons: int, args, workdir: str) -> dict:
                                   extra.get("env"))) for _ in range(args.repeats)]
         result[name] = summary(runs, synapses, neurons, seconds)
         estimate = estimate_nest(net, steps=args.steps, threads=extra["threads"],
-                                 ranks=2 if "ranks" in name else 1)
+                                 ranks=2 if "ranks" in name else 1,
+                                 record_neurons=args.record_neurons)
         result[name]["estimate_bytes"] = estimate.total
     return result
 
@@ -228,7 +269,13 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="4k,16k",
-                        help="neuron counts, comma-separated (4k,16k,64k,256k)")
+                        help="neuron counts, comma-separated (4k,16k,64k,256k,1m); 'fit': the "
+                             "largest that NEST's estimate says fits in the available memory")
+    parser.add_argument("--in-degree", type=int, default=K_EXC + K_INH,
+                        help="synapses per neuron (80 %% excitatory; default 80)")
+    parser.add_argument("--record-neurons", type=int, default=None,
+                        help="record the first N neurons of each population (snnc compile "
+                             "--record-neurons; default: all)")
     parser.add_argument("--steps", type=int, default=10_000, help="steps (10,000 = 1 s)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", default="1,2", help="NEST thread counts (one process)")
@@ -239,7 +286,9 @@ def main() -> int:
     args.threads = [int(t) for t in args.threads.split(",") if t]
     results, ok = [], True
     with tempfile.TemporaryDirectory(prefix="snnc-nest-scale-") as workdir:
-        for neurons in (size(s) for s in args.sizes.split(",") if s):
+        sizes = [largest_fitting(args, workdir) if s == "fit" else size(s)
+                 for s in args.sizes.split(",") if s]
+        for neurons in sizes:
             try:
                 result = bench_size(neurons, args, workdir)
             except RuntimeError as error:
@@ -248,7 +297,7 @@ def main() -> int:
                 continue
             ok = rates_agree(result) and ok
             results.append(result)
-    print(json.dumps({"benchmark": "nest_scale", "in_degree": K_EXC + K_INH,
+    print(json.dumps({"benchmark": "nest_scale", "in_degree": args.in_degree,
                       "results": results, "ok": ok}, indent=1))
     return 0 if ok else 1
 

@@ -114,6 +114,46 @@ record a.s, b.s
 """
 
 
+ADAPTIVE = """
+network adaptive {
+  dt = 1 ms
+  seed = 3
+  integration = exact
+}
+
+neuron Adaptive = ALIF {
+  tau_mem = 20 ms
+  tau_adapt = 200 ms
+  beta_adapt = 0.3
+  threshold = 1
+  reset = zero
+  bias = 0.01
+  v_leak = 0.05
+  v_init = uniform(0, 0.9)
+}
+
+input noise[40]: poisson(rate = 60 Hz)
+
+population a: Adaptive[50]
+population b: Adaptive[30] {
+  beta_adapt = 0.8
+}
+
+noise -> a: sparse(p = 0.3) { weight = uniform(0, 0.4) }
+a -> b: fixed_fan_in(k = 10) {
+  weight = normal(0.25, 0.1)
+  delay = 2 ms
+}
+b -> a: sparse(p = 0.2) { weight = normal(-0.05, 0.1) }
+a -> a: sparse(p = 0.1) {
+  weight = normal(0.05, 0.1)
+  delay = 3 ms
+}
+
+record a.s, b.s, b.v
+"""
+
+
 def assert_same_spikes(nest: dict, reference: dict) -> int:
     """Every recorded population's spikes equal; the number of spikes compared."""
     keys = sorted(k for k in nest if k.endswith(".s"))
@@ -292,3 +332,37 @@ record h.s, h.v, y.v, z.v
         assert nest[key].shape == reference[key].shape
         np.testing.assert_allclose(nest[key], reference[key], rtol=0, atol=1e-12, err_msg=key)
         assert np.abs(reference[key]).max() > 0.1
+
+
+def test_recording_the_first_neurons_only(programs):
+    """--record-neurons 7: every recorded population keeps its first 7 (flat) neurons, [steps,
+    1, 7], equal to those of snnc run's full recording (spikes and voltages), the README says
+    which; the others are not connected to a recorder (NEST's ~33 KB per recorded neuron)."""
+    source = ROOT / "examples" / "synfire.snn"
+    program = programs.compile(source, "--record-neurons", "7", *EXACT)
+    network_py = (program / "network.py").read_text()
+    assert "RECORD = {'g1.s': 7, 'g2.s': 7, 'g3.s': 7, 'g4.s': 7, 'g5.s': 7, 'g5.v': 7}" in \
+        network_py
+    assert "`g5.v` (7 neurons)" in (program / "README.md").read_text()
+    nest, reference = programs.nest(program, STEPS), programs.reference(source, STEPS)
+    assert nest["g1.s"].shape == (STEPS, 1, 7)
+    spikes = 0
+    for key in ("g1.s", "g2.s", "g3.s", "g4.s", "g5.s"):
+        expected = reference[key].reshape(STEPS, 1, -1)[:, :, :7]
+        np.testing.assert_array_equal(nest[key], expected, err_msg=key)
+        spikes += int(expected.sum())
+    assert spikes > 300
+    np.testing.assert_allclose(nest["g5.v"], reference["g5.v"].reshape(STEPS, 1, -1)[:, :, :7],
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("delivery", ["same_step", "next_step"])
+def test_alif_on_the_adaptive_eprop_neuron(programs, delivery):
+    """ALIF (bias, leak, per-population beta, delayed and recurrent projections) on
+    eprop_iaf_psc_delta_adapt: the same spikes step for step, voltages within 1e-12."""
+    source = programs.source(ADAPTIVE, "adaptive")
+    program = programs.compile(source, "--delivery", delivery, *EXACT)
+    nest = programs.nest(program, STEPS)
+    reference = programs.reference(source, STEPS, "--delivery", delivery)
+    assert assert_same_spikes(nest, reference) > 1000
+    np.testing.assert_allclose(nest["b.v"], reference["b.v"], rtol=0, atol=1e-12)
