@@ -116,6 +116,10 @@ class Backend(abc.ABC):
     #: the passes whose results the backend reads (``net.analyses``); the API runs those that
     #: have not run, with their prerequisites, before :meth:`check`
     required_passes: ClassVar[tuple[str, ...]] = ()
+    #: whether compiling builds the reference simulator's arrays, so that a network too large
+    #: for them is refused first (E617); a backend that estimates its own engine's memory
+    #: (NEST: E525) and never draws what its engine draws says False
+    simulator_memory: ClassVar[bool] = True
 
     @classmethod
     def options(cls) -> tuple[dataclasses.Field, ...]:

@@ -58,19 +58,23 @@ def load_network(path: str, diag: Diagnostics, weights: str | None = None,
 
 
 def compile_network(path: str, diag: Diagnostics, target: str | None = None, *,
-                    weights: str | None = None, learn: bool = True) -> Network | None:
+                    weights: str | None = None, learn: bool = True,
+                    enforce_memory: bool = True) -> Network | None:
     """Load, lower and check ``path`` (against ``target``, else the program's own), refusing a
-    network too large for this machine (E617); None after errors (they are in ``diag``).
-    ``weights`` and ``learn``: as :func:`load_network`."""
+    network too large for this machine's reference simulator (E617) unless not
+    ``enforce_memory`` (a backend that never builds snnc's arrays, such as NEST, checks its
+    own memory); None after errors (they are in ``diag``). ``weights`` and ``learn``: as
+    :func:`load_network`."""
     net = load_network(path, diag, weights, learn)
-    return None if net is None else check_loaded(net, diag, target)
+    return None if net is None else check_loaded(net, diag, target, enforce_memory)
 
 
-def check_loaded(net: Network, diag: Diagnostics, target: str | None = None) -> Network | None:
+def check_loaded(net: Network, diag: Diagnostics, target: str | None = None,
+                 enforce_memory: bool = True) -> Network | None:
     """Run the checks of :func:`compile_network` on a loaded network (no pass has run on it);
     None after errors."""
-    return run_pipeline(net, diag, DEFAULT_PIPELINE, options={"check-target": {"target": target},
-                                                              "check-memory": {"enforce": True}})
+    return run_pipeline(net, diag, DEFAULT_PIPELINE, options={
+        "check-target": {"target": target}, "check-memory": {"enforce": enforce_memory}})
 
 
 def check_network(path: str, diag: Diagnostics, target: str | None = None,

@@ -90,12 +90,14 @@ def load_network(path: Path, *, target: str | None = None, weights: Path | None 
 
 
 def network(source: Path | Network, diag: Diagnostics, *, weights: Path | None = None,
-            learn: bool = True, target: str | None = None) -> Network:
+            learn: bool = True, target: str | None = None,
+            enforce_memory: bool = True) -> Network:
     """The checked network of a path, or ``source`` itself; a checked copy of it with other
-    ``weights`` or without learning (the caller's network is never changed)."""
+    ``weights`` or without learning (the caller's network is never changed).
+    ``enforce_memory``: as :func:`snnc.api.compile_network`."""
     if not isinstance(source, Network):
         net = api.compile_network(os.fspath(source), diag, target, weights=_path(weights),
-                                  learn=learn)
+                                  learn=learn, enforce_memory=enforce_memory)
     elif weights is None and learn and target is None:
         net = api.run_required(source, DEFAULT_PIPELINE, diag)  # checked: nothing runs
     else:
@@ -103,7 +105,7 @@ def network(source: Path | Network, diag: Diagnostics, *, weights: Path | None =
         net.analyses = {}
         from snnc.weights import prepare
         net = prepare(net, diag, _path(weights), learn)
-        net = None if net is None else api.check_loaded(net, diag, target)
+        net = None if net is None else api.check_loaded(net, diag, target, enforce_memory)
     fail(diag)
     return net
 
@@ -220,7 +222,9 @@ def compile(source: Path | Network, backend: str = "reference", out: Path | None
                                          inputs=[p for p in given if os.path.lexists(p)])
         except output.OutputError as error:
             _refuse(diag, error)
-    net = network(source, diag, weights=weights, learn=learn, target=target)
+    from snnc.backends import registry
+    net = network(source, diag, weights=weights, learn=learn, target=target,
+                  enforce_memory=registry()[backend].simulator_memory)
     prepared = api.backend_options(backend, values, diag)
     fail(diag)
     source_file = os.path.basename(path or (net.files[-1] if net.files else "network.snn"))

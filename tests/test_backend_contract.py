@@ -42,8 +42,8 @@ usage: snnc compile [-h] [--emit {lava,nest,nir,reference}] -o DIR
                     [--target NAME] [--weights FILE.npz] [--no-learn]
                     [--delivery {same_step,next_step}] [--mapping JSON]
                     [--connectivity {nest,exact}]
-                    [--poisson {generator,exact}] [--allow-lossy [NAMES]]
-                    [--force]
+                    [--poisson {generator,exact}] [--record-neurons N]
+                    [--allow-lossy [NAMES]] [--force]
                     FILE
 
 Check FILE and write the artifacts of a backend into a folder. The folder is replaced atomically: a failed compile leaves the previous output intact. An existing folder is replaced only when snnc wrote it (its .snnc-output marker) or it is empty; else pass --force.
@@ -75,6 +75,9 @@ options:
                         nest: Poisson inputs: NEST's poisson_generator
                         ('generator', default) or the spikes snnc run draws
                         ('exact')
+  --record-neurons N    nest: record only the first N neurons of each recorded
+                        population (default: all; NEST needs ~33 KB per
+                        recorded neuron)
   --allow-lossy [NAMES]
                         nir: export without the named constructs NIR cannot
                         express (warnings instead of errors), comma-separated:
@@ -167,7 +170,8 @@ def test_every_backend_keeps_the_contract():
             assert getattr(backend, method) is not getattr(base.Backend, method), (name, method)
     assert [(name, [b for b, _ in declared]) for name, declared in declared_options().items()] \
         == [("delivery", ["lava", "nest", "nir", "reference"]), ("mapping", ["lava", "nir"]),
-            ("connectivity", ["nest"]), ("poisson", ["nest"]), ("allow_lossy", ["nir"])]
+            ("connectivity", ["nest"]), ("poisson", ["nest"]), ("record_neurons", ["nest"]),
+            ("allow_lossy", ["nir"])]
 
 
 def test_old_names_still_answer():

@@ -48,6 +48,7 @@ class NestBackend(Backend):
     name: ClassVar[str] = "nest"
     description: ClassVar[str] = "a runnable PyNEST program (NEST 3.10: threads and MPI)"
     extra: ClassVar[str | None] = "nest"
+    simulator_memory: ClassVar[bool] = False  # E525 estimates NEST's; snnc draws nothing big
     delivery: str = delivery_option()
     connectivity: str = option(
         "nest", "the synapses: drawn by NEST's connection rules ('nest', default) or snnc's "
@@ -63,9 +64,10 @@ class NestBackend(Backend):
     source_file: str = "<network>"
 
     def graph(self, net: Network, diag: Diagnostics):
-        from snnc.backends.nest.graph import build_graph
-        return build_graph(build_plan(net, self.delivery), net, diag,
-                           rules=self.connectivity == "nest", poisson=self.poisson)
+        from snnc.backends.nest.graph import build_graph, nest_may_draw
+        rules = self.connectivity == "nest"
+        return build_graph(build_plan(net, self.delivery, nest_may_draw(net, rules)), net,
+                           diag, rules=rules, poisson=self.poisson)
 
     def check(self, net: Network, diag: Diagnostics) -> None:
         from snnc.backends.nest.memory import check_nest_fits
@@ -89,10 +91,10 @@ class NestBackend(Backend):
         from snnc import __version__
         from snnc.backends.nest.render import render_program
         diag = Diagnostics()
-        plan = build_plan(net, self.delivery)
-        from snnc.backends.nest.graph import build_graph
-        graph = build_graph(plan, net, diag, rules=self.connectivity == "nest",
-                            poisson=self.poisson)
+        from snnc.backends.nest.graph import build_graph, nest_may_draw
+        rules = self.connectivity == "nest"
+        plan = build_plan(net, self.delivery, nest_may_draw(net, rules))
+        graph = build_graph(plan, net, diag, rules=rules, poisson=self.poisson)
         if graph is None:
             raise ValueError("emit() after failed check(): " + "; ".join(
                 d.message for d in diag.errors()))

@@ -37,14 +37,16 @@ is E523.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from snnc.backends.nest.rules import plastic
 from snnc.diagnostics import Diagnostics
-from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan
+from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan, plan_projection
 from snnc.ir.network import Network
+from snnc.ir.nodes import Projection
 from snnc.ir.values import Constant, Normal, Uniform
 
 #: NEST's membrane time constant for a population without leak (exp(-h/tau) == 1.0 exactly)
@@ -55,6 +57,8 @@ READOUT_THRESHOLD = float(np.finfo(np.float64).max) / 2
 RULES = {"dense": "all_to_all", "sparse": "pairwise_bernoulli", "fixed_fan_in": "fixed_indegree",
          "one_to_one": "one_to_one"}
 DELTA, EXP = "iaf_psc_delta", "iaf_psc_exp_multisynapse"
+#: the weight distributions NEST's nest.random draws
+DRAWN = (Constant, Uniform, Normal)
 #: ALIF: instantaneous input, threshold V_th + adapt_beta a with a <- rho a + (last step's spike)
 ADAPT = "eprop_iaf_psc_delta_adapt"
 
@@ -310,10 +314,24 @@ def weight_spec(weight, scale: float) -> tuple | None:
     return None
 
 
+def nest_may_draw(net: Network, rules: bool) -> Callable[[Projection], bool]:
+    """For :func:`snnc.ir.discrete.build_plan`'s ``draw``: whether snnc must draw a projection's
+    synapses: not when NEST's connection rules may (``rules``, one of NEST's connectivities,
+    a weight NEST draws); :func:`connection` draws the rest of them when it needs them
+    after all (a per-neuron weight scale). So a network of 10^8 synapses is never drawn by
+    Python on the way to NEST."""
+    def draw(projection: Projection) -> bool:
+        kind = projection.connectivity.kind
+        sizes = net.node(projection.pre).size, net.node(projection.post).size
+        return not (rules and kind in RULES and isinstance(projection.weight, DRAWN)
+                    and not (kind == "one_to_one" and sizes[0] != sizes[1]))
+    return draw
+
+
 def connection(p: ProjectionPlan, plan: Plan, net: Network, graph: NestGraph,
                rules: bool) -> NestConnection:
     """Projection ``p`` as NEST connections: a rule when ``rules`` and the connectivity is
-    one of NEST's, else snnc's own synapses."""
+    one of NEST's, else snnc's own synapses (drawn now if the plan did not)."""
     post = graph.node(p.post)
     pop = next(x for x in plan.populations if x.name == p.post)
     scale = weight_scale(post, pop, p.receptor, plan.dt * 1000.0)
@@ -331,6 +349,8 @@ def connection(p: ProjectionPlan, plan: Plan, net: Network, graph: NestGraph,
     if rules:
         c.why_arrays = (f"{ir.connectivity.describe()} has no NEST rule" if kind not in RULES
                         else "the weights are not a distribution NEST draws")
+    if p.weights is None:
+        p = plan_projection(net, ir, p.delay)
     if p.dense:
         post_index, pre_index = np.nonzero(p.mask if p.mask is not None else
                                            np.ones((p.n_post, p.n_pre), dtype=bool))

@@ -179,7 +179,11 @@ def projection_comments(plan: Plan, c: NestConnection) -> list[str]:
     effective, receptor."""
     p = next(q for q in plan.projections if q.name == c.name)
     written = plan.net.projection(c.name).delay_steps
-    storage = f"dense [{p.n_post}, {p.n_pre}]" if p.dense else f"{len(p.weights)} synapses"
+    if p.weights is None:  # NEST draws them: snnc's count (expected, for sparse)
+        count = plan.net.synapse_count(plan.net.projection(c.name))
+        storage = f"{count} synapses{' expected' if c.rule == 'pairwise_bernoulli' else ''}"
+    else:
+        storage = f"dense [{p.n_post}, {p.n_pre}]" if p.dense else f"{len(p.weights)} synapses"
     receptor = f", receptor {py_comment(p.receptor)}" if p.receptor is not None else ""
     return [f"# projection {py_comment(p.name)}: {py_comment(p.pre)} -> {py_comment(p.post)}",
             f"#   snnc: {storage}, delay {written} as written, {p.delay} effective "

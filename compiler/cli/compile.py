@@ -119,7 +119,8 @@ def run(args) -> int:
                                  force=args.force)
     diag = Diagnostics()
     net = api.compile_network(args.file, diag, args.target, weights=args.weights,
-                              learn=not args.no_learn)
+                              learn=not args.no_learn,
+                              enforce_memory=registry()[args.emit].simulator_memory)
     files: dict[str, str | bytes] = {}
     if net is not None:
         problem = refused(args.emit, values)

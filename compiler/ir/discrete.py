@@ -23,6 +23,7 @@ What a population computes is read from its model's properties (:mod:`snnc.model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -76,7 +77,7 @@ class ProjectionPlan:
     receptor: str | None
     dense: bool
     #: dense: weights [post, pre]; sparse: per-synapse arrays sorted by pre, then post
-    weights: np.ndarray
+    weights: np.ndarray | None  # None: not drawn (undrawn_projection)
     post_index: np.ndarray | None = None
     pre_index: np.ndarray | None = None
     indptr: np.ndarray | None = None  # CSR by pre neuron: synapses of pre j are indptr[j]:indptr[j+1]
@@ -309,12 +310,26 @@ def plan_input(net: Network, node: Input) -> InputPlan:
     return plan
 
 
-def build_plan(net: Network, delivery: str = "same_step") -> Plan:
+def undrawn_projection(net: Network, projection: Projection, delay: int) -> ProjectionPlan:
+    """``projection``'s plan without its synapses (``weights`` None): for a backend whose
+    engine draws them (NEST's connection rules); :func:`plan_projection` draws them."""
+    pre, post = net.node(projection.pre), net.node(projection.post)
+    receptor = projection.receptor.name if projection.receptor else None
+    return ProjectionPlan(projection.name, projection.pre, projection.post, pre.size, post.size,
+                          delay, receptor, False, None, learning=bool(projection.rules))
+
+
+def build_plan(net: Network, delivery: str = "same_step",
+               draw: Callable[[Projection], bool] | None = None) -> Plan:
+    """The discrete plan of ``net`` under ``delivery``; every projection's synapses drawn, or
+    only those for which ``draw`` says so (the others: :func:`undrawn_projection`)."""
     order, back = update_order(net)
     projections = []
     for projection in net.projections():
-        projections.append(plan_projection(net, projection,
-                                           effective_delay(projection, back, delivery)))
+        delay = effective_delay(projection, back, delivery)
+        projections.append(plan_projection(net, projection, delay)
+                           if draw is None or draw(projection)
+                           else undrawn_projection(net, projection, delay))
     populations = [plan_population(net, net.node(name)) for name in order]
     inputs = [plan_input(net, node) for node in net.inputs()]
     max_delay = max((p.delay for p in projections), default=0)
