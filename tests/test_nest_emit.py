@@ -171,7 +171,7 @@ a -> b: dense { weight = 0.5 }
     ("input x[2]: poisson(rate = 5 Hz)\npopulation a: LIF[2] { reset = zero }\n"
      "x -> a: dense {\n  weight = 1\n  learn stdp()\n}\n", "E522", "same step"),
     ("population a: LIF[2] { reset = zero }\npopulation b: LIF[2] { reset = zero }\n"
-     "a -> b: dense {\n  weight = 0.1\n  learn rstdp()\n}\n", "E522", "third factor"),
+     "a -> b: dense {\n  weight = 0.1\n  learn rstdp()\n}\n", "E522", "same step"),
     ("population a: CubaLIF[4] { reset = zero }\na -> a: dense { weight = 0.1 }\n",
      "E523", "cycle"),
     ("population a: LIF[2] { reset = zero }\npopulation b: LIF[2] { reset = zero }\n"

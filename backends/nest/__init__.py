@@ -8,7 +8,8 @@ LIF becomes ``iaf_psc_delta``, CubaLIF (and LIF fed through receptors) becomes
 ``iaf_psc_exp_multisynapse`` with one port per current; the parameters are converted so that
 NEST's exact integration runs snnc's discrete update (:mod:`snnc.backends.nest.graph`).
 ``check`` reports what NEST cannot run: models without a NEST counterpart (E520), resets
-other than zero (E521), learning rules other than pair STDP (E522, :mod:`.rules`), a cycle
+other than zero (E521), learning rules other than pair and reward-modulated STDP (E522, :mod:`.rules`,
+:mod:`.dopamine`), a cycle
 faster than NEST's minimum delay (E523), a network whose estimated NEST memory exceeds
 this machine's (E525, :mod:`.memory`).
 

@@ -121,9 +121,11 @@ class NestConnection:
     post_index: np.ndarray | None = None
     weights: np.ndarray | None = None
     why_arrays: str = ""
-    #: NEST's stdp_synapse parameters of a plastic projection (rules.py), else empty
+    #: NEST's synapse parameters of a plastic projection (rules.py, dopamine.py), else empty
     synapse: dict = field(default_factory=dict)
     learning_rule: str = ""
+    #: NEST's plastic synapse model: stdp_synapse or stdp_dopamine_synapse
+    synapse_model: str = "stdp_synapse"
     scale: float = 1.0  # NEST's weight per unit of snnc's (a plastic connection's)
 
 
@@ -436,6 +438,7 @@ def stdp_synapses(graph: NestGraph, learning: dict, plan: Plan, net: Network,
             return False
         post.params["tau_minus"] = tau_minus
         c.synapse, c.learning_rule = stdp.synapse(h, float(scale)), stdp.rule
+        c.synapse_model = stdp.model
         c.scale = float(scale)
     return True
 

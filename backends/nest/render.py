@@ -130,6 +130,9 @@ class Printer:
             return None
         model = f"stdp_{len(self.models)}"
         self.models.append(model)
+        if c.synapse_model == "stdp_dopamine_synapse":
+            self.dopamine(c, model)
+            return model
         self.lines += [f"#   learns with rule {py_comment(c.learning_rule)}, recognised as pair "
                        "STDP in NEST's convention:",
                        "#   additive stdp_synapse (Wmax = w_max * weight scale, lambda = lr "
@@ -141,6 +144,26 @@ class Printer:
         self.lines += wrap(", ".join(f"{py(k)}: {number(v)}" for k, v in c.synapse.items())
                            + "})", "    ")
         return model
+
+    def dopamine(self, c: NestConnection, model: str) -> None:
+        """The comment, volume transmitter and CopyModel of a reward-modulated connection."""
+        delay, late = dopamine_delay(self.graph, c)
+        timing = f"{late} step{'' if late == 1 else 's'} after" if late else "with"
+        self.lines += [f"#   learns with rule {py_comment(c.learning_rule)}, recognised as "
+                       "reward-modulated STDP in NEST's convention:",
+                       "#   stdp_dopamine_synapse (A_plus, A_minus, b from the rule's "
+                       "expressions; Wmin, Wmax = the bounds;",
+                       "#   weights times the weight scale; tau_minus on the post neurons); its "
+                       "dopamine: the data's",
+                       "#   'reward' (spikes per step, run.py --input) through a parrot into a "
+                       "volume transmitter,",
+                       f"#   reaching the synapses {timing} the pre spikes of the same step "
+                       "(docs/nest.md, 'Reward-modulated STDP')",
+                       f"volume = dopamine_source({py(c.name)}, inputs.get('reward'), steps, "
+                       f"delay={delay})",
+                       f"nest.CopyModel('stdp_dopamine_synapse', {py(model)}, {{"]
+        self.lines += wrap(", ".join(["'volume_transmitter': volume"] + [
+            f"{py(k)}: {number(v)}" for k, v in c.synapse.items()]) + "})", "    ")
 
     def build(self) -> None:
         for x in self.graph.sources:
@@ -204,6 +227,15 @@ def wrap(text: str, lead: str, width: int = 96) -> list[str]:
     return lines + [lead + current]
 
 
+def dopamine_delay(graph: NestGraph, c: NestConnection) -> tuple[int, int]:
+    """(the parrot -> volume transmitter delay in steps, how many steps the dopamine of a step
+    reaches the synapses after its pre spikes). A pre spike of snnc's step n - d (d the
+    effective delay) is at the synapse at (n - d + 1 + o_pre) steps, NEST's time of the pre's
+    spike; the dopamine of step n leaves its parrot at (n + 2) steps (offset 1)."""
+    want = graph.node(c.pre).offset - c.snnc_delay - 1
+    return max(1, want), max(0, 1 - want)
+
+
 def plastic(graph: NestGraph) -> dict[str, dict]:
     """network.py's PLASTIC: what run.py needs to read (and replay) a plastic projection."""
     models = iter(f"stdp_{k}" for k in range(len(graph.connections)))
@@ -214,6 +246,7 @@ def plastic(graph: NestGraph) -> dict[str, dict]:
             out[c.name] = {"pre": c.pre, "post": c.post, "scale": c.scale,
                            "snnc_delay": c.snnc_delay, "delay": c.delay, "model": next(models),
                            "tau_minus": post.params["tau_minus"], "synapse": c.synapse,
+                           "synapse_model": c.synapse_model,
                            "synapses": f"synapses/{c.name}" if c.rule == "arrays" else None}
     return out
 

@@ -1,4 +1,7 @@
-"""Learning rules recognised, from their expressions, as NEST's pair STDP (``stdp_synapse``).
+"""Learning rules recognised, from their expressions, as NEST's pair STDP (``stdp_synapse``);
+:func:`plastic` also dispatches a rule with a reward signal to :mod:`.dopamine` (NEST's
+``stdp_dopamine_synapse``) and refuses a rule with a learning signal with what NEST's e-prop
+models compute instead (:func:`eprop_reason`, from NEST 3.10's e-prop headers).
 
 A rule is pair STDP when, in the typed rule IR (:mod:`snnc.ir.rules`), it has exactly one
 trace ``lowpass(pre.s, tau_plus[, c])`` and one ``lowpass(post.s, tau_minus[, c])`` with
@@ -20,6 +23,7 @@ constants chosen so that exp(-h/tau) is snnc's decay to the bit (under Euler int
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from snnc.diagnostics import Span
 from snnc.ir import rules as ir
@@ -45,6 +49,7 @@ class NotPairStdp(Exception):
 class PairStdp:
     """A rule instance as NEST's additive stdp_synapse (weights in snnc's units)."""
 
+    model: ClassVar[str] = "stdp_synapse"
     rule: str
     tau_plus: float  # s: NEST's exp(-h/tau_plus) is snnc's pre-trace decay
     tau_minus: float  # s: the post neuron's
@@ -110,14 +115,19 @@ class Expander(ir.Visitor[dict]):
     def visit_NeuronVar(self, node):
         if node.attribute == "s":
             return {(node.side,): 1.0}
-        raise NotPairStdp(f"{node.dotted}: NEST's stdp_synapse sees spikes only", node.span)
+        raise NotPairStdp(f"{node.dotted}: NEST's {self.model} sees spikes only", node.span)
 
     def visit_LetRef(self, node):
         return self.visit(self.lets[node.name])
 
+    model = "stdp_synapse"
+
     def generic(self, node):
-        raise NotPairStdp(f"'{type(node).__name__}' in a rule: NEST's stdp_synapse sees spikes "
-                          "and two traces only", node.span)
+        what = {"Weight": "the weight w", "Call": f"{getattr(node, 'name', '')}()",
+                "SignalRef": f"signal '{getattr(node, 'name', '')}'"}.get(
+            type(node).__name__, f"'{type(node).__name__}'")
+        raise NotPairStdp(f"{what} in dw: NEST's {self.model} sees spikes and their traces "
+                          "only", node.span)
 
     visit_Call = visit_Weight = visit_SignalRef = visit_PopulationVar = generic
     visit_PopulationRef = visit_NetState = generic
@@ -139,10 +149,12 @@ def constant(expander: Expander, expr: ir.Expr, what: str) -> float:
     return value.get((), 0.0)
 
 
-def spike_traces(instance: RuleInstance, expander: Expander) -> dict[str, tuple]:
-    """{'x' | 'y': (trace name, tau, impulse)} of a rule with one pre and one post spike trace."""
+def spike_traces(instance: RuleInstance, expander: Expander,
+                 traces: list | None = None) -> dict[str, tuple]:
+    """{'x' | 'y': (trace name, tau, impulse)} of a rule with one pre and one post spike trace
+    (``traces``: the rule's, or those given)."""
     found: dict[str, tuple] = {}
-    for trace in instance.rule.traces:
+    for trace in instance.rule.traces if traces is None else traces:
         value = trace.value
         source = value.args[0] if isinstance(value, ir.Call) and value.name == "lowpass" \
             else None
@@ -215,10 +227,63 @@ def recognise(net: Network, instance: RuleInstance) -> PairStdp:
                     a / high, b / a, high)
 
 
+#: the learning-signal generators of e-prop-like rules (a learning signal times an eligibility)
+LEARNING_SIGNALS = ("random_feedback", "symmetric_feedback", "readout_error", "local_readout",
+                    "exact_feedback", "backprop_through_time")
+
+
+def eprop_reason(instance: RuleInstance) -> str | None:
+    """Why NEST's e-prop models do not run an e-prop-like rule (a learning signal times an
+    eligibility), from NEST 3.10's eprop_iaf.h, eprop_readout.h and eprop_synapse.h; None for
+    a rule without a learning signal."""
+    rule = instance.rule
+    signal = next((s for s in rule.signals if s.generator.kind in LEARNING_SIGNALS), None)
+    if signal is None:
+        return None
+    reads_surrogate = any(isinstance(node, ir.Call) and node.name == "surrogate"
+                          for expr in rule.expressions() for node in ir.walk(expr))
+    head = (f"e-prop (its learning signal '{signal.name}' = {signal.generator.kind} times an "
+            "eligibility), which NEST runs only on its own models (eprop_iaf, eprop_readout, "
+            "eprop_synapse, eprop_learning_signal_connection), and they compute other "
+            "expressions: ")
+    if not reads_surrogate:
+        return head + ("eprop_readout's gradient is L_j^t zbar_i^(t-1), the pre trace a step "
+                       "behind the learning signal, fed to NEST's weight optimizer at the next "
+                       "pre spike; snnc's rule multiplies the signal by this step's trace")
+    return head + (
+        "eprop_synapse applies L_j^t ebar_ji^(t-1) with ebar = kappa ebar + (1 - kappa) "
+        "psi_j^(t-1) zbar_i^(t-2), the eligibility filtered by the readout's kernel kappa "
+        "and a step (psi) and two steps (zbar) behind the learning signal, plus a firing-rate "
+        "regularisation c_reg (f_ema - f_target) ebar, with NEST's own surrogate functions, on "
+        "eprop_iaf neurons that reset by subtracting V_th one step after a spike (or "
+        "eprop_iaf_psc_delta, reset at the spike, with the same filtered and lagged gradient); "
+        "snnc's rule multiplies the signal by surrogate(post.v) and the pre trace of the same "
+        "step, and snnc's neurons reset in the spike's step")
+
+
+def recognise_rule(net: Network, instance: RuleInstance):
+    """PairStdp or DopamineStdp of ``instance``; raises NotPairStdp (with what the rule was
+    read as) otherwise."""
+    from snnc.backends.nest import dopamine
+    reason = eprop_reason(instance)
+    if reason is not None:
+        raise NotPairStdp(reason, instance.rule.span,
+                          hint="compile with --no-learn (or --weights) and train with snnc")
+    if instance.rule.signals:
+        try:
+            return dopamine.recognise(net, instance)
+        except NotPairStdp as why:
+            raise NotPairStdp(f"not NEST's reward-modulated STDP (stdp_dopamine_synapse): {why}",
+                              why.span, why.hint) from None
+    try:
+        return recognise(net, instance)
+    except NotPairStdp as why:
+        raise NotPairStdp(f"not NEST's pair STDP: {why}", why.span, why.hint) from None
+
 
 def plastic(plan, net: Network, diag) -> dict:
-    """{projection: PairStdp} of the plan's learning projections; E522 for a rule that is not
-    NEST's pair STDP, naming the rule and why."""
+    """{projection: PairStdp | DopamineStdp} of the plan's learning projections; E522 for a
+    rule that NEST's synapses do not run, naming the rule and why."""
     found = {}
     for p in plan.projections:
         if not p.learning:
@@ -226,14 +291,15 @@ def plastic(plan, net: Network, diag) -> dict:
         instances = net.projection(p.name).rules
         if len(instances) > 1:
             diag.error("E522", net.projection(p.name).span, f"projection '{p.name}' learns with "
-                       f"{len(instances)} rules: NEST's stdp_synapse is one rule",
-                       hint="one pair-STDP rule (stdp_nest), or --no-learn")
+                       f"{len(instances)} rules: a NEST synapse runs one rule",
+                       hint="one rule (stdp_nest or rstdp_nest), or --no-learn")
             continue
         try:
-            found[p.name] = recognise(net, instances[0])
+            found[p.name] = recognise_rule(net, instances[0])
         except NotPairStdp as why:
             diag.error("E522", why.span or instances[0].span,
-                       f"rule '{instances[0].name}' on projection '{p.name}' is not NEST's pair "
-                       f"STDP: {why}", hint=why.hint or "the NEST backend maps pair STDP "
-                       "(stdp_nest) onto stdp_synapse; compile with --no-learn (or --weights)")
+                       f"rule '{instances[0].name}' on projection '{p.name}' is {why}",
+                       hint=why.hint or "the NEST backend maps pair STDP (stdp_nest) onto "
+                       "stdp_synapse and reward-modulated STDP (rstdp_nest) onto "
+                       "stdp_dopamine_synapse; compile with --no-learn (or --weights)")
     return found
