@@ -118,11 +118,16 @@ class LavaBackend(Backend):
                             "that are sums of products of traces, w and constants")
             return None
         for r in rule.roundings:
+            spikes = r.what == "x0 * y0"
             diag.warning("W513", instance.span, f"rule '{rule.rule}' on '{rule.projection}': the "
-                         f"constant of {r.what} is rounded from {r.exact:.6g} to "
-                         f"{r.rendered:.6g} ({100 * r.relative_error:.2g} %)",
+                         f"constant of {r.what}{' (pre.s * post.s of one step)' if spikes else ''}"
+                         f" is rounded from {r.exact:.6g} to {r.rendered:.6g} "
+                         f"({100 * r.relative_error:.2g} %)",
                          hint="Loihi's rule constants are m * 2^e with m in [-8, 7] and e in "
-                              "[-7, 8]; a product with a trace of its own is exact")
+                              "[-7, 8]; " + ("x0 * y0 has no trace to carry its constant: choose "
+                                             "the rule's constants so that it is m * 2^e"
+                                             if spikes else
+                                             "a product with a trace of its own is exact"))
         return rule
 
     def emit(self, net: Network) -> dict[str, str | bytes]:

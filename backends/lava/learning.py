@@ -5,14 +5,18 @@ the spikes: each pre trace ``x_k <- exp(-1/x_k_tau) x_k + x_k_impulse s_pre`` (t
 reaches the synapse), each post trace ``y_k`` likewise with the post spikes, then
 ``w <- w + dw`` where ``dw`` is a sum of products, each with one dependency (``x0`` a pre spike,
 ``y0`` a post spike, ``u0`` every step), constants ``m 2^e`` (m in [-8, 7], e in [-7, 8]),
-traces ``x1, x2, y1, y2, y3`` and the weight ``w``. The traces in a product are read after this
-step's update, as snnc's rules read them.
+traces ``x1, x2, y1, y2, y3``, the weight ``w`` and the spikes ``x0``, ``y0`` as factors (Loihi's
+"x0 + C" and "y0 + C": ``x0 * y0`` is a pre and a post spike of the same step, as in
+``stdp_nest``; Lava 0.10.0's floating-point model lacks these factors, so the program's
+``models.py`` adds them). The traces in a product are read after this step's update, as
+snnc's rules read them.
 
 A rule translates when it is such a sum after expansion: its traces are ``lowpass`` filters of
 ``pre.s`` or ``post.s`` with constant time constants, each update is a polynomial in the
-traces, ``w`` and constants, with at most one spike factor (its trigger); a call of a function
-that the sum-of-products engine cannot evaluate (``RuleFunction.runs_on("sum_of_products")`` in
-:data:`snnc.functions.RULE_FUNCTIONS`) is refused. The rule is read in the typed rule IR
+traces, ``w``, constants and the spikes (a spike is 0 or 1: its powers are itself); a call of a
+function that the sum-of-products engine cannot evaluate
+(``RuleFunction.runs_on("sum_of_products")`` in :data:`snnc.functions.RULE_FUNCTIONS`) is
+refused. The rule is read in the typed rule IR
 (:mod:`snnc.ir.rules`). The time constant of a trace becomes ``tau / dt`` steps under exact
 integration (Lava's ``exp(-1/tau)`` is then snnc's decay) and ``-1 / log(1 - dt/tau)`` under
 Euler. The learning rate and the
@@ -36,6 +40,8 @@ from snnc.units import Quantity
 MANTISSA = range(-8, 8)
 EXPONENT = range(-7, 9)
 PRE_SLOTS, POST_SLOTS = ("x1", "x2"), ("y1", "y2", "y3")
+#: the spikes of this step as factors: the dependencies x0 (pre) and y0 (post)
+SPIKES = ("x0", "y0")
 #: the learning engine this backend targets (see ``RuleFunction.engines``)
 ENGINE = "sum_of_products"
 
@@ -211,10 +217,12 @@ class Expander(ir.Visitor[dict]):
 
 
 def multiply(a: dict, b: dict) -> dict:
+    """The product of two expansions. A spike is 0 or 1, so a spike factor counts once
+    (``pre.s * pre.s`` is ``pre.s``, as ``x0 * x0`` is ``x0`` on the engine)."""
     out: dict[tuple[str, ...], float] = {}
     for ka, va in a.items():
         for kb, vb in b.items():
-            key = tuple(sorted(ka + kb))
+            key = tuple(sorted(ka + tuple(f for f in kb if f not in SPIKES or f not in ka)))
             out[key] = out.get(key, 0.0) + va * vb
     return out
 
@@ -328,10 +336,6 @@ def sum_of_products(expander: Expander, instance: RuleInstance,
                 raise NotExpressible(f"trigger 'on {side}'", update.span)
             terms = multiply(terms, {("x0" if side == "pre" else "y0",): 1.0})
         for key, value in terms.items():
-            spikes = [f for f in key if f in ("x0", "y0")]
-            if len(spikes) > 1:
-                raise NotExpressible("a product with both pre and post spikes (or a spike "
-                                     "squared): each product has one trigger", update.span)
             powers = key.count("w")
             products[key] = products.get(key, 0.0) + rate * value * scale ** (1 - powers)
     return products
@@ -362,8 +366,8 @@ def render_dw(products: dict[tuple[str, ...], float],
         for f in key:
             if f in by_slot:
                 value *= by_slot[f].sign / (by_slot[f].gain or 1.0)
-        factors = [f for f in key if f not in ("x0", "y0")] + [f for f in key if f in ("x0", "y0")]
-        if not any(f in ("x0", "y0") for f in key):
+        factors = [f for f in key if f not in SPIKES] + [f for f in key if f in SPIKES]
+        if not any(f in SPIKES for f in key):
             factors.append("u0")
         if math.isclose(abs(value), 1.0, rel_tol=1e-12):
             parts.append(("-" if value < 0 else "") + " * ".join(factors))

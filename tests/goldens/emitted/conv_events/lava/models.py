@@ -3,8 +3,11 @@
 Loihi saturates a plastic weight at the ends of its range; Lava 0.10.0's floating-point
 LearningDense model never bounds it. `BoundedLearningDenseFloat` is that model with the rule's
 `bounds` applied after every update (`snnc_bounds` of the process), as the reference simulator
-and the chip do. `PyLifRefractoryModelBitAcc` is the fixed-point LIFRefractory model that Lava
-0.10.0 lacks.
+and the chip do. Loihi's learning engine also takes a spike as a factor of a product (`x0 * y0`:
+a pre and a post spike of the same step), which Lava 0.10.0's fixed-point model computes and
+its floating-point model refuses ("Unknown Factor"); `SpikeFactorApplierFloat` evaluates it as
+the fixed-point model does. `PyLifRefractoryModelBitAcc` is the fixed-point LIFRefractory model
+that Lava 0.10.0 lacks.
 
 Reading a Var back from Lava's runtime moves one element per message, which takes minutes for
 the spike trains of a large population; `SpikeRecorder` instead saves what it received to a
@@ -14,6 +17,7 @@ the spike trains of a large population; `SpikeRecorder` instead saves what it re
 import numpy as np
 
 from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.learning.learning_rule_applier import LearningRuleApplierFloat
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
@@ -27,10 +31,26 @@ from lava.proc.lif.models import AbstractPyLifModelFixed
 from lava.proc.lif.process import LIFRefractory
 
 
+class SpikeFactorApplierFloat(LearningRuleApplierFloat):
+    """Lava's floating-point rule applier with the spike factors x0 and y0 (0 or 1 in the
+    epoch, the arrays the model passes as 'x0' [1, pre] and 'y0' [post, 1])."""
+
+    @staticmethod
+    def _extract_factor_str(factor, dep):
+        if factor.state_var not in ("x0", "y0"):
+            return LearningRuleApplierFloat._extract_factor_str(factor, dep)
+        if factor.has_const():
+            return f"({factor.state_var} + ({factor.const}))"
+        return factor.state_var
+
+
 @implements(proc=LearningDense, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
 class BoundedLearningDenseFloat(PyLearningDenseModelFloat):
+    def _create_learning_rule_applier(self, product_series):
+        return SpikeFactorApplierFloat(product_series)
+
     def _saturate_synaptic_variable(self, name, values):
         values = super()._saturate_synaptic_variable(name, values)
         bounds = self.proc_params.get("snnc_bounds")

@@ -15,6 +15,12 @@ after another in one Lava process graph, its state set back to the initial value
 With labels ('label') and a loss in the program, the accuracy is printed and saved ('accuracy',
 'prediction' [samples]), decided as `snnc train` decides: the argmax of the loss's readout reduced
 over time as the loss reduces it (summed over time for a per-step loss).
+
+-o: the output file ('.npz' is appended when missing, as numpy does), checked before anything
+runs: an existing folder, or a file in a folder that does not exist or cannot be written, is
+refused. It is written at the end, atomically (a temporary file in the same folder renamed over
+it), so a failed run leaves no partial file and an existing one as it was. Every mistake in the
+command line or the data is one line 'run.py: error: ...' and exit status 1.
 """
 
 import argparse
@@ -140,13 +146,13 @@ def read_data(path, split, network):
     '<name>' (the layout of snnc train: '<split>.label' becomes 'label')."""
     try:
         archive = np.load(path, allow_pickle=False)
+        if not hasattr(archive, "files"):
+            raise Problem(f"--input: {path!r} is a single array; give an .npz with one array "
+                          "per input")
+        with archive:
+            arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise Problem(f"--input: cannot read {path!r} as .npz ({error})") from None
-    if not hasattr(archive, "files"):
-        raise Problem(f"--input: {path!r} is a single array; give an .npz with one array per "
-                      "input")
-    with archive:
-        arrays = {key: archive[key] for key in archive.files}
     layout = [s for s in SPLITS if any(key.startswith(s + ".") for key in arrays)]
     wanted = [name for name, (kind, _, _) in network.SOURCES.items() if kind == "data"]
     if split is None:
@@ -209,6 +215,9 @@ def sizes(inputs, labels, args):
             raise Problem(f"--input: input {name!r} has {array.shape[0]} steps; {steps} are "
                           "simulated (pass --steps with at most that many)")
     counts = sorted({a.shape[1] for a in inputs.values()} - {1})
+    if labels is not None and np.ndim(labels) != 1:
+        raise Problem(f"--input: 'label' must hold one class index per sample, not an array of "
+                      f"shape {list(np.shape(labels))}")
     if len(counts) > 1:
         raise Problem(f"--input: the inputs have different numbers of samples ({counts})")
     if labels is not None and counts and len(labels) != counts[0]:
@@ -279,14 +288,48 @@ def arguments(argv):
     parser.add_argument("--record", help="comma-separated '<population>.s|v' (default: the "
                                          "program's record statements)")
     parser.add_argument("-o", "--output", default="recording.npz")
-    args = parser.parse_args(argv)
-    if args.split is not None and args.input is None:
-        parser.error("--split reads a data file: give --input DATA.npz")
-    return args
+    return parser.parse_args(argv)
+
+
+def output_path(path):
+    """The output file, with '.npz' appended as numpy does; refused before anything runs when
+    it is a folder, or its folder does not exist or cannot be written."""
+    if not path:
+        raise Problem("-o: give a file name (e.g. recording.npz)")
+    given, path = path, path if path.endswith(".npz") else path + ".npz"
+    for name in (given, path):
+        if os.path.isdir(name):
+            raise Problem(f"-o: {name!r} is a folder; give a file name (e.g. "
+                          f"{os.path.join(name, 'recording.npz')})")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise Problem(f"-o: {folder!r} is a file, not a folder")
+    if not os.path.isdir(folder):
+        raise Problem(f"-o: the folder {folder!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path)
+                                          and not os.access(path, os.W_OK)):
+        raise Problem(f"-o: {path!r} cannot be written (permission denied)")
+    return path
+
+
+def write_npz(path, arrays):
+    """Write `arrays` to `path` atomically: a temporary file in the same folder, renamed over
+    it (an interrupted or failed write leaves no partial file and a previous one as it was)."""
+    temporary = f"{path}.{os.getpid()}.tmp.npz"
+    try:
+        np.savez(temporary, **arrays)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise Problem(f"-o: cannot write {path!r} ({error.strerror or error})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def prepare(args, network):
     """(steps, samples, inputs, record, readout key, labels) of the command line."""
+    if args.split is not None and args.input is None:
+        raise Problem("--split reads a data file: give --input DATA.npz")
     arrays = read_data(args.input, args.split, network) if args.input else {}
     inputs = data_spikes(arrays, args.input, network)
     labels = arrays.get("label")
@@ -306,24 +349,25 @@ def main(argv=None):
     sys.path.insert(0, HERE)
     import network
     try:
+        output = output_path(args.output)
         steps, samples, inputs, record, key, labels = prepare(args, network)
         start = time.perf_counter()
         out = run(steps, inputs, args.precision, record, samples)
+        seconds = time.perf_counter() - start
+        print(f"{samples} sample{'s' if samples > 1 else ''} of {steps} steps in "
+              f"{args.precision} ({seconds:.1f} s)")
+        if key is not None:
+            out["prediction"] = predict(out[key], network.LOSS["reduction"])
+            correct = int((out["prediction"] == labels).sum())
+            out["accuracy"] = np.array(correct / samples)
+            split = f" {args.split}" if args.split else ""
+            print(f"  accuracy {100 * correct / samples:.1f} % ({correct:,} of {samples:,}"
+                  f"{split} samples, readout {key})")
+        write_npz(output, out)
     except (Problem, ValueError, KeyError) as error:
         print(f"run.py: error: {error}", file=sys.stderr)
         return 1
-    seconds = time.perf_counter() - start
-    print(f"{samples} sample{'s' if samples > 1 else ''} of {steps} steps in {args.precision} "
-          f"({seconds:.1f} s)")
-    if key is not None:
-        out["prediction"] = predict(out[key], network.LOSS["reduction"])
-        correct = int((out["prediction"] == labels).sum())
-        out["accuracy"] = np.array(correct / samples)
-        split = f" {args.split}" if args.split else ""
-        print(f"  accuracy {100 * correct / samples:.1f} % ({correct:,} of {samples:,}{split} "
-              f"samples, readout {key})")
-    np.savez(args.output, **out)
-    print(f"  recordings: {args.output} ({', '.join(record)})")
+    print(f"  recordings: {output} ({', '.join(record)})")
     return 0
 
 
