@@ -1,0 +1,96 @@
+"""The emitted NEST run.py refuses a user's mistake with one line 'run.py: error: ...' and exit
+status 1, never a traceback, and leaves the folder as it was: the output (-o) is checked before
+NEST builds anything ('.npz' appended as numpy does; an existing folder, a missing folder or a
+file standing for a folder refused) and written through a temporary file renamed over it; the
+data (--input, --steps, --replay) is checked before the run."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.nest.conftest import snnc
+
+PROGRAM = """network tiny {
+  dt = 1 ms
+  seed = 1
+}
+input units[4]
+population hidden: LIF[3] {
+  tau_mem = 20 ms
+  threshold = 1
+  reset = zero
+}
+units -> hidden: dense { weight = 0.6 }
+record hidden.s
+"""
+PREVIOUS = b"an earlier recording"
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory) -> pathlib.Path:
+    folder = tmp_path_factory.mktemp("nest-run-errors")
+    (folder / "tiny.snn").write_text(PROGRAM)
+    result = snnc("compile", str(folder / "tiny.snn"), "--emit", "nest", "-o",
+                  str(folder / "prog"))
+    assert result.returncode == 0, result.stderr
+    return folder / "prog"
+
+
+def snapshot(folder: pathlib.Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<folder>"
+            for p in sorted(folder.rglob("*")) if "__pycache__" not in p.parts}
+
+
+def run(program: pathlib.Path, work: pathlib.Path, *args: str):
+    return subprocess.run([sys.executable, str(program / "run.py"), *args], cwd=work,
+                          capture_output=True, text=True)
+
+
+def data(work: pathlib.Path, name: str = "data.npz", steps: int = 20, **arrays) -> str:
+    rng = np.random.default_rng(0)
+    arrays = arrays or {"units": rng.random((steps, 4)) < 0.3}
+    np.savez(work / name, **arrays)
+    return name
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "out"], "-o: 'out' is a folder"),
+    (["-o", "out.npz"], "-o: 'out.npz' is a folder"),
+    (["-o", "missing/recording.npz"], "does not exist; create it first"),
+    (["-o", "plain.txt/recording.npz"], "is a file, not a folder"),
+    (["--steps", "0"], "give a positive --steps"),
+    (["--input", "absent.npz"], "--input: cannot read 'absent.npz'"),
+    (["--input", "plain.txt"], "--input: cannot read 'plain.txt'"),
+    (["--input", "wrong.npz"], "input 'units' must hold spikes (0 or 1) of shape [steps, 4]"),
+    (["--input", "data.npz", "--steps", "50"], "input 'units' has fewer than 50 steps"),
+    (["--replay", "data.npz"], "--replay: the network has no plastic projection"),
+])
+def test_a_mistake_is_one_line_and_changes_nothing(program, tmp_path, args, message):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out.npz").mkdir()
+    (tmp_path / "plain.txt").write_text("not a folder")
+    (tmp_path / "recording.npz").write_bytes(PREVIOUS)
+    data(tmp_path)
+    data(tmp_path, "wrong.npz", units=np.full((20, 5), 2))
+    before = snapshot(tmp_path)
+    result = run(program, tmp_path, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("run.py: error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_the_output_gets_npz_appended_and_replaces_an_earlier_file(program, tmp_path):
+    (tmp_path / "rec.npz").write_bytes(PREVIOUS)
+    result = run(program, tmp_path, "--input", data(tmp_path), "-o", "rec")
+    assert result.returncode == 0, result.stderr
+    assert "recordings: rec.npz (hidden.s)" in result.stdout
+    with np.load(tmp_path / "rec.npz") as out:
+        assert out["hidden.s"].shape == (20, 1, 3) and int(out["steps"]) == 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npz", "rec.npz"]
