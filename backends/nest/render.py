@@ -251,6 +251,16 @@ def plastic(graph: NestGraph) -> dict[str, dict]:
     return out
 
 
+def loss_of(net) -> dict | None:
+    """network.py's LOSS: the program's first loss (the one ``snnc run`` and ``snnc train``
+    decide the class with): kind, population, variable, reduction; None without one."""
+    if net is None or not net.losses:
+        return None
+    loss = net.losses[0]
+    return {"kind": loss.kind, "population": loss.population, "variable": loss.variable,
+            "reduction": loss.reduction}
+
+
 def render_program(graph: NestGraph, plan: Plan, record: dict[str, int], source_file: str,
                    version: str, default_steps: int | None, poisson: str,
                    connectivity: str) -> dict[str, str | bytes]:
@@ -271,7 +281,8 @@ def render_program(graph: NestGraph, plan: Plan, record: dict[str, int], source_
         sources={x.name: x.kind for x in graph.sources},
         models=sorted({x.model for x in graph.populations}),
         rules=sorted({c.rule for c in graph.connections}),
-        delivery=plan.delivery, uses_data=bool(printer.data), plastic=plastic(graph))
+        delivery=plan.delivery, uses_data=bool(printer.data), plastic=plastic(graph),
+        loss=loss_of(plan.net))
     env = templates("snnc.backends.nest")
     files = {name: env.get_template(name + ".j2").render(**context)
              for name in ("network.py", "run.py", "README.md")}
