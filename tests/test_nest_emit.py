@@ -256,3 +256,27 @@ def test_pair_stdp_in_nests_convention_becomes_stdp_synapse(tmp_path):
                         "x -> a: dense {\n  weight = 0.05\n  learn stdp_nest()\n}\n",
                         connectivity="exact")
     assert graph is not None and graph.sources[0].parrots and graph.sources[0].offset >= 1
+
+
+def test_a_projection_beyond_one_virtual_process_is_a_warning_and_its_own_model(monkeypatch):
+    """NEST 3.10 holds at most 2^27 - 2 connections per synapse model and virtual process:
+    W526 names the threads x ranks a larger projection needs; every static projection gets its
+    own copy of static_synapse, so that two projections do not share the limit."""
+    text = """
+population exc: LIF[2000000] { reset = zero }
+population inh: LIF[500000] { reset = zero }
+exc -> exc: fixed_fan_in(k = 70) { weight = 0.1 }
+exc -> inh: fixed_fan_in(k = 64) { weight = 0.1 }
+"""
+    monkeypatch.setenv("SNNC_MEMORY_LIMIT", "100G")  # NEST's estimate: ~9 GB
+    net = compile_text(HEAD + text)
+    diag = Diagnostics()
+    backend = NestBackend(record_neurons=1)
+    backend.check(net, diag)
+    [warning] = [d for d in diag.items if d.code == "W526"]
+    assert "projection 'exc->exc' has 140,000,000 synapses" in warning.message
+    assert "--threads 2" in warning.hint and not diag.has_errors
+    network_py = backend.emit(net)["network.py"]
+    assert "SYNAPSES = {'exc->exc': 140000000, 'exc->inh': 32000000}" in network_py
+    assert network_py.count("nest.CopyModel('static_synapse', 'static_") == 2
+    assert "'synapse_model': 'static_1'" in network_py

@@ -44,6 +44,24 @@ def neuron_count(value: str | int) -> int:
     return count
 
 
+#: NEST 3.10's limit on connections per synapse model and virtual process (2^27 - 2)
+MAX_CONNECTIONS = 134_217_726
+
+
+def warn_virtual_processes(net: Network, diag: Diagnostics) -> None:
+    """W526 for a projection with more synapses than one NEST virtual process holds per
+    synapse model: the program needs that many threads x ranks (run.py says so too)."""
+    for projection in net.projections():
+        count = net.synapse_count(projection)
+        if count is not None and count > 0.99 * MAX_CONNECTIONS:
+            need = -(-count // int(0.99 * MAX_CONNECTIONS))
+            diag.warning("W526", projection.span, f"projection '{projection.name}' has "
+                         f"{count:,} synapses: NEST 3.10 stores at most {MAX_CONNECTIONS:,} per "
+                         "synapse model on one virtual process (a thread of an MPI rank)",
+                         hint=f"run the program with at least {need} virtual processes "
+                              f"(run.py --threads {need}, or threads x mpirun ranks)")
+
+
 @dataclass
 class NestBackend(Backend):
     name: ClassVar[str] = "nest"
@@ -79,6 +97,7 @@ class NestBackend(Backend):
                 raise ValueError(f"record_neurons: {error}") from None
         if not check_nest_fits(net, diag, record_neurons=self.record_neurons):  # E525, before any synapse is drawn
             return
+        warn_virtual_processes(net, diag)
         graph = self.graph(net, diag)
         populations = {x.name for x in graph.populations} if graph is not None else set()
         for r in net.records:

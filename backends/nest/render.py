@@ -31,6 +31,7 @@ class Printer:
         self.lines: list[str] = []
         self.data: dict[str, np.ndarray] = {}
         self.models: list[str] = []
+        self.statics = 0
 
     def source(self, x: NestSource) -> None:
         name = py(x.name)
@@ -93,7 +94,7 @@ class Printer:
         pre, post = f"nodes[{py(c.pre)}]", f"nodes[{py(c.post)}]"
         receptor = f", receptor={c.receptor}" if c.receptor else ""
         delay = f"{c.delay} * RESOLUTION"
-        model = self.stdp(c)
+        model = self.stdp(c) or self.static(c)
         if c.rule == "arrays":
             why = f" ({py_comment(c.why_arrays)})" if c.why_arrays else ""
             self.lines.append(f"#   snnc's own synapses{why}: synapses/ in network.npz")
@@ -123,6 +124,17 @@ class Printer:
         self.lines.append(f"nest.Connect({pre}, {post},")
         self.lines += wrap(mapping(conn) + ",", "             ")
         self.lines += wrap(mapping(syn) + ")", "             ")
+
+    def static(self, c: NestConnection) -> str:
+        """A static projection's own copy of static_synapse: NEST 3.10 stores at most
+        MAX_CONNECTIONS connections per synapse model on a virtual process, so projections that
+        share one would share that limit."""
+        model = f"static_{self.statics}"
+        self.statics += 1
+        self.lines += ["#   its own synapse model (NEST's limit on connections is per model and "
+                       "virtual process)",
+                       f"nest.CopyModel('static_synapse', {py(model)})"]
+        return model
 
     def stdp(self, c: NestConnection) -> str | None:
         """For a plastic connection: the comment and CopyModel of its stdp_synapse; its name."""
@@ -269,6 +281,8 @@ def render_program(graph: NestGraph, plan: Plan, record: dict[str, int], source_
     printer.build()
     nodes = [*graph.sources, *graph.populations]
     context = dict(
+        synapses={c.name: plan.net.synapse_count(plan.net.projection(c.name))
+                  for c in graph.connections},
         graph=graph, version=version, source_file=source_file,
         body="\n".join("    " + line if line else "" for line in printer.lines),
         record=record, default_steps=default_steps, poisson=poisson,

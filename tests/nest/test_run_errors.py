@@ -6,6 +6,7 @@ data (--input, --steps, --replay) is checked before the run."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -160,3 +161,20 @@ def test_a_learning_program_runs_one_sample_only(tmp_path):
     assert result.stderr.startswith("run.py: error: this program learns (x->a); a run of several "
                                     "samples needs the inference program"), result.stderr
     assert not (tmp_path / "rec.npz").exists()
+
+
+def test_too_few_virtual_processes_for_a_projection_is_refused_before_building(tmp_path):
+    """A projection of 140 million synapses needs two NEST virtual processes (NEST 3.10's
+    limit per synapse model and virtual process): run.py says so before building anything."""
+    (tmp_path / "big.snn").write_text(
+        "network big {\n  dt = 1 ms\n}\npopulation exc: LIF[2000000] { reset = zero }\n"
+        "exc -> exc: fixed_fan_in(k = 70) { weight = 0.01 }\n")
+    result = subprocess.run([sys.executable, "-m", "snnc", "compile", str(tmp_path / "big.snn"),
+                             "--emit", "nest", "--record-neurons", "1", "-o",
+                             str(tmp_path / "prog")], capture_output=True, text=True,
+                            env={**os.environ, "SNNC_MEMORY_LIMIT": "100G"})
+    assert result.returncode == 0 and "warning[W526]" in result.stderr, result.stderr
+    result = run(tmp_path / "prog", tmp_path, "--steps", "5", "-o", "out.npz")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "run with at least 2 virtual processes (--threads 2" in result.stderr
+    assert not (tmp_path / "out.npz").exists()
