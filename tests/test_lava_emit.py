@@ -346,7 +346,7 @@ def test_rounded_constants_are_warnings_and_quantization_is_summarised(capsys, t
     assert status == 0
     assert "decay.snn:16:9: warning[W513]" in text
     assert "rounded from -0.3 to -0.3125 (4.2 %)" in text
-    assert "fixed point: not available (learning on x->p" in text
+    assert "1 learning rule with integer traces and stochastic rounding" in text
     status, text = run(capsys, "compile", str(EXAMPLES / "balanced_ei.snn"), "--emit", "lava",
                        "-o", str(tmp_path / "ei"))
     assert status == 0

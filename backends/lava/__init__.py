@@ -21,7 +21,7 @@ import numpy as np
 
 from snnc.backends.base import Backend, delivery_option, mapping_option
 from snnc.backends.lava.cores import read_cores
-from snnc.backends.lava.graph import LavaGraph, build_graph
+from snnc.backends.lava.graph import LavaGraph, ThirdFactor, build_graph
 from snnc.backends.lava.learning import LoihiRule, NotExpressible, translate
 from snnc.backends.lava.quantize import quantize
 from snnc.backends.lava.render import render_program
@@ -73,6 +73,8 @@ class LavaBackend(Backend):
             rule = self.learning_rule(net, projection, blocks, reports, profile, diag)
             for block in blocks:
                 block.rule = rule
+            if rule is not None and rule.third is not None:
+                attach_third_factor(graph, blocks, rule, projection, diag)
         return None if diag.has_errors else graph
 
     @staticmethod
@@ -114,20 +116,19 @@ class LavaBackend(Backend):
         except NotExpressible as error:
             diag.error("E513", error.span or instance.span, f"rule '{instance.name}' on "
                        f"'{projection.name}' cannot run on Loihi's learning engine: {error}",
-                       hint="write the rule as lowpass traces of pre.s/post.s and updates "
-                            "that are sums of products of traces, w and constants")
+                       hint=error.hint or "write the rule as lowpass traces of pre.s/post.s, "
+                       "at most one lowpass of a product (the tag) and updates that are sums "
+                       "of products of traces, the tag, the third factor, w and constants")
             return None
         for r in rule.roundings:
             spikes = r.what == "x0 * y0"
+            what = r.what if r.what.startswith("decay") else f"constant of {r.what}"
             diag.warning("W513", instance.span, f"rule '{rule.rule}' on '{rule.projection}': the "
-                         f"constant of {r.what}{' (pre.s * post.s of one step)' if spikes else ''}"
+                         f"{what}{' (pre.s * post.s of one step)' if spikes else ''}"
                          f" is rounded from {r.exact:.6g} to {r.rendered:.6g} "
                          f"({100 * r.relative_error:.2g} %)",
                          hint="Loihi's rule constants are m * 2^e with m in [-8, 7] and e in "
-                              "[-7, 8]; " + ("x0 * y0 has no trace to carry its constant: choose "
-                                             "the rule's constants so that it is m * 2^e"
-                                             if spikes else
-                                             "a product with a trace of its own is exact"))
+                              "[-7, 8]; " + rounding_hint(r, spikes))
         return rule
 
     def emit(self, net: Network) -> dict[str, str | bytes]:
@@ -160,6 +161,40 @@ class LavaBackend(Backend):
             return []
         from snnc.backends.lava.report import quantization_summary
         return [quantization_summary(json.loads(files["quantization.json"]))]
+
+
+def rounding_hint(rounding, spikes: bool) -> str:
+    """How to avoid a rounding of a rule constant."""
+    if rounding.hint:
+        return rounding.hint
+    if spikes:
+        return "x0 * y0 has no trace to carry its constant: choose the rule's constants so " \
+               "that it is m * 2^e"
+    return "a product with a trace of its own is exact"
+
+
+def attach_third_factor(graph: LavaGraph, blocks, rule: LoihiRule, projection,
+                        diag: Diagnostics) -> None:
+    """Make the post groups of a three-factor rule the program's ThirdFactor neurons (they
+    send y1 and y2); one such rule per post group (the neuron has one y1 and one y2)."""
+    post = rule.post_trace
+    for block in blocks:
+        wanted = ThirdFactor(rule.signal, rule.third.gain or 1.0, rule.post_decay or 0.0,
+                             post.impulse if post else 0.0, rule.rule, projection.name,
+                             block.name, rule.y3_factor or 0.0)
+        group = next(g for g in graph.groups if g.name == block.post)
+        if group.third is not None and group.third.projection != projection.name:
+            diag.error("E513", projection.span, f"'{projection.post}' is the post population "
+                       f"of two three-factor rules ('{group.third.projection}' and "
+                       f"'{projection.name}'); its neurons send one set of post traces and one "
+                       "third factor", hint="learn with a third factor on one projection into "
+                                            "each population")
+            return
+        if group.third is None:
+            for c in graph.connections:
+                if c.post == group.name and c.port == "a_in":
+                    c.port = "a_in_0"  # the program's model numbers its input ports
+        group.third = wanted
 
 
 BACKEND = LavaBackend

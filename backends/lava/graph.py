@@ -49,6 +49,20 @@ RESETS = ("zero", "subtract", "none")
 
 
 @dataclass
+class ThirdFactor:
+    """What a post neuron sends to its three-factor learning connections."""
+
+    signal: str  # the generator of the third factor (reward)
+    gain: float  # y2 = gain * third factor
+    y1_decay: float  # the post trace y1 <- y1_decay y1 + y1_impulse s (0, 0: none)
+    y1_impulse: float
+    rule: str  # the rule and projection it serves, for messages
+    projection: str
+    connection: str  # a connection of the rule into the group (its fixed-point rule)
+    y3_factor: float = 0.0  # y3 = y3_factor * y2 (a tag read through y3), else 0
+
+
+@dataclass
 class NeuronGroup:
     """One Lava LIF process: the neurons ``indices`` of population ``population``."""
 
@@ -67,6 +81,9 @@ class NeuronGroup:
     extra_du: tuple[float, ...] = ()  # du of the currents after the first
     reset: str = "zero"  # zero (Lava's reset to 0), subtract or none (SubtractLIF<k>)
     v_sub: np.ndarray | None = None  # per neuron, subtracted after a spike (reset != zero)
+    #: the post neuron of a three-factor rule (ThirdFactor<...>): y1 (the rule's post trace,
+    #: decay and impulse) and y2 (the third factor times gain) sent to the learning connection
+    third: ThirdFactor | None = None
 
     @property
     def size(self) -> int:
@@ -80,12 +97,14 @@ class NeuronGroup:
     @property
     def generated(self) -> bool:
         """Whether the process is one of the program's own models (models.py)."""
-        return bool(self.extra_du) or self.subtracts
+        return bool(self.extra_du) or self.subtracts or self.third is not None
 
     @property
     def kind(self) -> str:
         """The Lava process: stock LIF/LIFRefractory, or the program's CurrentsLIF<k> or
         SubtractLIF<k>."""
+        if self.third is not None:
+            return f"ThirdFactor{'Subtract' if self.subtracts else ''}LIF{len(self.currents)}"
         if self.subtracts:
             return f"SubtractLIF{len(self.currents)}"
         if self.extra_du:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from snnc.backends.lava import three_factor as tf
 from snnc.diagnostics import Span
 from snnc.ir import rules as ir
 from snnc.ir.discrete import decay, tau_in_steps
@@ -49,9 +50,10 @@ ENGINE = "sum_of_products"
 class NotExpressible(Exception):
     """A part of a rule that the learning engine cannot compute (message, span)."""
 
-    def __init__(self, message: str, span: Span | None):
+    def __init__(self, message: str, span: Span | None, hint: str | None = None):
         super().__init__(message)
         self.span = span
+        self.hint = hint
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Rounding:
     what: str
     exact: float
     rendered: float
+    hint: str | None = None  # how to avoid it (None: the backend's general advice)
 
     @property
     def relative_error(self) -> float:
@@ -93,11 +96,36 @@ class LoihiRule:
     low: float | None  # weight bounds in Lava's weight units (w scaled by c_in)
     high: float | None
     roundings: list[Rounding] = field(default_factory=list)
+    dt: str | None = None  # the tag's update (None: no tag)
+    tag: tf.Tag | None = None
+    third: Trace | None = None  # the third factor (slot y2, gain: y2 = gain * signal)
+    signal: str | None = None  # its generator (reward)
+    post_decay: float | None = None  # with a third factor: snnc's decay of the y1 trace
+    #: the rule strings as terms (factors, constant), for the fixed-point rendering
+    dw_terms: list[tuple[list[str], float]] = field(default_factory=list)
+    dt_terms: list[tuple[list[str], float]] = field(default_factory=list)
+    #: with a tag read through y3: the neuron sends y3 = y3_factor * y2 (1 - the tag's decay)
+    y3_factor: float | None = None
+
+    @property
+    def kind(self) -> str:
+        """The Lava class: Loihi3FLearningRule with a third factor, else Loihi2FLearningRule."""
+        return "Loihi3FLearningRule" if self.third is not None else "Loihi2FLearningRule"
+
+    @property
+    def post_trace(self) -> Trace | None:
+        """With a third factor, the post trace the neuron computes (y1), if the rule has one."""
+        if self.third is None:
+            return None
+        return next((t for t in self.traces if t.slot == "y1"), None)
 
     def arguments(self) -> dict[str, float]:
-        """Keyword arguments of Loihi2FLearningRule besides dw."""
+        """Keyword arguments of the learning rule besides dw and dt (with a third factor the
+        post traces are the neuron's, so only x1 and x2)."""
         out: dict[str, float] = {}
         for trace in self.traces:
+            if self.third is not None and trace.slot.startswith("y"):
+                continue
             out[f"{trace.slot}_impulse"] = trace.impulse
             out[f"{trace.slot}_tau"] = trace.tau
         return out
@@ -124,8 +152,11 @@ class Expander(ir.Visitor[dict]):
         self.net = net
         self.projection = projection
         self.instance = instance
-        self.slots = slots  # trace name -> slot
+        self.slots = slots  # trace or signal name -> slot
         self.lets = {let.name: let.value for let in instance.rule.lets}
+        self.tag: tf.Tag | None = None  # read as the new tag (three_factor.new_tag)
+
+    error = NotExpressible
 
     def expand(self, expr: ir.Expr) -> dict[tuple[str, ...], float]:
         return self.visit(expr)
@@ -170,6 +201,8 @@ class Expander(ir.Visitor[dict]):
     def visit_TraceRef(self, node: ir.TraceRef) -> dict[tuple[str, ...], float]:
         if node.name in self.slots:
             return {(self.slots[node.name],): 1.0}
+        if self.tag is not None and node.name == self.tag.name:
+            return tf.new_tag(self, self.tag)
         return self.invisible(node.name, node.span)
 
     def visit_Weight(self, node: ir.Weight) -> dict[tuple[str, ...], float]:
@@ -203,6 +236,8 @@ class Expander(ir.Visitor[dict]):
         return self.invisible(node.dotted, node.span)
 
     def visit_SignalRef(self, node: ir.SignalRef) -> dict[tuple[str, ...], float]:
+        if node.name in self.slots:
+            return {(self.slots[node.name],): 1.0}
         return self.invisible(node.name, node.span)
 
     def visit_PopulationRef(self, node: ir.PopulationRef) -> dict[tuple[str, ...], float]:
@@ -250,24 +285,36 @@ def spike_filter(trace: ir.Trace) -> str | None:
     return None
 
 
-def assign_traces(net: Network, projection: Projection, instance: RuleInstance) -> list[Trace]:
-    """The rule's traces in the engine's slots. Their time constants and impulses are read on
-    ``projection`` (``post.tau_mem`` is the post population's parameter: a constant when it is
-    uniform, else refused)."""
-    traces, free = [], {"pre": list(PRE_SLOTS), "post": list(POST_SLOTS)}
+def assign_traces(net: Network, projection: Projection, instance: RuleInstance,
+                  third: bool = False) -> tuple[list[Trace], tf.Tag | None]:
+    """The rule's traces in the engine's slots, and the synapse's tag (a lowpass of anything
+    else, None without one). Their time constants and impulses are read on ``projection``
+    (``post.tau_mem`` is the post population's parameter: a constant when it is uniform, else
+    refused). With a third factor (``third``) the post neuron computes the post trace (y1)."""
+    traces, tag = [], None
+    free = {"pre": list(PRE_SLOTS), "post": list(tf.POST_SLOTS_3F if third else POST_SLOTS)}
     evaluate = Expander(net, projection, instance, {})
     for trace in instance.rule.traces:
         side = spike_filter(trace)
         if side is None:
-            raise NotExpressible(tag_reason(net, trace, evaluate), trace.span)
+            if tag is not None or not is_lowpass(trace):
+                raise NotExpressible(tag_reason(net, trace, evaluate, tag), trace.span)
+            constants = [evaluate.expand(arg) for arg in trace.value.args[1:]]
+            tag = tf.find_tag(net, trace, constants, NotExpressible, render_constant)
+            continue
+        if tag is not None:
+            raise NotExpressible(f"trace '{trace.name}' follows the tag '{tag.name}'; write the "
+                                 "spike traces first", trace.span)
         constants = [evaluate.expand(arg) for arg in trace.value.args[1:]]
         if any(set(c) != {()} for c in constants):
             raise NotExpressible(f"trace '{trace.name}' needs a constant time constant and "
                                  "impulse", trace.span)
         if not free[side]:
-            raise NotExpressible(f"trace '{trace.name}': the engine has only "
-                                 f"{len(PRE_SLOTS if side == 'pre' else POST_SLOTS)} {side} "
-                                 "traces", trace.span)
+            count = len(PRE_SLOTS) if side == "pre" else 3 - 2 * third
+            raise NotExpressible(f"trace '{trace.name}': the engine has only {count} {side} "
+                                 "trace" + ("s" if count > 1 else "")
+                                 + (" besides the third factor (y2)" if third and side == "post"
+                                    else ""), trace.span)
         tau = constants[0][()]
         scale = constants[1][()] if len(constants) > 1 else 1.0
         try:
@@ -276,24 +323,22 @@ def assign_traces(net: Network, projection: Projection, instance: RuleInstance) 
             raise NotExpressible(f"trace '{trace.name}' has no exponential decay at this dt",
                                  trace.span) from None
         traces.append(Trace(free[side].pop(0), trace.name, steps, scale))
-    return traces
+    return traces, tag
 
 
-def tag_reason(net: Network, trace: ir.Trace, evaluate: Expander) -> str:
-    """Why a trace that is not a spike filter cannot be emitted."""
-    reason = (f"trace '{trace.name}' is not a lowpass filter of pre.s or post.s, so it "
-              "would live in the synapse's tag (a 'dt' rule), which the Lava backend does not "
-              "emit")
+def is_lowpass(trace: ir.Trace) -> bool:
     value = trace.value
-    if isinstance(value, ir.Call) and value.name == "lowpass" and len(value.args) > 1:
-        tau = evaluate.expand(value.args[1])
-        if set(tau) == {()} and tau[()] > 0:
-            rate = 1.0 - decay(net.settings, tau[()])
-            smallest = 2.0 ** min(EXPONENT)
-            if rate < smallest:
-                reason += (f"; on Loihi its decay per step, {rate:.3g}, is also below the "
-                           f"smallest rule constant 2^{min(EXPONENT)} = {smallest:.3g}")
-    return reason
+    return isinstance(value, ir.Call) and value.name == "lowpass" and len(value.args) > 1
+
+
+def tag_reason(net: Network, trace: ir.Trace, evaluate: Expander, tag: tf.Tag | None) -> str:
+    """Why a trace that is neither a spike filter nor the synapse's tag cannot be emitted."""
+    if tag is not None:
+        return (f"trace '{trace.name}' would be a second tag; a Loihi synapse has one (tag_1, "
+                f"holding '{tag.name}')")
+    return (f"trace '{trace.name}' is not a lowpass filter: the engine keeps spike traces "
+            "(lowpass of pre.s or post.s) and one per-synapse tag (a lowpass of a sum of "
+            "products)")
 
 
 def translate(net: Network, projection: Projection, instance: RuleInstance,
@@ -301,23 +346,57 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
     """The Loihi form of ``instance`` on ``projection`` whose post neurons scale their input
     by ``scale`` (Lava's weight = scale * snnc's weight). Raises NotExpressible."""
     rule = instance.rule
-    traces = assign_traces(net, projection, instance)
-    if rule.signals:
-        signal = rule.signals[0]
-        raise NotExpressible(f"signal '{signal.name}': third factors reach Loihi through a "
-                             "post-neuron model that writes y2/y3, which the Lava backend does "
-                             "not emit yet", signal.span)
+    signals = tf.third_factor_signals(rule, NotExpressible)
+    traces, tag = assign_traces(net, projection, instance, third=bool(signals))
     if rule.optimizer != "sgd":
         raise NotExpressible("the engine applies dw directly (optimizer = sgd)", rule.span)
-    expander = Expander(net, projection, instance, {t.name: t.slot for t in traces})
+    third = Trace(tf.THIRD_SLOT, signals[0].name, 0.0, 1.0) if signals else None
+    slots = {t.name: t.slot for t in traces} | ({third.name: third.slot} if third else {})
+    expander = Expander(net, projection, instance, slots)
+    by_slot = {t.slot: t for t in traces} | ({third.slot: third} if third else {})
+    dt_products = tf.tag_dt(expander, tag) if tag is not None else None
+    expander.tag = tag
     products = sum_of_products(expander, instance, scale)
-    by_slot = {t.slot: t for t in traces}
+    if any(key.count("t") > 1 for key in products):
+        raise NotExpressible(f"the tag '{tag.name}' appears squared in dw; the engine's "
+                             "products take it once", rule.span)
+    if dt_products is not None:
+        absorb_constants(dt_products, by_slot)
     absorb_constants(products, by_slot)
-    dw, roundings = render_dw(products, by_slot)
-    if dw is None:
+    y3_factor = None
+    if tag is not None and third is not None and all(
+            "y2" in key for key in products if "t" in key):
+        products = tf.tag_through_y3(products)  # y3 = (1 - rate) y2, sent by the neuron
+        by_slot["y3"] = Trace("y3", third.name, 0.0, 1.0, third.gain)
+        y3_factor = 1.0 - tag.rendered
+    else:
+        products = dict(tf.split_tag(products, tag and tag.rendered))
+    terms, roundings = render_terms(list(products.items()), by_slot)
+    if not terms:
         raise NotExpressible("the rule's updates sum to zero", rule.span)
-    low, high = weight_bounds(expander, rule, scale)
-    return LoihiRule(rule.name, projection.name, dw, traces, low, high, roundings)
+    out = LoihiRule(rule.name, projection.name, rule_text(terms), traces,
+                    *weight_bounds(expander, rule, scale), roundings, tag=tag, third=third,
+                    dw_terms=terms, y3_factor=y3_factor)
+    if tag is not None:
+        out.dt_terms, more = render_terms(list(dt_products.items()), by_slot)
+        out.dt = rule_text(out.dt_terms)
+        out.roundings += more
+        if abs(tag.rendered - tag.rate) > tf.EXACT * tag.rate:
+            out.roundings.append(Rounding(f"decay of the tag '{tag.name}' per step", tag.rate,
+                                          tag.rendered, tf.expressible_taus(net, tag.rate)))
+    if third is not None:
+        out.signal = signals[0].generator.kind
+        post = out.post_trace
+        out.post_decay = None if post is None else post_decay(net, projection, instance, post)
+    return out
+
+
+def post_decay(net: Network, projection: Projection, instance: RuleInstance,
+               trace: Trace) -> float:
+    """snnc's decay per step of the post trace ``trace`` (the neuron computes it)."""
+    written = next(t for t in instance.rule.traces if t.name == trace.name)
+    expander = Expander(net, projection, instance, {})
+    return float(decay(net.settings, expander.expand(written.value.args[1])[()]))
 
 
 def sum_of_products(expander: Expander, instance: RuleInstance,
@@ -354,12 +433,14 @@ def absorb_constants(products: dict[tuple[str, ...], float], by_slot: dict[str, 
                 by_slot[other].gain = 1.0
 
 
-def render_dw(products: dict[tuple[str, ...], float],
-              by_slot: dict[str, Trace]) -> tuple[str | None, list[Rounding]]:
-    """Lava's dw text (None when every product is zero) and the constants it rounds: each
-    product's constant, after the trace gains, as ``m * 2^e`` (one is written as nothing)."""
-    parts, roundings = [], []
-    for key, coefficient in products.items():
+def render_terms(products: list[tuple[tuple[str, ...], float]],
+                 by_slot: dict[str, Trace]) -> tuple[list[tuple[list[str], float]],
+                                                      list[Rounding]]:
+    """The products as the engine's terms (factors in Lava's order: traces, tag and weight,
+    then the dependency, ``u0`` without a spike; the constant after the trace gains as ``m
+    2^e`` or one) and the constants that are rounded."""
+    terms, roundings = [], []
+    for key, coefficient in products:
         if not coefficient:
             continue
         value = coefficient
@@ -370,16 +451,34 @@ def render_dw(products: dict[tuple[str, ...], float],
         if not any(f in SPIKES for f in key):
             factors.append("u0")
         if math.isclose(abs(value), 1.0, rel_tol=1e-12):
-            parts.append(("-" if value < 0 else "") + " * ".join(factors))
+            terms.append((factors, math.copysign(1.0, value)))
+            continue
+        _, rendered = render_constant(value)
+        terms.append((factors, rendered))
+        if rendered != value:
+            roundings.append(Rounding(" * ".join(factors), value, rendered))
+    return terms, roundings
+
+
+def rule_text(terms: list[tuple[list[str], float]]) -> str | None:
+    """Lava's rule string of the terms (None without any)."""
+    parts = []
+    for factors, constant in terms:
+        if abs(constant) == 1.0:
+            parts.append(("-" if constant < 0 else "") + " * ".join(factors))
         else:
-            text, rendered = render_constant(value)
-            parts.append(f"{text} * " + " * ".join(factors))
-            if rendered != value:
-                roundings.append(Rounding(" * ".join(factors), value, rendered))
+            parts.append(f"{render_constant(constant)[0]} * " + " * ".join(factors))
     if not parts:
-        return None, roundings
-    dw = parts[0] + "".join(f" - {p[1:]}" if p.startswith("-") else f" + {p}" for p in parts[1:])
-    return dw, roundings
+        return None
+    return parts[0] + "".join(f" - {p[1:]}" if p.startswith("-") else f" + {p}"
+                              for p in parts[1:])
+
+
+def render_dw(products: list[tuple[tuple[str, ...], float]],
+              by_slot: dict[str, Trace]) -> tuple[str | None, list[Rounding]]:
+    """Lava's dw text (None when every product is zero) and the constants it rounds."""
+    terms, roundings = render_terms(products, by_slot)
+    return rule_text(terms), roundings
 
 
 def weight_bounds(expander: Expander, rule: ir.RuleDef,

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snnc.backends.lava.fixed_rule import FixedRule, fixed_rule
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 
 V_BITS = 24
@@ -60,6 +61,7 @@ class FixedConnection:
 class FixedPoint:
     groups: dict[str, FixedGroup] = field(default_factory=dict)
     connections: dict[str, FixedConnection] = field(default_factory=dict)
+    rules: dict[str, FixedRule] = field(default_factory=dict)  # plastic connection -> rule
     blockers: list[str] = field(default_factory=list)  # why fixed_pt cannot run this program
 
     def report(self) -> dict:
@@ -75,6 +77,11 @@ class FixedPoint:
                                    "max_relative_error": c.relative_error,
                                    "weights_zeroed": c.zeroed}
                             for name, c in self.connections.items()},
+            "rules": {name: {"dw": r.dw, "dt": r.dt, "impulses": r.impulses,
+                             "scales": r.sigma, "bounds": [r.low, r.high],
+                             "post_neuron": r.neuron, "third_factor_per_unit": r.third_gain,
+                             "constants": r.constants, "problems": r.problems}
+                      for name, r in self.rules.items()},
         }
 
 
@@ -135,11 +142,16 @@ def quantize_group(g: NeuronGroup, scale: float) -> FixedGroup:
 
 
 def quantize_connection(c: Connection, scale: float) -> FixedConnection:
-    """8-bit weights: w_int = round(S w / (64 2^e)) with the smallest e in [-8, 7] that fits."""
+    """8-bit weights: w_int = round(S w / (64 2^e)) with the smallest e in [-8, 7] that fits
+    (for a plastic connection, that fits its bounds too)."""
     target = scale * c.weights / SHIFT
     mixed = bool((c.weights > 0).any() and (c.weights < 0).any())
+    if c.rule is not None and c.rule.low is None:
+        mixed = True  # a plastic connection without bounds learns in Lava's mixed sign mode
     limit = 254 if mixed else 255
     largest = float(np.abs(target).max(initial=0.0))
+    if c.rule is not None and c.rule.low is not None:
+        largest = max(largest, scale * max(abs(c.rule.low), abs(c.rule.high)) / SHIFT)
     exponent = -8
     while exponent < 7 and largest / 2.0 ** exponent > limit:
         exponent += 1
@@ -161,8 +173,12 @@ def quantize(graph: LavaGraph) -> FixedPoint:
         out.groups[g.name] = quantize_group(g, scale)
         for c in incoming:
             out.connections[c.name] = quantize_connection(c, scale)
-    plastic = list(dict.fromkeys(c.projection for c in graph.connections if c.rule is not None))
-    if plastic:
-        out.blockers.append(f"learning on {', '.join(plastic)} (the rules' constants are "
-                            "emitted in floating point)")
+    for c in graph.connections:
+        if c.rule is not None:
+            out.rules[c.name] = rule = fixed_rule(c.rule, 2.0 ** out.connections[c.name]
+                                                  .weight_exp * SHIFT / out.groups[c.post].scale)
+            out.blockers += [f"{c.rule.rule} on {c.name}: {p}" for p in rule.problems]
+            if c.rule.low is not None and c.rule.low < 0 < c.rule.high:
+                out.blockers.append(f"{c.rule.rule} on {c.name}: weights of both signs (Lava's "
+                                    "fixed-point learning keeps one sign per connection)")
     return out

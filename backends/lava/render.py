@@ -84,6 +84,11 @@ class ProgramPrinter:
         du = [g.du, *g.extra_du] if g.generated else g.du
         self.parameters["floating_pt"][g.name] = {"du": du, "dv": g.dv, "vth": g.vth}
         self.parameters["fixed_pt"][g.name] = {"du": f.du, "dv": f.dv, "vth": f.vth}
+        if g.third is not None:
+            t = g.third
+            self.parameters["floating_pt"][g.name].update(
+                y1_decay=t.y1_decay, y1_impulse=t.y1_impulse, y3_factor=t.y3_factor)
+            self.parameters["fixed_pt"][g.name].update(self.fixed.rules[t.connection].neuron)
         for precision, bias, v in (("floating_pt", g.bias, g.v_init),
                                    ("fixed_pt", f.bias_mant, f.v_init)):
             self.array(precision, g.name, "bias_mant", bias)
@@ -115,6 +120,21 @@ class ProgramPrinter:
             arguments.append(f"refractory_period={g.refractory}")
         arguments += [f"name={name}", f"**P[{name}]"]
         self.lines += call(f"procs[{name}]", kind, arguments)
+        if g.third is not None:
+            self.third_factor(g)
+
+    def third_factor(self, g: NeuronGroup) -> None:
+        """The source of a post group's third factor, into its port a_third."""
+        t, name = g.third, py(g.name)
+        source = py(third_factor_source(g))
+        self.lines.append(f"# third factor of {py_comment(t.rule)} on {py_comment(t.projection)}"
+                          " (y2 of the learning connection):")
+        self.lines.append(f"#   the {t.signal} of each step times the gain of THIRD_FACTORS")
+        self.lines.append(f"gain = THIRD_FACTORS[{source}]['gain'][precision]")
+        self.lines += call(f"procs[{source}]", "Source",
+                           [f"data=third_factor(reward, steps * samples, {g.size}, gain, "
+                            "precision)"])
+        self.lines.append(f"procs[{source}].s_out.connect(procs[{name}].a_third)")
 
     def connection(self, c: Connection) -> None:
         f = self.fixed.connections[c.name]
@@ -150,20 +170,50 @@ class ProgramPrinter:
         if c.delay:
             args.append(f"delays={c.delay}")
         if c.rule is not None:
-            rule = c.rule
-            self.lines.append(f"# learning rule {py_comment(rule.rule)}: traces " + ", ".join(
-                f"{py_comment(t.slot)} = {py_comment(t.name)}" for t in rule.traces))
-            self.lines += call("rule", "Loihi2FLearningRule", [f"dw={py(rule.dw)}"] + [
-                f"{k}={number(v)}" for k, v in rule.arguments().items()])
-            args.append("learning_rule=rule")
-            if rule.low is not None:
-                args.append(f"snnc_bounds=({number(rule.low)}, {number(rule.high)})")
+            args += self.rule(c)
         args += [f"name={name}", f"**P[{name}]"]
         self.lines += call(f"procs[{name}]", c.kind, args)
         self.lines.append(f"procs[{pre}].s_out.connect(procs[{name}].s_in)")
         self.lines.append(f"procs[{name}].a_out.connect(procs[{post}].{c.port})")
         if c.rule is not None:
             self.lines.append(f"procs[{post}].s_out.connect(procs[{name}].s_in_bap)")
+        if c.rule is not None and c.rule.third is not None:
+            for slot in ("y1", "y2", "y3"):
+                self.lines.append(f"procs[{post}].s_out_{slot}.connect(procs[{name}].s_in_{slot})")
+
+    def rule(self, c: Connection) -> list[str]:
+        """The lines that make the connection's learning rule (per precision when it can learn
+        in fixed point) and the connection's arguments for it."""
+        rule, fixed = c.rule, self.fixed.rules.get(c.name)
+        self.lines.append(f"# learning rule {py_comment(rule.rule)}: traces " + ", ".join(
+            f"{py_comment(t.slot)} = {py_comment(t.name)}" for t in rule.traces))
+        if rule.tag is not None:
+            how = ("y3 = (1 - rate) y2 from the post neuron" if rule.y3_factor is not None
+                   else "(1 - rate) t + dt's other products")
+            self.lines.append(f"# tag t = {py_comment(rule.tag.name)}, decaying by "
+                              f"{rule.tag.rendered:.6g} per step; dw reads this step's tag as "
+                              f"{how}")
+        floating = call("rule", rule.kind, [f"dw={py(rule.dw)}"] + (
+            [f"dt={py(rule.dt)}"] if rule.dt else []) + [
+            f"{k}={number(v)}" for k, v in rule.arguments().items()])
+        if fixed is None or fixed.problems:
+            self.lines += floating
+            bounds = (rule.low, rule.high)
+            return ["learning_rule=rule"] + ([f"snnc_bounds=({number(rule.low)}, "
+                                              f"{number(rule.high)})"] if bounds[0] is not None
+                                             else [])
+        self.lines.append('if precision == "floating_pt":')
+        self.lines += ["    " + line for line in floating]
+        self.lines.append("else:  # integer traces and constants scaled (quantization.json)")
+        self.lines += ["    " + line for line in call("rule", rule.kind, [f"dw={py(fixed.dw)}"] + (
+            [f"dt={py(fixed.dt)}"] if fixed.dt else []) + [
+            f"{k}={number(float(v))}" for k, v in fixed.impulses.items()] + [
+            f"{k}={number(v)}" for k, v in rule.arguments().items() if k.endswith("_tau")]
+            + ["rng_seed=SEED"], width=90)]
+        if rule.low is None:
+            return ["learning_rule=rule"]
+        return ["learning_rule=rule", f"snnc_bounds=({number(rule.low)}, {number(rule.high)}) "
+                f"if precision == 'floating_pt' else ({fixed.low}, {fixed.high})"]
 
     def current_of(self, c: Connection) -> str:
         """', into <port> (receptor <name>)' when the post process has several currents."""
@@ -220,6 +270,11 @@ def group_comments(g: NeuronGroup) -> list[str]:
     return lines
 
 
+def third_factor_source(g: NeuronGroup) -> str:
+    """The process name of the source of a group's third factor."""
+    return f"{g.third.signal} -> {g.name}"
+
+
 def describe_indices(indices: np.ndarray) -> str:
     if len(indices) and indices[-1] - indices[0] + 1 == len(indices):
         return f"{indices[0]}..{indices[-1]}"
@@ -229,6 +284,7 @@ def describe_indices(indices: np.ndarray) -> str:
 #: where each Lava class the program may use comes from: name in the program -> import line
 LAVA_IMPORTS = {
     "Loihi2FLearningRule": "from lava.magma.core.learning.learning_rule import Loihi2FLearningRule",
+    "Loihi3FLearningRule": "from lava.magma.core.learning.learning_rule import Loihi3FLearningRule",
     "Dense": "from lava.proc.dense.process import Dense",
     "DelayDense": "from lava.proc.dense.process import DelayDense",
     "LearningDense": "from lava.proc.dense.process import LearningDense",
@@ -248,8 +304,8 @@ def lava_imports(graph: LavaGraph) -> list[str]:
     used = {"Monitor"} | {c.kind for c in graph.connections}
     used |= {g.kind for g in graph.groups if not g.generated}
     used |= {"Source"} if graph.sources else set()
-    used |= {"Loihi2FLearningRule"} if any(c.rule is not None for c in graph.connections) \
-        else set()
+    used |= {c.rule.kind for c in graph.connections if c.rule is not None}
+    used |= {"Source"} if any(g.third is not None for g in graph.groups) else set()
     modules: dict[str, list[str]] = {}
     for name in sorted(used):
         module, imported = LAVA_IMPORTS[name].removeprefix("from ").split(" import ")
@@ -290,9 +346,17 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         kinds=sorted({c.kind for c in graph.connections}),
         refractory=any(g.refractory for g in graph.groups),
         current_counts=sorted({len(g.currents) for g in graph.groups if g.extra_du
-                               and not g.subtracts}),
-        subtract_counts=sorted({len(g.currents) for g in graph.groups if g.subtracts}),
+                               and not g.subtracts and g.third is None}),
+        subtract_counts=sorted({len(g.currents) for g in graph.groups if g.subtracts
+                                and g.third is None}),
         own_models=sorted({g.kind for g in graph.groups if g.generated}),
+        third_counts=sorted({(len(g.currents), g.subtracts) for g in graph.groups
+                             if g.third is not None}),
+        third_factors={third_factor_source(g): {
+            "post": g.name, "signal": g.third.signal, "gain": {
+                "floating_pt": g.third.gain,
+                "fixed_pt": fixed.rules[g.third.connection].third_gain}}
+            for g in graph.groups if g.third is not None},
         learning=any(c.rule is not None for c in graph.connections),
         shapes={name: list(shape) for name, shape in graph.populations.items()},
         sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},
@@ -330,6 +394,14 @@ def dot(graph: LavaGraph) -> str:
         label = dot_string(f"{g.name} [{g.size}]", f"{g.kind} du={g.du:.4g} dv={g.dv:.4g}")
         shape = "ellipse" if g.spiking else "octagon"
         lines.append(f"  {dot_string(g.name)} [shape={shape}, label={label}];")
+    for g in graph.groups:
+        if g.third is not None:
+            source = third_factor_source(g)
+            label = dot_string(source, f"RingBuffer (third factor, x {g.third.gain:.4g})")
+            lines.append(f"  {dot_string(source)} [shape=box, style=\"rounded,dashed\", "
+                         f"label={label}];")
+            lines.append(f"  {dot_string(source)} -> {dot_string(g.name)} "
+                         f"[label={dot_string('a_third')}, style=dashed];")
     for c in graph.connections:
         label = [c.kind + (f" d={c.delay}" if c.delay else "")]
         label += [c.rule.rule] if c.rule is not None else []

@@ -29,5 +29,8 @@ def quantization_summary(report: dict) -> str:
                            default=0.0)
     zeroed = sum(c["weights_zeroed"] for c in report["connections"].values())
     parts = ", ".join(f"{name} {100 * value:.2g} %" for name, value in worst.items())
-    return (f"  fixed point: largest relative errors {parts}; {zeroed} weights rounded to zero "
-            "(quantization.json)")
+    rules = len(report.get("rules", {}))
+    learning = (f"; {rules} learning rule{'s' if rules > 1 else ''} with integer traces and "
+                "stochastic rounding") if rules else ""
+    return (f"  fixed point: largest relative errors {parts}; {zeroed} weights rounded to zero"
+            f"{learning} (quantization.json)")

@@ -299,9 +299,30 @@ def test_fixed_point_recurrent_rates(programs, example, steps):
         assert abs(count - ours) <= 0.1 * ours, (key, count, ours)
 
 
+MIXED = """network mixed {
+  dt = 1 ms
+  seed = 1
+}
+rule signed(lr = 0.01, tau = 20 ms) {
+  trace x = lowpass(pre.s, tau)
+  on post: dw = x
+  bounds = [-1, 1]
+}
+input x[4]: poisson(rate = 20 Hz)
+population p: LIF[2] {
+  tau_mem = 10 ms
+}
+x -> p: dense {
+  weight = 0.1
+  learn signed()
+}
+"""
+
+
 def test_fixed_point_refused_with_the_reason(programs):
-    program = programs.compile(EXAMPLES / "stdp.snn", "stdp")
+    program = programs.compile(programs.source(MIXED, "mixed"), "mixed")
     result = subprocess.run([programs.python, "run.py", "--steps", "10", "--precision",
                              "fixed_pt"], cwd=program, capture_output=True, text=True)
     assert result.returncode == 1
-    assert "learning on poisson_in->out" in result.stderr
+    assert "run.py: error: this program cannot run in fixed point: signed on x->p: weights of " \
+        "both signs" in result.stderr

@@ -40,6 +40,9 @@ PROJECTIONS = {
 }
 #: connections whose weights learn (the others are read back from network.npz)
 PLASTIC = []
+#: sources of third factors: name -> the post group they feed, the signal (reward: the data's
+#: 'reward', one value per step) and the gain the rule's constants put on it (y2 = gain * r)
+THIRD_FACTORS = {}
 #: recorded by default: '<population>.s' (spikes) and '<population>.v' (voltage)
 RECORD = ['exc.s', 'inh.s', 'exc.v']
 #: why this program cannot run in fixed point (empty: it can)
@@ -112,10 +115,28 @@ def input_spikes(steps, given=None, data=None, samples=1):
     return out
 
 
-def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder=".", samples=1):
+def third_factor(reward, steps, size, gain, precision="floating_pt"):
+    """The data of a third factor's source [size, steps]: `gain * reward[n]` for every neuron
+    at step n (zero without a reward, as snnc run has it), rounded to integers in fixed point
+    (the post neuron clips them to the engine's [-128, 127]). A RingBuffer sends column n - 1
+    at its time step n, when the post neuron of step n (snnc's step n - 1) receives it, so the
+    reward of snnc's step n meets the traces and spikes of that step."""
+    values = np.zeros(steps)
+    if reward is not None:
+        given = np.asarray(reward, float).reshape(len(reward), -1)[:steps, 0]
+        values[:len(given)] = given
+    values = gain * values
+    if precision == "fixed_pt":
+        values = np.clip(np.round(values), -2 ** 23, 2 ** 23 - 1).astype(np.int32)
+    return np.tile(values, (size, 1))
+
+
+def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder=".", samples=1,
+          reward=None):
     """The process graph for a run of `samples` samples of `steps` steps each, played one
     after another (call `reset(procs)` between two); returns (procs, probes, roots). Spike
-    recorders write '<folder>/<k>.npy'."""
+    recorders write '<folder>/<k>.npy'. `reward` [steps] is the third factor of the rules that
+    read `reward` (see THIRD_FACTORS)."""
     if precision not in PARAMETERS:
         raise ValueError(f"precision must be one of {sorted(PARAMETERS)}")
     if precision == "fixed_pt" and FIXED_POINT_BLOCKERS:

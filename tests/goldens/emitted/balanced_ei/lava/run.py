@@ -8,7 +8,7 @@ The output has the layout of `snnc run -o`: 'dt', 'steps', '<population>.s' (boo
 pre] for dense projections, one value per synapse in CSR order by pre neuron otherwise).
 
 --input: an .npz with an array [steps, *shape] (one sample) or [steps, samples, *shape] per data
-input, named like the input; or, with --split, a data file of `snnc train --save-data`
+input, named like the input, and 'reward' [steps] for rules that read the reward; or, with --split, a data file of `snnc train --save-data`
 ('<split>.<input>' [steps, samples, *shape], '<split>.label' [samples]). The samples run one
 after another in one Lava process graph, its state set back to the initial values between two
 (`network.reset`), so each sample runs as if alone, as `snnc run --batch` runs them side by side.
@@ -50,9 +50,10 @@ class Problem(Exception):
     """A mistake in the command line or the data: printed, exit status 1."""
 
 
-def run(steps, inputs=None, precision="floating_pt", record=None, samples=1):
+def run(steps, inputs=None, precision="floating_pt", record=None, samples=1, reward=None):
     """Build the network once, run `samples` samples of `steps` steps one after another (the
-    state reset between two), and read back the recordings as arrays [steps, samples, *shape]."""
+    state reset between two), and read back the recordings as arrays [steps, samples, *shape].
+    `reward` [steps]: the third factor of rules that read the reward."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
@@ -62,7 +63,7 @@ def run(steps, inputs=None, precision="floating_pt", record=None, samples=1):
     record = network.RECORD if record is None else list(record)
     with tempfile.TemporaryDirectory() as folder:
         procs, probes, roots = network.build(steps, inputs, precision, record, folder,
-                                             samples=samples)
+                                             samples=samples, reward=reward)
         config = Loihi2SimCfg(select_tag=precision,
                               exception_proc_model_map=exception_models(precision))
         try:
@@ -326,8 +327,31 @@ def write_npz(path, arrays):
             os.remove(temporary)
 
 
+def read_reward(arrays, path, steps, network):
+    """The data's 'reward' [steps] for the rules that read it (None without one: zero, as snnc
+    run has it)."""
+    reward = arrays.get("reward")
+    if not network.THIRD_FACTORS:
+        return None
+    if reward is None:
+        print("run.py: warning: the program learns with a reward but the data has none (give "
+              "an array 'reward' [steps] in --input); the reward is zero", file=sys.stderr)
+        return None
+    reward = np.asarray(reward)
+    if reward.dtype.kind not in "biuf" or reward.ndim not in (1, 2) or \
+            (reward.ndim == 2 and reward.shape[1] != 1):
+        raise Problem(f"--input: 'reward' in {path!r} must be numbers [steps] (one run), not "
+                      f"an array of shape {list(reward.shape)} and type {reward.dtype}")
+    if not np.isfinite(reward).all():
+        raise Problem(f"--input: 'reward' in {path!r} holds NaN or infinite values")
+    if len(reward) < steps:
+        raise Problem(f"--input: 'reward' in {path!r} has {len(reward)} steps; {steps} are "
+                      "simulated (pass --steps with at most that many)")
+    return reward.reshape(len(reward))[:steps].astype(float)
+
+
 def prepare(args, network):
-    """(steps, samples, inputs, record, readout key, labels) of the command line."""
+    """(steps, samples, inputs, record, readout key, labels, reward) of the command line."""
     if args.split is not None and args.input is None:
         raise Problem("--split reads a data file: give --input DATA.npz")
     arrays = read_data(args.input, args.split, network) if args.input else {}
@@ -341,7 +365,15 @@ def prepare(args, network):
     record = recorded(args.record, network)
     key, labels = readout(labels, samples, record, network)
     inputs = {name: array[:steps, :samples] for name, array in inputs.items()}
-    return steps, samples, inputs, record, key, labels
+    reward = read_reward(arrays, args.input, steps, network)
+    if reward is not None and args.precision == "fixed_pt":
+        for name, source in network.THIRD_FACTORS.items():
+            peak = float(np.abs(reward).max()) * source["gain"]["fixed_pt"]
+            if peak > 127.5:
+                print(f"run.py: warning: in fixed point the reward reaches {peak:.0f} units of "
+                      f"the third factor ({name}), clipped at 127: rewards above "
+                      f"{127.5 / source['gain']['fixed_pt']:.3g} saturate", file=sys.stderr)
+    return steps, samples, inputs, record, key, labels, reward
 
 
 def main(argv=None):
@@ -350,9 +382,9 @@ def main(argv=None):
     import network
     try:
         output = output_path(args.output)
-        steps, samples, inputs, record, key, labels = prepare(args, network)
+        steps, samples, inputs, record, key, labels, reward = prepare(args, network)
         start = time.perf_counter()
-        out = run(steps, inputs, args.precision, record, samples)
+        out = run(steps, inputs, args.precision, record, samples, reward)
         seconds = time.perf_counter() - start
         print(f"{samples} sample{'s' if samples > 1 else ''} of {steps} steps in "
               f"{args.precision} ({seconds:.1f} s)")

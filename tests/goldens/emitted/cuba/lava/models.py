@@ -6,7 +6,10 @@ LearningDense model never bounds it. `BoundedLearningDenseFloat` is that model w
 and the chip do. Loihi's learning engine also takes a spike as a factor of a product (`x0 * y0`:
 a pre and a post spike of the same step), which Lava 0.10.0's fixed-point model computes and
 its floating-point model refuses ("Unknown Factor"); `SpikeFactorApplierFloat` evaluates it as
-the fixed-point model does. `PyLifRefractoryModelBitAcc` is the fixed-point LIFRefractory model
+the fixed-point model does. With a three-factor rule (`Loihi3FLearningRule`) the post traces
+y1, y2, y3 are the post neuron's, received every step; Lava 0.10.0's floating-point model
+decays them once more by exp(-1/65535) before the rule reads them, `BoundedLearningDenseFloat`
+does not (the rule reads the values the neuron sent, as on the chip). `PyLifRefractoryModelBitAcc` is the fixed-point LIFRefractory model
 that Lava 0.10.0 lacks.
 
 Reading a Var back from Lava's runtime moves one element per message, which takes minutes for
@@ -25,6 +28,7 @@ in floating point, and in fixed point with the integer arithmetic of Lava's bit-
 import numpy as np
 
 from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
 from lava.magma.core.learning.learning_rule_applier import LearningRuleApplierFloat
 from lava.magma.core.model.py.model import PyLoihiProcessModel
 from lava.magma.core.model.py.ports import PyInPort, PyOutPort
@@ -34,10 +38,11 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-from lava.proc.dense.models import PyLearningDenseModelFloat
+from lava.proc.dense.models import PyLearningDenseModelBitApproximate, PyLearningDenseModelFloat
 from lava.proc.dense.process import LearningDense
 from lava.proc.lif.models import AbstractPyLifModelFixed
 from lava.proc.lif.process import LIFRefractory
+from lava.utils.weightutils import SignMode
 
 
 class SpikeFactorApplierFloat(LearningRuleApplierFloat):
@@ -59,6 +64,42 @@ class SpikeFactorApplierFloat(LearningRuleApplierFloat):
 class BoundedLearningDenseFloat(PyLearningDenseModelFloat):
     def _create_learning_rule_applier(self, product_series):
         return SpikeFactorApplierFloat(product_series)
+
+    def _compute_trace_histories(self):
+        x_history, y_history = super()._compute_trace_histories()
+        if isinstance(self._learning_rule, Loihi3FLearningRule):
+            y_history[:] = self._y_traces  # the post neuron's y1, y2, y3 of this step
+        return x_history, y_history
+
+    def _saturate_synaptic_variable(self, name, values):
+        values = super()._saturate_synaptic_variable(name, values)
+        bounds = self.proc_params.get("snnc_bounds")
+        if name == "weights" and bounds is not None:
+            values = np.clip(values, bounds[0], bounds[1])
+        return values
+
+
+@implements(proc=LearningDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_approximate_loihi", "fixed_pt")
+class BoundedLearningDenseFixed(PyLearningDenseModelBitApproximate):
+    """Lava's fixed-point LearningDense with the rule's bounds (`snnc_bounds`, in weight units)
+    and its sign (Lava's default, mixed, drops the lowest weight bit); a three-factor rule
+    reads the y1..y3 the post neuron sent, as BoundedLearningDenseFloat."""
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        bounds = proc_params.get("snnc_bounds")
+        if bounds is not None and bounds[0] >= 0:
+            self.sign_mode = SignMode.EXCITATORY
+        elif bounds is not None and bounds[1] <= 0:
+            self.sign_mode = SignMode.INHIBITORY
+
+    def _compute_trace_histories(self):
+        x_history, y_history = super()._compute_trace_histories()
+        if isinstance(self._learning_rule, Loihi3FLearningRule):
+            y_history[:] = self._y_traces
+        return x_history, y_history
 
     def _saturate_synaptic_variable(self, name, values):
         values = super()._saturate_synaptic_variable(name, values)
@@ -175,6 +216,7 @@ class PyCurrentsLIF2Float(PyLoihiProcessModel):
         self.s_out.send(spikes.astype(float))
 
 
+
 @implements(proc=CurrentsLIF2, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("bit_accurate_loihi", "fixed_pt")
@@ -220,7 +262,7 @@ def exception_models(precision):
     """The `exception_proc_model_map` of the run configuration."""
     if precision == "floating_pt":
         return {LearningDense: BoundedLearningDenseFloat}
-    return {LIFRefractory: PyLifRefractoryModelBitAcc}
+    return {LIFRefractory: PyLifRefractoryModelBitAcc, LearningDense: BoundedLearningDenseFixed}
 
 
 if __name__ == "__main__":

@@ -34,12 +34,13 @@ GROUPS = {'out': ['out']}
 PROJECTIONS = {'poisson_in->out': ['poisson_in->out']}
 #: connections whose weights learn (the others are read back from network.npz)
 PLASTIC = ['poisson_in->out']
+#: sources of third factors: name -> the post group they feed, the signal (reward: the data's
+#: 'reward', one value per step) and the gain the rule's constants put on it (y2 = gain * r)
+THIRD_FACTORS = {}
 #: recorded by default: '<population>.s' (spikes) and '<population>.v' (voltage)
 RECORD = ['out.s', 'out.v']
 #: why this program cannot run in fixed point (empty: it can)
-FIXED_POINT_BLOCKERS = [
-    'learning on poisson_in->out (the rules\' constants are emitted in floating point)',
-]
+FIXED_POINT_BLOCKERS = []
 #: the loss of the program: its readout decides the predicted class (None: no loss)
 LOSS = None
 #: cores of each neuron process, from snnc map (None: not mapped;
@@ -53,7 +54,7 @@ PARAMETERS = {
     },
     'fixed_pt': {
         'out': {'du': 4095, 'dv': 200, 'vth': 16384},
-        'poisson_in->out': {'weight_exp': 2, 'num_weight_bits': 8},
+        'poisson_in->out': {'weight_exp': 3, 'num_weight_bits': 8},
     },
 }
 
@@ -96,10 +97,28 @@ def input_spikes(steps, given=None, data=None, samples=1):
     return out
 
 
-def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder=".", samples=1):
+def third_factor(reward, steps, size, gain, precision="floating_pt"):
+    """The data of a third factor's source [size, steps]: `gain * reward[n]` for every neuron
+    at step n (zero without a reward, as snnc run has it), rounded to integers in fixed point
+    (the post neuron clips them to the engine's [-128, 127]). A RingBuffer sends column n - 1
+    at its time step n, when the post neuron of step n (snnc's step n - 1) receives it, so the
+    reward of snnc's step n meets the traces and spikes of that step."""
+    values = np.zeros(steps)
+    if reward is not None:
+        given = np.asarray(reward, float).reshape(len(reward), -1)[:steps, 0]
+        values[:len(given)] = given
+    values = gain * values
+    if precision == "fixed_pt":
+        values = np.clip(np.round(values), -2 ** 23, 2 ** 23 - 1).astype(np.int32)
+    return np.tile(values, (size, 1))
+
+
+def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder=".", samples=1,
+          reward=None):
     """The process graph for a run of `samples` samples of `steps` steps each, played one
     after another (call `reset(procs)` between two); returns (procs, probes, roots). Spike
-    recorders write '<folder>/<k>.npy'."""
+    recorders write '<folder>/<k>.npy'. `reward` [steps] is the third factor of the rules that
+    read `reward` (see THIRD_FACTORS)."""
     if precision not in PARAMETERS:
         raise ValueError(f"precision must be one of {sorted(PARAMETERS)}")
     if precision == "fixed_pt" and FIXED_POINT_BLOCKERS:
@@ -137,11 +156,17 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
 
     # projection poisson_in->out: poisson_in -> out, LearningDense [10, 100]
     # learning rule stdp: traces x1 = x_pre, y1 = y_post
-    rule = Loihi2FLearningRule(
-        dw='x1 * y0 - y1 * x0', x1_impulse=0.005, x1_tau=16.8, y1_impulse=0.00525, y1_tau=33.7)
+    if precision == "floating_pt":
+        rule = Loihi2FLearningRule(
+            dw='x1 * y0 - y1 * x0', x1_impulse=0.005, x1_tau=16.8, y1_impulse=0.00525, y1_tau=33.7)
+    else:  # integer traces and constants scaled (quantization.json)
+        rule = Loihi2FLearningRule(
+            dw='1 * 2^-1 * x1 * y0 - 1 * 2^-1 * y1 * x0', x1_impulse=20.48, y1_impulse=21.504,
+            x1_tau=16.8, y1_tau=33.7, rng_seed=SEED)
     procs['poisson_in->out'] = LearningDense(
         weights=weights('poisson_in->out', is_sparse=False), learning_rule=rule,
-        snnc_bounds=(0.0, 0.1), name='poisson_in->out', **P['poisson_in->out'])
+        snnc_bounds=(0.0, 0.1) if precision == 'floating_pt' else (0, 204),
+        name='poisson_in->out', **P['poisson_in->out'])
     procs['poisson_in'].s_out.connect(procs['poisson_in->out'].s_in)
     procs['poisson_in->out'].a_out.connect(procs['out'].a_in)
     procs['out'].s_out.connect(procs['poisson_in->out'].s_in_bap)
