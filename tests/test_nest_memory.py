@@ -52,7 +52,7 @@ def test_the_estimate_is_the_sum_of_the_calibrated_counts():
                 + exc * (nm.SPIKE_RECORDER + steps)
                 + inh * (nm.MULTIMETER + steps * nm.SAMPLE + 16 * steps))
     assert estimate.total == expected
-    assert dict(estimate.parts)["projection 'exc->exc' (819,200 synapses)"] == 819_200 * 44
+    assert dict(estimate.parts)["projection 'exc->exc' (819,200 synapses)"] == 819_200 * nm.STATIC_SYNAPSE
     # steps and ranks: the dense recordings scale with the steps, the base with the ranks
     assert nm.estimate_nest(net, steps=0, ranks=2).total == \
         expected + nm.BASE - steps * (exc + (nm.SAMPLE + 16) * inh)
@@ -89,7 +89,7 @@ def test_ten_million_neurons_are_refused_with_the_figures_without_drawing(monkey
     assert time.perf_counter() - start < 2.0  # 8e8 synapses counted, not drawn
     [error] = diag.errors()
     assert error.code == "E525"
-    assert "NEST 3.10 would need about 480.8 GiB" in error.message, error.message
+    assert "NEST 3.10 would need about 489.8 GiB" in error.message, error.message
     assert "23.0 GiB is available (SNNC_MEMORY_LIMIT)" in error.message
     assert any("recording 'exc.s'" in note for note in error.notes)
     assert "mpirun" in error.hint and ENV_LIMIT in error.hint
@@ -102,7 +102,7 @@ def test_compile_refuses_what_does_not_fit_and_emits_what_does(tmp_path, monkeyp
     assert main(["compile", str(path), "--emit", "nest", "-o", str(tmp_path / "no")]) == 1
     err = capsys.readouterr().err
     assert "error[E525]" in err and "200.0 MiB is available (SNNC_MEMORY_LIMIT)" in err
-    assert "would need about 262.6 MiB" in err and "internal error" not in err
+    assert "would need about 266.2 MiB" in err and "internal error" not in err
     assert not (tmp_path / "no").exists()
     monkeypatch.setenv(ENV_LIMIT, "300M")
     assert main(["compile", str(path), "--emit", "nest", "-o", str(tmp_path / "yes")]) == 0
@@ -131,12 +131,29 @@ def test_the_estimate_against_the_benchmarks_measurements(neurons, ranks, steps)
 def test_a_million_neurons_at_in_degree_20_without_recordings():
     """NEST 3.10 measured here (tests/bench's calibration, one thread, 1,000,000
     iaf_psc_exp_multisynapse neurons with two ports, 20 million static synapses, no recorder):
-    6,014,693,376 bytes peak; the estimate is within 2 %, and it fits in 23 GB."""
+    6,014,693,376 bytes peak; the estimate is at most 8 % above, and it fits in 23 GB."""
     text = cuba(1_000_000).replace("k = 16)", "k = 4)").replace("k = 64)", "k = 16)")
     net = checked(text)
     assert sum(net.synapse_count(p) for p in net.projections()) == 20_000_000
     estimate = nm.estimate_nest(net, records={}).total
-    assert 1.0 < estimate / 6_014_693_376 < 1.02
+    assert 1.0 < estimate / 6_014_693_376 < 1.08
+
+
+#: peak memory of the emitted program with --record-neurons 1000, one thread, 1000 steps
+#: (tests/bench/nest_scale.py --sizes 1m --record-neurons 1000 --steps 1000 --threads 1):
+#: in-degree -> bytes. At 80 million synapses NEST needs ~55 bytes per static synapse, more
+#: than the 42 measured at 1.3 million; with 44 in the estimate, 2.59 million neurons at
+#: in-degree 80 (estimated 20.2 GB) ran out of this machine's 23 GB.
+MILLION = {20: 5_927_112_704, 80: 9_214_832_640}
+
+
+@pytest.mark.parametrize("in_degree", sorted(MILLION))
+def test_the_estimate_of_a_million_neurons_recording_a_thousand(in_degree):
+    text = cuba(1_000_000)
+    if in_degree == 20:
+        text = text.replace("k = 16)", "k = 4)").replace("k = 64)", "k = 16)")
+    estimate = nm.estimate_nest(checked(text), steps=1000, record_neurons=1000).total
+    assert 1.0 < estimate / MILLION[in_degree] < 1.1
 
 
 

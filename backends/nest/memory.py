@@ -37,9 +37,12 @@ DELTA_NEURON = 4_000
 EXP_NEURON = 4_700
 EXP_PORT = 200
 PARROT_NEURON = 3_800
-#: bytes per synapse of NEST's static_synapse and stdp_synapse (measured 42 and 106)
-STATIC_SYNAPSE = 44
-STDP_SYNAPSE = 110
+#: bytes per synapse of NEST's static_synapse and stdp_synapse: measured 42 and 106 at 1.3
+#: million synapses, but 55 for static_synapse between 20 and 80 million (1,000,000 neurons at
+#: in-degree 20 and 80: 5.93 and 9.21 GB), where an estimate of 44 let 2.59 million neurons at
+#: in-degree 80 run out of 23 GB; stdp_synapse scaled alike
+STATIC_SYNAPSE = 56
+STDP_SYNAPSE = 125
 #: a neuron's connection to a spike recorder (a 1024-connection block: measured 32,900)
 SPIKE_RECORDER = 33_000
 #: a multimeter's connection to a neuron (measured 1,900) and NEST's bytes per V_m sample
