@@ -253,7 +253,6 @@ p -> p: dense {{
 
 @pytest.mark.parametrize("example, code, where", [
     ("alif_eprop_chip", "E511", "alif_eprop_chip.snn:33:1"),
-    ("eprop_randman", "E513", "eprop.snn:13:3"),  # the learning signal; its reset runs
     ("rstdp", "E513", "stdp.snn:23:3"),
     ("superspike", "E305", "superspike.snn:32:9"),
 ])

@@ -137,8 +137,7 @@ def test_euler_offers_128_ms_and_a_rounded_tag_decay_is_reported(capsys, tmp_pat
 
 
 @pytest.mark.parametrize("signal, generator", [
-    ("signal r = random_feedback(from = out)", "random_feedback"),
-    ("signal r = readout_error(from = out)", "readout_error")])
+    ("signal r = local_readout(size = 2, loss = mse)", "local_readout")])
 def test_third_factors_the_program_does_not_compute_are_named(capsys, tmp_path, signal,
                                                               generator):
     source = tmp_path / "s.snn"
@@ -163,7 +162,7 @@ x -> out: dense {{
     assert main(["compile", str(source), "--emit", "lava", "-o", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert "error[E513]" in err and f"{generator}(...)" in err
-    assert "computes only reward as a third factor" in err
+    assert "computes reward (from the data), random_feedback and readout_error" in err
 
 
 def lava_fixed_product(constant: float, factors: list[str], values: dict[str, int]) -> int:

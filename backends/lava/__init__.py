@@ -20,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from snnc.backends.base import Backend, delivery_option, mapping_option
+from snnc.backends.lava import feedback as fb
 from snnc.backends.lava.cores import read_cores
 from snnc.backends.lava.graph import LavaGraph, ThirdFactor, build_graph
 from snnc.backends.lava.learning import LoihiRule, NotExpressible, translate
@@ -70,18 +71,23 @@ class LavaBackend(Backend):
             if not projection.rules:
                 continue
             blocks = [c for c in graph.connections if c.projection == projection.name]
-            rule = self.learning_rule(net, projection, blocks, reports, profile, diag)
+            rule = self.learning_rule(net, projection, blocks, reports, profile, diag,
+                                      fb.next_slot(graph, blocks))
+            if isinstance(rule, fb.FeedbackRule):
+                rule = attach_feedback(net, graph, projection, rule, diag)
             for block in blocks:
                 block.rule = rule
-            if rule is not None and rule.third is not None:
+            if rule is not None and rule.third is not None \
+                    and rule.signal not in fb.FEEDBACK_GENERATORS:
                 attach_third_factor(graph, blocks, rule, projection, diag)
         return None if diag.has_errors else graph
 
     @staticmethod
-    def learning_rule(net: Network, projection, blocks, reports, profile,
-                      diag: Diagnostics) -> LoihiRule | None:
-        """The Loihi rule of a plastic projection (the same for all its blocks), or None
-        after diagnostics: the target check (E30x), then what Lava's connections allow."""
+    def learning_rule(net: Network, projection, blocks, reports, profile, diag: Diagnostics,
+                      slot: str | None = None) -> LoihiRule | fb.FeedbackRule | None:
+        """The Loihi rule of a plastic projection (the same for all its blocks; a feedback
+        rule's with its signal in ``slot``), or None after diagnostics: the target check
+        (E30x), then what Lava's connections allow."""
         if len(projection.rules) > 1:
             diag.error("E513", projection.rules[1].span, f"projection '{projection.name}' has "
                        "more than one rule; a Loihi synapse has one dw",
@@ -112,6 +118,8 @@ class LavaBackend(Backend):
                                                   f"of '{projection.post}'")
             return None
         try:
+            if fb.is_feedback(instance.rule):
+                return feedback_rule(net, projection, instance, float(scales[0]), slot)
             rule = translate(net, projection, instance, float(scales[0]))
         except NotExpressible as error:
             diag.error("E513", error.span or instance.span, f"rule '{instance.name}' on "
@@ -171,6 +179,32 @@ def rounding_hint(rounding, spikes: bool) -> str:
         return "x0 * y0 has no trace to carry its constant: choose the rule's constants so " \
                "that it is m * 2^e"
     return "a product with a trace of its own is exact"
+
+
+def feedback_rule(net: Network, projection, instance, scale: float,
+                  slot: str | None) -> fb.FeedbackRule:
+    """The feedback rule (e-prop, delta) of ``projection``; NotExpressible when the post
+    population has no post trace left for its signal."""
+    if slot is None:
+        raise NotExpressible(f"'{projection.post}' receives a third feedback rule; its neurons "
+                             "send two signals (y2, y3)", instance.span,
+                             hint="learn with feedback on at most two projections into each "
+                                  "population")
+    return fb.translate(net, projection, instance, scale, slot)
+
+
+def attach_feedback(net: Network, graph: LavaGraph, projection, rule: fb.FeedbackRule,
+                    diag: Diagnostics) -> LoihiRule | None:
+    """The processes that compute the feedback rule's signal (:func:`fb.attach`); the rule,
+    or None after E513."""
+    try:
+        fb.attach(net, graph, projection, rule)
+    except NotExpressible as error:
+        diag.error("E513", error.span or projection.rules[0].span, f"rule "
+                   f"'{rule.rule.rule}' on '{projection.name}': {error}",
+                   hint=error.hint or "see docs/learning.md, e-prop on Loihi")
+        return None
+    return rule.rule
 
 
 def attach_third_factor(graph: LavaGraph, blocks, rule: LoihiRule, projection,

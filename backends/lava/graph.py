@@ -63,6 +63,40 @@ class ThirdFactor:
 
 
 @dataclass
+class FeedbackRole:
+    """What a post neuron of feedback rules (e-prop, delta; :mod:`.feedback`) computes and
+    receives: psi (``surrogate``: expression and parameters, None: no y1), the third factors
+    it forwards (slot -> the projection whose signal arrives on ``a_third_<slot>``), and
+    whether it sends its voltage (the readout of the loss, to the error process)."""
+
+    surrogate: tuple[str, dict] | None = None
+    thirds: dict[str, str] = field(default_factory=dict)
+    sends_v: bool = False
+
+
+@dataclass
+class ErrorProcess:
+    """The loss's error of a readout group, e = softmax(v) - onehot(label), each step."""
+
+    name: str
+    readout: str  # the readout's group
+    size: int
+    loss: str
+
+
+@dataclass
+class FeedbackProcess:
+    """L = B e of a random_feedback rule, sent to its post group's ``a_third_<slot>``."""
+
+    name: str
+    projection: str
+    error: str  # the error process
+    post: str  # the post group
+    slot: str
+    matrix: np.ndarray  # B [n_post, n_out]
+
+
+@dataclass
 class NeuronGroup:
     """One Lava LIF process: the neurons ``indices`` of population ``population``."""
 
@@ -84,6 +118,8 @@ class NeuronGroup:
     #: the post neuron of a three-factor rule (ThirdFactor<...>): y1 (the rule's post trace,
     #: decay and impulse) and y2 (the third factor times gain) sent to the learning connection
     third: ThirdFactor | None = None
+    #: the post neuron of feedback rules (FeedbackLIF<k>): psi as y1, signals as y2/y3
+    feedback: FeedbackRole | None = None
 
     @property
     def size(self) -> int:
@@ -97,12 +133,15 @@ class NeuronGroup:
     @property
     def generated(self) -> bool:
         """Whether the process is one of the program's own models (models.py)."""
-        return bool(self.extra_du) or self.subtracts or self.third is not None
+        return bool(self.extra_du) or self.subtracts or self.third is not None \
+            or self.feedback is not None
 
     @property
     def kind(self) -> str:
         """The Lava process: stock LIF/LIFRefractory, or the program's CurrentsLIF<k> or
         SubtractLIF<k>."""
+        if self.feedback is not None:
+            return f"Feedback{'Subtract' if self.subtracts else ''}LIF{len(self.currents)}"
         if self.third is not None:
             return f"ThirdFactor{'Subtract' if self.subtracts else ''}LIF{len(self.currents)}"
         if self.subtracts:
@@ -170,6 +209,9 @@ class LavaGraph:
     #: projection -> (n_post, n_pre, post index, pre index): the synapse order of snnc's
     #: weight layout for sparse projections (indices None for dense ones)
     layouts: dict[str, tuple] = field(default_factory=dict)
+    #: the processes computing feedback rules' learning signals (:mod:`.feedback`)
+    errors: list[ErrorProcess] = field(default_factory=list)
+    feedbacks: list[FeedbackProcess] = field(default_factory=list)
 
     def groups_of(self, population: str) -> list[NeuronGroup]:
         return [g for g in self.groups if g.population == population]

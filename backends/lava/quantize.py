@@ -165,6 +165,11 @@ def quantize_connection(c: Connection, scale: float) -> FixedConnection:
     return FixedConnection(weights.astype(np.int64), exponent, 8, error, zeroed)
 
 
+#: the learning signals computed by the program's feedback processes (floating point only;
+#: snnc.backends.lava.feedback.FEEDBACK_GENERATORS)
+FEEDBACK_SIGNALS = ("random_feedback", "readout_error")
+
+
 def quantize(graph: LavaGraph) -> FixedPoint:
     out = FixedPoint()
     for g in graph.groups:
@@ -173,7 +178,16 @@ def quantize(graph: LavaGraph) -> FixedPoint:
         out.groups[g.name] = quantize_group(g, scale)
         for c in incoming:
             out.connections[c.name] = quantize_connection(c, scale)
+    if graph.errors:
+        out.blockers.append("the learning signals of "
+                            + ", ".join(sorted({c.rule.rule for c in graph.connections
+                                                if c.rule is not None and c.rule.signal
+                                                in FEEDBACK_SIGNALS}))
+                            + " (the readout's error, the feedback B e and psi) are computed "
+                            "in floating point only")
     for c in graph.connections:
+        if c.rule is not None and c.rule.signal in FEEDBACK_SIGNALS:
+            continue
         if c.rule is not None:
             out.rules[c.name] = rule = fixed_rule(c.rule, 2.0 ** out.connections[c.name]
                                                   .weight_exp * SHIFT / out.groups[c.post].scale)

@@ -16,6 +16,8 @@ import numpy as np
 
 from snnc.backends import templates
 from snnc.backends.artifacts import literal, save_npz, wrap_comment, written_parameters
+from snnc.backends.lava import render_feedback
+from snnc.backends.lava.feedback import SURROGATES
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 from snnc.backends.lava.quantize import FixedPoint
 from snnc.literals import dot as dot_string
@@ -116,6 +118,9 @@ class ProgramPrinter:
                      f"bias_exp=bias_exp({name}, size={g.size})", f"v=array({name}, 'v')"]
         if g.subtracts:
             arguments.append(f"v_sub=array({name}, 'v_sub')")
+        if g.feedback is not None:
+            self.lines += render_feedback.group_comments(g)
+            arguments += render_feedback.group_arguments(g)
         if g.refractory or g.generated:
             arguments.append(f"refractory_period={g.refractory}")
         arguments += [f"name={name}", f"**P[{name}]"]
@@ -243,6 +248,7 @@ class ProgramPrinter:
             self.group(g)
         for c in self.graph.connections:
             self.connection(c)
+        self.lines += render_feedback.feedback_lines(self.graph, self.data)
 
 
 def model_comments(population) -> list[str]:
@@ -346,10 +352,14 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         kinds=sorted({c.kind for c in graph.connections}),
         refractory=any(g.refractory for g in graph.groups),
         current_counts=sorted({len(g.currents) for g in graph.groups if g.extra_du
-                               and not g.subtracts and g.third is None}),
+                               and not g.subtracts and g.third is None and g.feedback is None}),
         subtract_counts=sorted({len(g.currents) for g in graph.groups if g.subtracts
-                                and g.third is None}),
-        own_models=sorted({g.kind for g in graph.groups if g.generated}),
+                                and g.third is None and g.feedback is None}),
+        own_models=sorted({g.kind for g in graph.groups if g.generated}
+                          | render_feedback.model_names(graph)),
+        feedback_counts=sorted({(len(g.currents), g.subtracts) for g in graph.groups
+                                if g.feedback is not None}),
+        surrogates=SURROGATES, trains=bool(graph.errors),
         third_counts=sorted({(len(g.currents), g.subtracts) for g in graph.groups
                              if g.third is not None}),
         third_factors={third_factor_source(g): {
@@ -402,6 +412,7 @@ def dot(graph: LavaGraph) -> str:
                          f"label={label}];")
             lines.append(f"  {dot_string(source)} -> {dot_string(g.name)} "
                          f"[label={dot_string('a_third')}, style=dashed];")
+    lines += render_feedback.dot_lines(graph, dot_string)
     for c in graph.connections:
         label = [c.kind + (f" d={c.delay}" if c.delay else "")]
         label += [c.rule.rule] if c.rule is not None else []

@@ -21,9 +21,9 @@ constants (``1 - rate`` is no rule constant); otherwise the product is written t
 ``2^-7`` is refused (E513) with the time constants that Loihi can express, one between two
 constants is rounded (W513).
 
-Part B (a learning signal computed by processes of the program, e.g. e-prop's random
-feedback) arrives on the same port ``a_third``: a generator other than ``reward`` needs only its
-source process in place of the reward's (issue 17, part B).
+The learning signals from the readout's error (e-prop's ``random_feedback``, the readout's
+``readout_error``) are computed by processes of the program too, with their own post neuron
+(:mod:`snnc.backends.lava.feedback`); a rule with one of them does not come here.
 """
 
 from __future__ import annotations
@@ -68,11 +68,12 @@ def third_factor_signals(rule: ir.RuleDef, error) -> list[ir.Signal]:
     for signal in rule.signals:
         kind = signal.generator.kind
         if kind not in GENERATORS:
-            raise error(f"signal '{signal.name}' = {kind}(...): the Lava program computes only "
-                        f"{', '.join(GENERATORS)} as a third factor; {kind} is not yet computed "
-                        "by processes of the program", signal.span,
-                        hint="use 'reward' as the third factor on Lava, or run the rule with "
-                             "snnc run / snnc train")
+            raise error(f"signal '{signal.name}' = {kind}(...): the Lava program computes "
+                        "reward (from the data), random_feedback and readout_error (from the "
+                        f"readout's error) as third factors; {kind} is not yet computed by "
+                        "processes of the program", signal.span,
+                        hint="use reward, random_feedback or readout_error as the third factor "
+                             "on Lava, or run the rule with snnc run / snnc train")
     return list(rule.signals)
 
 
