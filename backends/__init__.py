@@ -102,7 +102,8 @@ def templates(package: str):
     escapers of :mod:`snnc.literals` are filters that every ``{{ }}`` printing user text uses
     explicitly: ``py`` (a Python literal), ``py_comment`` (in a comment) and ``md`` (inline
     Markdown). Nothing is escaped implicitly (the templates print Python and Markdown, where
-    HTML escaping would be wrong).
+    HTML escaping would be wrong). ``{% include "shared/NAME" %}`` includes ``NAME`` from
+    snnc.backends' own ``templates/`` (text several backends' programs share).
     """
     from importlib import resources
 
@@ -110,8 +111,9 @@ def templates(package: str):
 
     from snnc import literals
 
-    def load(name: str) -> str:
-        return resources.files(package).joinpath("templates", name).read_text(encoding="utf-8")
+    def load(name: str) -> str:  # "shared/NAME": snnc.backends' own templates/NAME
+        owner, name = ("snnc.backends", name[7:]) if name.startswith("shared/") else (package, name)
+        return resources.files(owner).joinpath("templates", name).read_text(encoding="utf-8")
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False, loader=jinja2.FunctionLoader(load))

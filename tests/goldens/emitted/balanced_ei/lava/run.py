@@ -134,6 +134,41 @@ def final_weights(network, data, procs, names, precision):
     return full
 
 
+def output_path(path):
+    """The output file, with '.npz' appended as numpy does; refused before anything runs when
+    it is a folder, or its folder does not exist or cannot be written."""
+    if not path:
+        raise Problem("-o: give a file name (e.g. recording.npz)")
+    given, path = path, path if path.endswith(".npz") else path + ".npz"
+    for name in (given, path):
+        if os.path.isdir(name):
+            raise Problem(f"-o: {name!r} is a folder; give a file name (e.g. "
+                          f"{os.path.join(name, 'recording.npz')})")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise Problem(f"-o: {folder!r} is a file, not a folder")
+    if not os.path.isdir(folder):
+        raise Problem(f"-o: the folder {folder!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path)
+                                          and not os.access(path, os.W_OK)):
+        raise Problem(f"-o: {path!r} cannot be written (permission denied)")
+    return path
+
+
+def write_npz(path, arrays):
+    """Write `arrays` to `path` atomically: a temporary file in the same folder, renamed over
+    it (an interrupted or failed write leaves no partial file and a previous one as it was)."""
+    temporary = f"{path}.{os.getpid()}.tmp.npz"
+    try:
+        np.savez(temporary, **arrays)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise Problem(f"-o: cannot write {path!r} ({error.strerror or error})") from None
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
 def predict(values, reduction):
     """The class of each sample: the argmax of the readout [steps, samples, *shape] reduced
     over time by the loss's reduction (as snnc.training.metrics.evaluate decides)."""
@@ -290,41 +325,6 @@ def arguments(argv):
                                          "program's record statements)")
     parser.add_argument("-o", "--output", default="recording.npz")
     return parser.parse_args(argv)
-
-
-def output_path(path):
-    """The output file, with '.npz' appended as numpy does; refused before anything runs when
-    it is a folder, or its folder does not exist or cannot be written."""
-    if not path:
-        raise Problem("-o: give a file name (e.g. recording.npz)")
-    given, path = path, path if path.endswith(".npz") else path + ".npz"
-    for name in (given, path):
-        if os.path.isdir(name):
-            raise Problem(f"-o: {name!r} is a folder; give a file name (e.g. "
-                          f"{os.path.join(name, 'recording.npz')})")
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise Problem(f"-o: {folder!r} is a file, not a folder")
-    if not os.path.isdir(folder):
-        raise Problem(f"-o: the folder {folder!r} does not exist; create it first")
-    if not os.access(folder, os.W_OK) or (os.path.exists(path)
-                                          and not os.access(path, os.W_OK)):
-        raise Problem(f"-o: {path!r} cannot be written (permission denied)")
-    return path
-
-
-def write_npz(path, arrays):
-    """Write `arrays` to `path` atomically: a temporary file in the same folder, renamed over
-    it (an interrupted or failed write leaves no partial file and a previous one as it was)."""
-    temporary = f"{path}.{os.getpid()}.tmp.npz"
-    try:
-        np.savez(temporary, **arrays)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise Problem(f"-o: cannot write {path!r} ({error.strerror or error})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def read_reward(arrays, path, steps, network):
