@@ -135,14 +135,16 @@ def test_a_trace_with_a_per_neuron_time_constant_is_refused_by_name(capsys, tmp_
     assert "Traceback" not in text and "internal error" not in text
 
 
-def test_eprop_with_a_zero_reset_is_a_diagnostic_not_a_crash(capsys, tmp_path):
+def test_eprop_with_a_zero_reset_compiles_not_crashes(capsys, tmp_path):
     """The standard library's eprop reads post.tau_mem in its trace (once an internal error,
-    exit 3); its learning signal is what the engine cannot run (E513, naming the signal)."""
+    exit 3); its learning signal is now computed by processes of the program (issue 17), so it
+    compiles, with fixed point refused for the reason."""
     source = tmp_path / "eprop_zero.snn"
     source.write_text((EXAMPLES / "eprop_randman.snn").read_text()
                       .replace("reset = subtract", "reset = zero"))
     status = main(["compile", str(source), "--emit", "lava", "-o", str(tmp_path / "out")])
     text = "".join(capsys.readouterr())
-    assert status == 1, text
-    assert "error[E513]" in text and "signal 'L'" in text and "eprop.snn:13:3" in text
+    assert status == 0, text
+    assert "fixed point: not available (the learning signals of delta, eprop" in text
+    assert "RandomFeedback" in (tmp_path / "out" / "network.py").read_text()
     assert "internal error" not in text and "E512" not in text
