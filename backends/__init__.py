@@ -103,7 +103,7 @@ def templates(package: str):
     explicitly: ``py`` (a Python literal), ``py_comment`` (in a comment) and ``md`` (inline
     Markdown). Nothing is escaped implicitly (the templates print Python and Markdown, where
     HTML escaping would be wrong). ``{% include "shared/NAME" %}`` includes ``NAME`` from
-    snnc.backends' own ``templates/`` (text several backends' programs share).
+    snnc.backends' own ``shared/`` folder (text several backends' programs share).
     """
     from importlib import resources
 
@@ -111,9 +111,10 @@ def templates(package: str):
 
     from snnc import literals
 
-    def load(name: str) -> str:  # "shared/NAME": snnc.backends' own templates/NAME
-        owner, name = ("snnc.backends", name[7:]) if name.startswith("shared/") else (package, name)
-        return resources.files(owner).joinpath("templates", name).read_text(encoding="utf-8")
+    def load(name: str) -> str:  # "shared/NAME": snnc.backends' own shared/NAME
+        folder = (resources.files("snnc.backends").joinpath("shared") if name.startswith(
+            "shared/") else resources.files(package).joinpath("templates"))
+        return folder.joinpath(name.removeprefix("shared/")).read_text(encoding="utf-8")
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False, loader=jinja2.FunctionLoader(load))
