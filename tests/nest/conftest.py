@@ -23,7 +23,10 @@ ROOT = HERE.parent.parent
 
 
 def have_nest() -> bool:
-    return importlib.util.find_spec("nest") is not None
+    """NEST itself, not this folder (tests/nest can shadow the name 'nest' on sys.path)."""
+    spec = importlib.util.find_spec("nest")
+    return spec is not None and HERE not in pathlib.Path(spec.origin or HERE).resolve().parents \
+        and pathlib.Path(spec.origin or HERE).resolve() != HERE / "__init__.py"
 
 
 def pytest_collection_modifyitems(config, items):
