@@ -23,10 +23,17 @@ ROOT = HERE.parent.parent
 
 
 def have_nest() -> bool:
-    """NEST itself, not this folder (tests/nest can shadow the name 'nest' on sys.path)."""
+    """NEST itself, not this folder.
+
+    pytest puts ``tests/`` on sys.path, where this folder is a namespace package called
+    ``nest``: without NEST installed, ``find_spec("nest")`` returns that namespace (no origin
+    file). NEST is a regular package, so it is found only as a real ``__init__.py`` elsewhere.
+    """
     spec = importlib.util.find_spec("nest")
-    return spec is not None and HERE not in pathlib.Path(spec.origin or HERE).resolve().parents \
-        and pathlib.Path(spec.origin or HERE).resolve() != HERE / "__init__.py"
+    if spec is None or spec.origin in (None, "namespace"):
+        return False
+    origin = pathlib.Path(spec.origin).resolve()
+    return origin.is_file() and HERE not in origin.parents
 
 
 def pytest_collection_modifyitems(config, items):
