@@ -113,7 +113,8 @@ def test_error_and_feedback_reach_the_neurons_in_the_same_step(tmp_path, lava_in
     np.testing.assert_array_equal(v, expected)
 
 
-TRAIN = 20  # training samples
+ONLINE = ROOT / "examples" / "randman" / "eprop_random_online.snn"
+EARLY = 20  # the issue's comparison after 20 samples
 
 
 def randman3(path):
@@ -126,78 +127,74 @@ def randman3(path):
     return data
 
 
-def reference_training(net, data, samples: int):
-    """The simulator's rules over the first training samples, one at a time (--update step,
-    batch 1, --delivery next_step): the weights after each sample."""
+def reference_training(net, data, checkpoints):
+    """The simulator's rules over the training samples in order, one at a time (--update step,
+    batch 1, --delivery next_step): {samples: weights after that many} for ``checkpoints``."""
     module = load_simulation(net, "next_step")
     sim = module.Simulation(batch=1)
     x, labels = data.spikes["train"], data.labels["train"]
-    history = []
-    for b in range(samples):
+    history = {0: {name: getattr(sim, attr).copy() for name, attr in module.WEIGHTS.items()}}
+    for b in range(max(checkpoints)):
         sim.reset()
         sim.run(x.shape[0], {"units": x[:, b:b + 1]}, learn=True,
                 targets={"out": labels[b:b + 1], "label": labels[b:b + 1]})
-        history.append({name: getattr(sim, attr).copy() for name, attr in module.WEIGHTS.items()})
+        if b + 1 in checkpoints:
+            history[b + 1] = {name: getattr(sim, attr).copy()
+                              for name, attr in module.WEIGHTS.items()}
     return module, history
 
 
-def frozen_accuracy(module, weights, data) -> float:
-    """Test accuracy of the frozen network with ``weights`` (the simulator decides)."""
+def frozen_predictions(module, weights, data):
+    """The simulator's predictions on the test split with ``weights``, no learning."""
     sim = module.Simulation(batch=len(data.labels["test"]))
     for name, attr in module.WEIGHTS.items():
         getattr(sim, attr)[...] = weights[name]
     x = data.spikes["test"]
     out = sim.run(x.shape[0], {"units": x}, learn=False, record=["out.v"])
-    return float((out["out.v"].sum(axis=0).argmax(axis=-1) == data.labels["test"]).mean())
-
-
-def perturbed_deviation(module, data, samples: int) -> float:
-    """How far the simulator's own training ends from itself when the recurrent weights start
-    1e-15 (relative) away: the floating-point sensitivity of this network's training."""
-    a, b = module.Simulation(batch=1), module.Simulation(batch=1)
-    attribute = module.WEIGHTS["hidden->hidden"]
-    getattr(b, attribute)[...] *= 1 + 1e-15
-    x, labels = data.spikes["train"], data.labels["train"]
-    for k in range(samples):
-        for sim in (a, b):
-            sim.reset()
-            sim.run(x.shape[0], {"units": x[:, k:k + 1]}, learn=True,
-                    targets={"out": labels[k:k + 1], "label": labels[k:k + 1]})
-    return max(float(np.abs(getattr(a, w) - getattr(b, w)).max())
-               for w in module.WEIGHTS.values())
+    return out["out.v"].sum(axis=0).argmax(axis=-1)
 
 
 def test_eprop_random_trains_online_in_lava_as_snnc(programs, tmp_path):
-    """examples/randman/eprop_random.snn emitted for Lava trains online over 20 samples of a
-    reduced Randman (run.py --split train: the state reset between samples, the weights kept,
-    the labels per sample to the error process) as the simulator's rules do (--update step,
-    batch 1, --delivery next_step), and the frozen networks' test accuracies are equal.
-
-    The training is chaotic in the weights: the simulator itself, its recurrent weights scaled
-    by 1 + 1e-15, ends 2.6e-6 away after 10 samples and 0.04 after 20 (measured). Lava
-    computes the neurons with other floating-point roundings (u, v, the Dense sums), so its
-    weights leave snnc's at that rate: 4e-16 after 2 samples, 3.5e-7 after 10, 1.6e-4 after
-    20 (measured); the oracle is the simulator's own sensitivity: Lava ends closer to snnc
-    than snnc to itself under the perturbation. The learning signals themselves are exact
-    (test_eprop_rules_learn_in_lava_as_the_reference)."""
-    source = tmp_path / "eprop_random.snn"
-    shutil.copy(ROOT / "examples/randman/eprop_random.snn", source)
-    shutil.copy(ROOT / "examples/randman/common.snn", tmp_path / "common.snn")
-    program = programs.compile(source, "eprop_random")
+    """examples/randman/eprop_random_online.snn (e-prop with random feedback, rates for plain
+    per-step steps) emitted for Lava trains online on a reduced Randman (run.py --split train:
+    the state reset between samples, the weights kept, the label of each sample to the error
+    process) as the simulator's rules do (--update step, batch 1, --delivery next_step): the
+    weights after 20 samples and after all 240 agree (measured: 8e-17 and about 1e-16; the
+    issue asks 1e-6 after 20), and the trained weights, compiled into the inference program
+    (snnc compile --weights OUT.npz --no-learn --emit lava), give in Lava the simulator's
+    predictions for every test sample (43.3 %, chance 33.3 %). At this network's rates the
+    training is not chaotic (the simulator nudged by 1e-15 ends 2e-15 away after 240 samples);
+    at eprop_random.snn's Adam rates used as plain steps it is (0.2 after 20 samples), and no
+    two floating-point programs that round differently could agree there (README, "What each
+    Loihi generation can learn"). About 6 minutes: Lava takes about 1.3 s per sample."""
+    source = tmp_path / ONLINE.name
+    shutil.copy(ONLINE, source)
+    shutil.copy(ONLINE.parent / "common.snn", tmp_path / "common.snn")
+    program = programs.compile(source, "eprop_online")
     network = (program / "network.py").read_text()
     assert "RandomFeedback(" in network and "ReadoutError(" in network
-    data = randman3(tmp_path / "randman3.npz")
+    data_file = tmp_path / "randman3.npz"
+    data = randman3(data_file)
+    samples = len(data.labels["train"])
     net = api.compile_network(str(source), Diagnostics())
-    module, history = reference_training(net, data, TRAIN)
-    lava = {n: programs.lava(program, 100, "--input", str(tmp_path / "randman3.npz"), "--split",
-                             "train", "--samples", str(n)) for n in (2, TRAIN)}
-    start = module.Simulation(batch=1)
-    sensitivity = perturbed_deviation(module, data, TRAIN)
-    for name, attribute in module.WEIGHTS.items():
-        assert np.abs(history[-1][name] - getattr(start, attribute)).max() > 1e-3, name
-        assert np.abs(lava[2][name + ".w"] - history[1][name]).max() < 1e-12, name
-        deviation = np.abs(lava[TRAIN][name + ".w"] - history[-1][name]).max()
-        assert deviation < min(1e-3, sensitivity), name
-    trained = {name: lava[TRAIN][name + ".w"] for name in module.WEIGHTS}
-    assert frozen_accuracy(module, trained, data) == frozen_accuracy(module, history[-1], data)
-    assert float(lava[TRAIN]["seconds_per_sample"]) > 0
+    module, history = reference_training(net, data, {EARLY, samples})
+    lava = {n: programs.lava(program, 100, "--input", str(data_file), "--split", "train",
+                             "--samples", str(n)) for n in (EARLY, samples)}
+    for name in module.WEIGHTS:
+        assert np.abs(history[samples][name] - history[0][name]).max() > 5e-5, name  # learned
+        for n in (EARLY, samples):
+            np.testing.assert_allclose(lava[n][name + ".w"], history[n][name], rtol=0,
+                                       atol=1e-12, err_msg=f"{name} after {n} samples")
+    trained = tmp_path / "lava_trained.npz"
+    np.savez(trained, **{name + ".w": lava[samples][name + ".w"] for name in module.WEIGHTS})
+    frozen = tmp_path / "frozen"
+    result = snnc("compile", str(source), "--weights", str(trained), "--no-learn", "--emit",
+                  "lava", "-o", str(frozen))
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = programs.lava(frozen, 100, "--input", str(data_file), "--split", "test")
+    expected = frozen_predictions(module, history[samples], data)
+    np.testing.assert_array_equal(tested["prediction"], expected)
+    accuracy = float(tested["accuracy"])
+    assert accuracy == float((expected == data.labels["test"]).mean())
+    assert accuracy > 0.4, accuracy  # above chance (1/3): it learned
+    assert float(lava[samples]["seconds_per_sample"]) > 0
