@@ -36,10 +36,9 @@ from snnc.ir.discrete import decay, tau_in_steps
 from snnc.ir.network import Network
 from snnc.ir.nodes import Projection, RuleInstance
 from snnc.ir.values import Constant
+from snnc.targets.rule_constants import LOIHI
 from snnc.units import Quantity
 
-MANTISSA = range(-8, 8)
-EXPONENT = range(-7, 9)
 PRE_SLOTS, POST_SLOTS = ("x1", "x2"), ("y1", "y2", "y3")
 #: the spikes of this step as factors: the dependencies x0 (pre) and y0 (post)
 SPIKES = ("x0", "y0")
@@ -133,13 +132,9 @@ class LoihiRule:
 
 def render_constant(value: float) -> tuple[str, float]:
     """The closest ``m * 2^e`` (m in [-8, 7], e in [-7, 8]) as Lava's rule syntax, and its
-    value. One (``"1"``) and minus one are written as they are."""
-    best = min(((m * 2.0 ** e, m, e) for m in MANTISSA for e in EXPONENT if m),
-               key=lambda t: (abs(t[0] - value), abs(t[1]), t[2]))
-    rendered, m, e = best
-    while m % 2 == 0:  # the shortest mantissa
-        m, e = m // 2, e + 1
-    return (f"{m} * 2^{e}" if e else f"{m}"), rendered
+    value (:meth:`snnc.targets.rule_constants.RuleConstants.render`). One (``"1"``) and minus
+    one are written as they are."""
+    return LOIHI.render(value)
 
 
 class Expander(ir.Visitor[dict]):
@@ -381,7 +376,7 @@ def translate(net: Network, projection: Projection, instance: RuleInstance,
         out.dt_terms, more = render_terms(list(dt_products.items()), by_slot)
         out.dt = rule_text(out.dt_terms)
         out.roundings += more
-        if abs(tag.rendered - tag.rate) > tf.EXACT * tag.rate:
+        if LOIHI.is_rounded(tag.rate, tag.rendered):
             out.roundings.append(Rounding(f"decay of the tag '{tag.name}' per step", tag.rate,
                                           tag.rendered, tf.expressible_taus(net, tag.rate)))
     if third is not None:

@@ -28,12 +28,11 @@ The learning signals from the readout's error (e-prop's ``random_feedback``, the
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from snnc.ir import rules as ir
-from snnc.ir.discrete import decay
 from snnc.ir.network import Network
+from snnc.targets.rule_constants import LOIHI, tag_rate
 
 #: the engine's slot of the third factor (the post neuron's second trace)
 THIRD_SLOT = "y2"
@@ -41,11 +40,8 @@ THIRD_SLOT = "y2"
 POST_SLOTS_3F = ("y1",)
 #: the third factors the Lava program computes with processes of its own
 GENERATORS = ("reward",)
-SMALLEST = 2.0 ** -7
-#: a decay rate this close (relative) to a rule constant is that constant (a time constant
-#: written with ten digits, as the E513/W513 hints give it, cannot be closer in exact
-#: integration; the difference stays far below the acceptance's 1e-9 over 1000 steps)
-EXACT = 1e-9
+# the rule constants (m 2^e, the smallest 2^-7) and the decay rates they hold are
+# :mod:`snnc.targets.rule_constants`'s, shared with ``snnc check --target loihi2``
 
 
 @dataclass
@@ -78,21 +74,9 @@ def third_factor_signals(rule: ir.RuleDef, error) -> list[ir.Signal]:
 
 
 def expressible_taus(net: Network, rate: float) -> str:
-    """The time constants whose decay per step is a rule constant nearest ``rate``, as text
-    (rates ``k 2^-7``, k = 1..7, are the smallest Loihi expresses)."""
-    dt = net.settings.dt
-    exact = net.settings.integration == "exact"
-    rates = sorted((k * SMALLEST for k in range(1, 8)), key=lambda r: (abs(r - rate), r))[:3]
-
-    def tau(value: float) -> float:
-        return -dt / math.log(1.0 - value) if exact else dt / value
-
-    how = ("exact integration: tau = -dt / ln(1 - rate)" if exact else
-           "Euler integration: tau = dt / rate")
-    others = ", ".join(f"{tau(r) * 1e3:.10g} ms (rate {r:g})" for r in rates[1:])
-    return (f"the nearest time constant Loihi expresses is {tau(rates[0]) * 1e3:.10g} ms "
-            f"(rate {rates[0]:g} = {round(rates[0] / SMALLEST)} * 2^-7); others: {others} "
-            f"({how})")
+    """The time constants whose decay per step is a rule constant, the three nearest ``rate``
+    first, as text (:meth:`snnc.targets.rule_constants.RuleConstants.expressible_taus`)."""
+    return LOIHI.expressible_taus(net.settings, rate)
 
 
 def find_tag(net: Network, trace: ir.Trace, constants: list[dict], error,
@@ -103,15 +87,12 @@ def find_tag(net: Network, trace: ir.Trace, constants: list[dict], error,
         raise error(f"trace '{trace.name}' needs a constant time constant and scale",
                     trace.span)
     tau = constants[0][()]
-    rate = 1.0 - decay(net.settings, tau)
+    rate = tag_rate(net.settings, tau)
     if not 0.0 < rate < 1.0:
         raise error(f"trace '{trace.name}' has no exponential decay at this dt", trace.span)
-    if rate < SMALLEST:
-        raise error(f"trace '{trace.name}' is the synapse's tag; its decay per step, "
-                    f"{rate:.3g} (tau = {tau * 1e3:.6g} ms), is below Loihi's smallest rule "
-                    f"constant 2^-7 = {SMALLEST:.3g}", trace.span,
-                    hint=f"choose the time constant of '{trace.name}' so that its decay is a "
-                         f"rule constant: {expressible_taus(net, rate)}")
+    problem = LOIHI.tag_problem(net.settings, trace.name, tau, rate)
+    if problem is not None:
+        raise error(problem[0], trace.span, hint=problem[1])
     _, rendered = render_constant(rate)
     value = trace.value.args[0]
     if len(constants) > 1:

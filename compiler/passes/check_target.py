@@ -14,6 +14,12 @@ missing capability is an E3xx error that names it:
         the engine cannot run (``RuleFunction.runs_on``; only sums of products are possible);
 - E308  the optimizer needs per-synapse moments that the engine cannot keep.
 
+When a rule's structure fits a sum-of-products engine that states its constants (Loihi,
+Loihi 2: m 2^e), its constants are checked too (:mod:`snnc.passes.check_rule_constants`):
+E513 when the tag's decay per step is below the smallest constant (the program will not
+compile for the chip; the hint names the nearest time constants it expresses), W513 when it is
+rounded: the same findings, messages and hints as ``snnc compile --emit lava``.
+
 On the reference simulator every rule runs; class c and d rules are simulator-only oracles
 (warning W301).
 """
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.ir.network import Network
 from snnc.passes.check_locality import CLASS_MEANING, RuleReport
+from snnc.passes.check_rule_constants import check_constants
 from snnc.targets import TargetProfile, builtin_names, load_builtin, profile_from_file
 
 LEARNING_TARGETS_HINT = "targets with on-chip learning: loihi, loihi2, spinnaker, spinnaker2, " \
@@ -45,7 +52,10 @@ class CheckTarget:
         net.target = profile.name
         net.analyses[self.name] = profile
         for report in net.analyses.get("check-locality", []):
+            errors = len(list(diag.errors()))
             self.check(report, profile, diag)
+            if len(list(diag.errors())) == errors:  # the structure fits: now the constants
+                check_constants(net, report, profile, diag)
         return net
 
     def profile(self, net: Network, diag: Diagnostics) -> TargetProfile | None:
