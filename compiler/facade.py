@@ -243,18 +243,22 @@ def train(source: Path | Network, *, data: str | os.PathLike, epochs: int, out: 
           batch: int = 32, seed: int | None = None, resume: bool = False,
           compare_every: int = 0, update: str = "batch", save_data: Path | None = None,
           force: bool = False, allow_nonfinite: bool = False,
-          on_epoch: Callable[[dict], None] | None = None) -> Training:
+          on_epoch: Callable[[dict], None] | None = None,
+          delivery: str = "same_step") -> Training:
     """Train as ``snnc train`` does, writing its folder ``out`` (log.json, checkpoint.npz,
     frozen.snn and frozen.npz, curves.png with matplotlib) after every epoch; the run.
     ``data``: 'randman' or 'randman:key=value,...', or an .npz file of the training layout
     (``save_data``: also write the data there, outside ``out``). ``on_epoch``: called with
     each epoch's log record (loss and accuracy per split). The other arguments: the options
-    of ``snnc train``."""
+    of ``snnc train`` (``delivery``: same_step or next_step, as ``--delivery``)."""
+    from snnc.ir.discrete import DELIVERIES
     from snnc.training.session import Options, prepare, summary
     if epochs < 1 or batch < 1 or compare_every < 0:
         raise ValueError("epochs and batch must be positive, compare_every at least 0")
     if update not in ("batch", "step"):
         raise ValueError(f"update must be 'batch' or 'step', not {update!r}")
+    if delivery not in DELIVERIES:
+        raise ValueError(f"delivery must be one of {', '.join(DELIVERIES)}, not {delivery!r}")
     data, out = os.fspath(data), os.fspath(out)
     if save_data is not None and os.path.realpath(save_data).startswith(
             os.path.realpath(out).rstrip(os.sep) + os.sep):
@@ -272,7 +276,7 @@ def train(source: Path | Network, *, data: str | os.PathLike, epochs: int, out: 
     net = network(source, diag)
     net = copy.deepcopy(net) if net is source else net  # training sets its seed
     session = prepare(net, Options(data, out, epochs, batch, seed, compare_every, resume,
-                                   update), diag)
+                                   update, delivery), diag)
     fail(diag)
     if saved is not None:
         from snnc.training.data import to_arrays

@@ -19,6 +19,7 @@ from snnc.cli.common import (
 )
 from snnc.datasets.randman import RandmanOptions
 from snnc.diagnostics import Diagnostics
+from snnc.ir.discrete import DELIVERIES
 
 
 def add_parser(commands) -> None:
@@ -57,6 +58,12 @@ def add_parser(commands) -> None:
                             "and takes one Adam step with the rule's lr, as the oracles do "
                             "(default); 'step' changes the weights at every step with the "
                             "rule's own optimizer, as on a chip")
+    train.add_argument("--delivery", choices=DELIVERIES, default="same_step",
+                       help="when a spike reaches its target, as in snnc run --delivery: "
+                            "same_step (default) or next_step, the convention of the Lava and "
+                            "NEST programs (train as they run, for a like-for-like comparison); "
+                            "the online rules' simulation and the bptt/rtrl oracles use it, "
+                            "checkpoint.npz records it (--resume needs the same)")
     train.add_argument("--save-data", metavar="DATA.npz",
                        help="also write the data set in the .npz layout above")
     train.add_argument("--allow-nonfinite", action="store_true",
@@ -84,7 +91,7 @@ def run(args) -> int:
     diag = Diagnostics()
     net = api.compile_network(args.file, diag)
     options = Options(args.data, args.output, args.epochs, args.batch, args.seed,
-                      args.compare_every, args.resume, args.update)
+                      args.compare_every, args.resume, args.update, args.delivery)
     session = prepare(net, options, diag) if net is not None else None
     print_diagnostics(diag)
     if session is None:
@@ -116,6 +123,7 @@ def train(args, session) -> int:
     header = session.header
     how = header["mode"] + (f", updates per {header['update']}"
                             if header["mode"] == "online" else "")
+    how += f", delivery {header['delivery']}" if header["delivery"] != "same_step" else ""
     print(f"{args.file}: training by {how}, seed {header['seed']}, batch "
           f"{header['batch']}, {header['samples']['train']:,} training samples")
     session.trainer.allow_nonfinite = args.allow_nonfinite
@@ -143,7 +151,10 @@ def train(args, session) -> int:
         print(f"  no frozen program: {session.frozen_problem}; use snnc run --weights "
               f"{session.path('checkpoint.npz')} --no-learn")
     else:
-        print(f"  frozen program (inference, trained weights): {session.path('frozen.snn')}")
+        delivery = session.header["delivery"]
+        print(f"  frozen program (inference, trained weights): {session.path('frozen.snn')}"
+              + (f" (trained with --delivery {delivery}: run it so)"
+                 if delivery != "same_step" else ""))
     return EXIT_OK
 
 

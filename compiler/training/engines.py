@@ -110,11 +110,13 @@ def loss_target(method: Method, labels: np.ndarray, steps: int) -> np.ndarray:
 
 
 class OracleEngine(Checked):
-    """Training by ``bptt`` or ``rtrl`` (a ValueError if the network has unsupported models)."""
+    """Training by ``bptt`` or ``rtrl`` (a ValueError if the network has unsupported models);
+    ``delivery`` as the simulation's (``snnc train --delivery``): the model's forward pass is
+    the simulator's with that convention, and its gradients are of that network."""
 
-    def __init__(self, net: Network, method: Method):
+    def __init__(self, net: Network, method: Method, delivery: str = "same_step"):
         self.method = method
-        self.model = GradientModel(net)
+        self.model = GradientModel(net, delivery=delivery)
         self.weights = self.model.weights
         self.adam = Adam(method.rates, self.weights)
         self.last_gradient: dict[str, np.ndarray] = {}  # of the last training batch

@@ -9,7 +9,8 @@ Output folder::
     frozen.snn      the trained program for inference: its weights read frozen.npz, its
     frozen.npz      learning rules removed (snnc.training.frozen); every command takes it
     checkpoint.npz  weights ('<projection>.w'; older checkpoints: 'w.<projection>'), optimizer
-                    state, epoch, seed, data digest
+                    state, epoch, seed, data digest, mode, update, delivery (older checkpoints
+                    have none: same_step)
     curves.png      learning curves (with the extra 'plot')
     .snnc-output    the marker of a folder snnc wrote (see snnc.output)
 
@@ -45,6 +46,9 @@ class Options:
     compare_every: int = 0
     resume: bool = False
     update: str = "batch"  # online rules: 'batch' (Adam per batch) or 'step' (as on chip)
+    #: when a spike reaches its target: 'same_step' (snnc run's default) or 'next_step' (the
+    #: convention of the Lava and NEST programs), for the simulation and the exact oracles
+    delivery: str = "same_step"
 
 
 def digest(dataset: Dataset) -> str:
@@ -82,7 +86,8 @@ class Session:
         state = dict(self.trainer.engine.state())
         state.update(epoch=np.int64(record["epoch"]), seed=np.int64(self.trainer.seed),
                      data=np.str_(self.header["data_digest"]), mode=np.str_(self.header["mode"]),
-                     update=np.str_(self.header["update"]))
+                     update=np.str_(self.header["update"]),
+                     delivery=np.str_(self.header["delivery"]))
         folder = self.open_folder()
         folder.write("checkpoint.npz", archive.npz_bytes(state))
         folder.write("log.json", archive.json_bytes({**self.header, "epochs": self.log,
@@ -132,9 +137,10 @@ def describe(loss) -> str:
     return f"{loss.kind}({loss.reduction}({value}))" if loss.reduction else f"{loss.kind}({value})"
 
 
-def oracle(net: Network, method: setup.Method, diag: Diagnostics, why: str):
+def oracle(net: Network, method: setup.Method, diag: Diagnostics, why: str,
+           delivery: str = "same_step"):
     try:
-        return OracleEngine(net, method)
+        return OracleEngine(net, method, delivery)
     except ValueError as error:
         diag.error("E622", None, f"{why}: {error}")
         return None
@@ -168,10 +174,11 @@ def prepare(net: Network, options: Options, diag: Diagnostics) -> Session | None
         ReferenceBackend().check(net, diag)
         if diag.has_errors:
             return None
-        engine = OnlineEngine(net, method, load_simulation(net), seed, options.update)
+        engine = OnlineEngine(net, method, load_simulation(net, options.delivery), seed,
+                              options.update)
         if options.compare_every:
             reference = oracle(net, dataclasses.replace(method, mode="bptt"), diag,
-                               "--compare-every needs the exact gradient")
+                               "--compare-every needs the exact gradient", options.delivery)
             if reference is None:
                 return None
             for name in method.rates:
@@ -180,13 +187,15 @@ def prepare(net: Network, options: Options, diag: Diagnostics) -> Session | None
                                f"'{name}' is sparse")
                     return None
     else:
-        engine = oracle(net, method, diag, f"the {method.mode} oracle cannot train this network")
+        engine = oracle(net, method, diag, f"the {method.mode} oracle cannot train this network",
+                        options.delivery)
         if engine is None:
             return None
         reference = engine
     compare = options.compare_every if method.mode != "bptt" else 0
     trainer = Trainer(engine, method, dataset, options.batch, seed, compare, reference)
     header = {"network": net.settings.name, "mode": method.mode, "update": options.update,
+              "delivery": options.delivery,
               "seed": seed, "batch": options.batch, "data": options.data, "data_digest": digest(dataset),
               "loss": describe(method.loss),
               "learning_rates": method.rates, "compare_every": compare,
@@ -216,6 +225,7 @@ def resume(session: Session, diag: Diagnostics) -> bool:
     expected = {"seed": header["seed"], "data": header["data_digest"], "mode": header["mode"],
                 "update": header["update"]}
     found = {key: state[key].item() if key in state else None for key in expected}
+    resume_delivery(state, header["delivery"], diag)
     for key, value in expected.items():
         if found[key] != value:
             diag.error("E623", None, f"cannot resume: the checkpoint was written with {key} "
@@ -232,3 +242,16 @@ def resume(session: Session, diag: Diagnostics) -> bool:
     session.log = log["epochs"]
     session.timing = timing
     return True
+
+
+def resume_delivery(state: dict, delivery: str, diag: Diagnostics) -> bool:
+    """Whether the checkpoint was trained with this run's ``--delivery`` (E623 if not; a
+    checkpoint without one was written before the option, with same_step)."""
+    found = state["delivery"].item() if "delivery" in state else "same_step"
+    if found == delivery:
+        return True
+    diag.error("E623", None, f"cannot resume: the checkpoint was trained with --delivery "
+               f"{found}, this run has --delivery {delivery}",
+               hint=f"resume with --delivery {found}, or train into a new folder (-o) with "
+                    f"--delivery {delivery}")
+    return False
