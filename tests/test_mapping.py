@@ -184,7 +184,7 @@ target small {
         sort = np.argsort(s.posts, kind="stable")
         s.posts, s.pres = s.posts[sort], s.pres[sort]
     model = CostModel(net.analyses["check-target"])
-    best, candidates = partition(graph, model, use_kahip=False)
+    best, candidates = partition(graph, model, use_kahip=False, use_metis=False)
     fill = candidates[0]
     assert fill.assignment.method == "contiguous" and fill.assignment.cores == 8
     assert best.assignment.method == "multilevel"

@@ -1,11 +1,21 @@
-"""The neuron-level partitioners on graphs small enough to follow by hand."""
+"""The neuron-level partitioners (numpy multilevel, METIS) and the fills' pricing, on graphs small
+enough to follow by hand."""
+
+import os
 
 import numpy as np
+import pytest
 
+import snnc
+from snnc.diagnostics import Diagnostics
+from snnc.mapping import metis
 from snnc.mapping.arrays import count_distinct, distinct, distinct_inverse
+from snnc.mapping.capacity import CostModel, first_seen
+from snnc.mapping.graph import build_graph
 from snnc.mapping.grow import grow
 from snnc.mapping.multilevel import multilevel
 from snnc.mapping.refine import refine
+from snnc.passes import DEFAULT_PIPELINE
 
 
 def csr(n, edges):
@@ -82,3 +92,49 @@ def test_sort_based_set_operations_match_numpy():
     values, inverse = distinct_inverse(x)
     assert values.tolist() == [3, 5, 9] and values[inverse].tolist() == x.tolist()
     assert count_distinct(np.zeros(0, np.int64)) == 0
+
+
+def test_metis_cuts_two_cliques_and_hands_out_a_core_per_neuron_when_asked_for_more():
+    if not metis.available():  # an optional extra; CI requires it (tests/test_mapping_metis.py)
+        if os.environ.get("SNNC_REQUIRE_METIS") == "1":
+            pytest.fail("SNNC_REQUIRE_METIS=1 but pymetis is not installed (extra 'map')")
+        pytest.skip("pymetis is not installed (extra 'map')")
+    edges = [(a, b) for a in range(4) for b in range(a + 1, 4)]
+    edges += [(a + 4, b + 4) for a, b in edges] + [(3, 4)]
+    indptr, indices, weights = csr(8, edges)
+    prepared = metis.metis_graph(indptr, indices, weights)
+    assert prepared[0].tolist() == indptr.tolist()  # no self-loops or parallel edges to merge
+    parts = metis.part_graph(prepared, np.ones(8), 2, seed=0)
+    assert len(set(parts[:4])) == 1 and len(set(parts[4:])) == 1 and parts[0] != parts[4]
+    assert metis.part_graph(prepared, np.ones(8), 9, seed=0).tolist() == list(range(8))
+
+
+def test_pricing_every_prefix_at_once_matches_pricing_each_range():
+    diag = Diagnostics()
+    program = snnc.load_text(PREFIX_NET, "t.snn", diag)
+    net = snnc.compile_program(program, diag, passes=DEFAULT_PIPELINE)
+    assert net is not None, [snnc.render(d, diag.sources) for d in diag.items]
+    model = CostModel(net.analyses["check-target"])
+    for budget, forms in ((0, {"exact", "dense", "random"}), (10_000, {"exact", "dense"})):
+        graph = build_graph(net, budget=budget)  # random synapses in closed form, or drawn
+        assert {s.form for s in graph.incoming("b")} == forms
+        for start, width in ((0, 40), (13, 27), (39, 1)):
+            prefix = model.prefix_needs(graph, "b", start, width)
+            for n in range(width + 1):
+                expected = model.range_needs(graph, "b", start, start + n)
+                assert prefix[n].tolist() == expected.tolist()
+    assert first_seen(np.array([4, 2, 4, 7, 2])).tolist() == [0, 1, 2, 2, 3, 3]
+
+
+PREFIX_NET = """network prefix {
+  dt = 1 ms
+  seed = 2
+}
+input x[40]
+population a: LIF[50]
+population b: LIF[40]
+x -> b: one_to_one
+a -> b: dense
+b -> b: sparse(p = 0.1)
+target loihi
+"""

@@ -53,6 +53,16 @@ DEFAULTS = {"weight_bits": 8, "synapse_index_bits": 0, "plastic_synapse_bits": 0
             "plastic_axon_factor": 1, "trace_bits": 32}
 
 
+def first_seen(x: np.ndarray) -> np.ndarray:
+    """[len(x) + 1]: entry L counts the distinct values among x[:L]."""
+    flags = np.zeros(len(x) + 1)
+    if len(x):
+        order = np.argsort(x, kind="stable")
+        s = x[order]
+        flags[1 + order[np.concatenate(([True], s[1:] != s[:-1]))]] = 1.0
+    return np.cumsum(flags)
+
+
 @dataclass
 class CostModel:
     profile: TargetProfile
@@ -95,6 +105,27 @@ class CostModel:
             traces += reached * s.pre_items + n * s.post_items
         return np.array([n, synapses, bits, axons, traces * self.figure("trace_bits"), 1.0 if n
                          else 0.0])
+
+    def prefix_needs(self, graph: MapGraph, population: str, start: int, width: int) -> np.ndarray:
+        """[width + 1, ADDITIVE]: row n holds ``range_needs(start, start + n)``, for every n at
+        once (distinct pre neurons by first occurrence, one sort per synapse set)."""
+        n = np.arange(width + 1, dtype=np.float64)
+        synapses, bits, axons, traces = (np.zeros(width + 1) for _ in range(4))
+        for s in graph.incoming(population):
+            if s.form == "exact":
+                bounds = np.searchsorted(s.posts, start + np.arange(width + 1))
+                count = (bounds - bounds[0]).astype(np.float64)
+                reached = first_seen(s.pres[bounds[0]:bounds[-1]])[bounds - bounds[0]]
+            elif s.form == "dense":
+                count, reached = s.n_pre * n, np.where(n > 0, float(s.n_pre), 0.0)
+            else:
+                count, reached = s.p * s.n_pre * n, s.n_pre * (1.0 - (1.0 - s.p) ** n)
+            synapses += count
+            bits += count * self.bits_per_synapse(s)
+            axons += reached * self.axon_factor(s)
+            traces += reached * s.pre_items + n * s.post_items
+        return np.stack([n, synapses, bits, axons, traces * self.figure("trace_bits"),
+                         (n > 0).astype(np.float64)], axis=1)
 
     # -- every core of an assignment ------------------------------------------------------------
     def usage(self, graph: MapGraph, a: Assignment, fs: list[Flow]) -> np.ndarray:

@@ -7,18 +7,21 @@ Candidates, each checked against every capacity (:mod:`snnc.mapping.capacity`):
 - ``balanced`` (population level): population p alone is cut greedily into k_p runs that fit a
   core, then into k_p equal slices when those fit too; slices go to the first core they fit,
   so a small population is never split across two cores.
-- ``multilevel`` and ``kahip`` (neuron level, when some projection between populations is
-  sparse, local or convolutional and held exactly): multilevel partitioning in numpy
-  (:mod:`snnc.mapping.multilevel`) and, when installed, KaHIP (:mod:`snnc.mapping.external`),
-  with a neuron cap per core (the target's neurons per core) that shrinks until every
+- ``metis`` or, without pymetis, ``multilevel``, and ``kahip`` (neuron level, when some
+  projection between populations is sparse, local or convolutional and held exactly): METIS
+  (:mod:`snnc.mapping.metis`, extra 'map') with the capacity as balance constraint and more
+  parts while a capacity overflows, and once more with the core count of the best feasible fill;
+  else multilevel partitioning in numpy (:mod:`snnc.mapping.multilevel`); and, when installed,
+  KaHIP (:mod:`snnc.mapping.external`), with a neuron cap per core that shrinks until every
   capacity holds.
 
 Output axons and destination cores depend on where targets sit, so a fill can overflow them
-however it packs; then both fills are retried with at most 1/2, 1/4, 1/8 of a core's neurons.
+however it packs; then, when no candidate above fits, both fills are retried with at most 1/2,
+1/4, 1/8 of a core's neurons. A retried layout equal to the previous one is not evaluated again.
 
 The kept assignment is the feasible candidate with the fewest remote packets per step
 (:mod:`snnc.mapping.traffic`); ties keep the earlier candidate, so the result is never worse
-than the contiguous fill.
+than the contiguous fill (at a full core's neurons, or retried when nothing else fits).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.mapping import external
+from snnc.mapping import external, metis
 from snnc.mapping.assignment import Assignment, Slice
 from snnc.mapping.capacity import ADDITIVE, CostModel
 from snnc.mapping.graph import MapGraph
@@ -39,6 +42,10 @@ from snnc.mapping.traffic import Flow, flows, remote_packets
 SHRINK_STEP = 0.9
 SHRINK_MARGIN = 0.95
 MAX_TRIES = 6
+#: neuron caps of the fills, as fractions of a core's neurons
+SCALES = (1.0, 0.5, 0.25, 0.125)
+#: neurons priced at once by the first window of :func:`longest_run`
+FIRST_WINDOW = 64
 
 
 @dataclass
@@ -67,20 +74,22 @@ def fits(used: np.ndarray, need: np.ndarray, limits: np.ndarray) -> bool:
 
 def longest_run(graph: MapGraph, model: CostModel, population: str, start: int, stop: int,
                 used: np.ndarray, limits: np.ndarray) -> tuple[int, np.ndarray]:
-    """The largest n such that neurons [start, start + n) fit beside ``used``, and their needs."""
+    """The largest n such that neurons [start, start + n) fit beside ``used``, and their needs.
+
+    Needs grow with n, so the fitting prefix lengths form a range [0, n]: every prefix of a
+    window is priced at once (:meth:`CostModel.prefix_needs`), the window doubling from
+    ``FIRST_WINDOW`` neurons while its whole length fits."""
     top = int(min(stop - start, limits[0] - used[0]))
-    need = model.range_needs(graph, population, start, start + top) if top > 0 else None
-    if top <= 0 or fits(used, need, limits):
-        return max(top, 0), need
-    low, best = 0, None  # fits(low) holds; fits(top) does not
-    while top - low > 1:
-        middle = (low + top) // 2
-        trial = model.range_needs(graph, population, start, start + middle)
-        if fits(used, trial, limits):
-            low, best = middle, trial
-        else:
-            top = middle
-    return low, best
+    if top <= 0:
+        return 0, None
+    width = min(top, FIRST_WINDOW)
+    while True:
+        needs = model.prefix_needs(graph, population, start, width)
+        ok = np.all(used + needs <= limits * (1 + 1e-9), axis=1)
+        n = int(np.argmin(ok)) - 1 if not ok.all() else width
+        if n < width or width == top:
+            return n, (needs[n] if n > 0 else None)
+        width = min(top, 2 * width)
 
 
 def contiguous(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignment | None:
@@ -149,14 +158,44 @@ def shrink_until_feasible(graph: MapGraph, model: CostModel, method: str, run,
     return None
 
 
-def neuron_level(graph: MapGraph, model: CostModel, cap: int, seed: int,
-                 use_kahip: bool) -> list[Evaluation]:
-    """The multilevel (and KaHIP) candidates, each at the largest cap that fits."""
+def metis_search(graph: MapGraph, model: CostModel, prepared, vw: np.ndarray, blocks: int,
+                 seed: int) -> Evaluation | None:
+    """METIS with ``blocks`` parts, then more parts while a capacity overflows: the count grows
+    by the largest overload of any need on any core (at least one part); at most
+    ``MAX_TRIES``."""
+    limits = model.limits()[:, None]
+    for _ in range(MAX_TRIES):
+        parts = metis.part_graph(prepared, vw, blocks, seed)
+        result = evaluate(graph, model, Assignment.from_parts(parts, sizes(graph), "metis"))
+        if result.feasible:
+            return result
+        overload = float(np.max(result.usage / limits))
+        blocks = max(blocks + 1, int(np.ceil(blocks * overload)))
+    return None
+
+
+def neuron_level(graph: MapGraph, model: CostModel, cap: int, seed: int, use_kahip: bool,
+                 use_metis: bool, cores: int | None) -> list[Evaluation]:
+    """The METIS (else the numpy multilevel) and KaHIP candidates, each at the largest cap that
+    fits; METIS once more with ``cores`` parts (the best feasible fill's core count) when that
+    differs from its own."""
     indptr, indices, weights, _ = neuron_graph(graph)
-    methods = [("multilevel", lambda c: multilevel(indptr, indices, weights, c))]
+    found = []
+    if not (use_metis and metis.available()):  # METIS runs the same scheme, in C and better
+        found.append(shrink_until_feasible(graph, model, "multilevel",
+                                           lambda c: multilevel(indptr, indices, weights, c), cap))
+    else:
+        prepared = metis.metis_graph(indptr, indices, weights)
+        vw = metis.vertex_weights(graph, model, cap)
+        found.append(metis_search(graph, model, prepared, vw,
+                                  metis.blocks_for(float(vw.sum()), cap), seed))
+        if cores and cores != getattr(found[-1], "assignment", Assignment({}, 0, "")).cores:
+            parts = metis.part_graph(prepared, vw, cores, seed)
+            found.append(evaluate(graph, model, Assignment.from_parts(parts, sizes(graph),
+                                                                      "metis")))
     if use_kahip and external.available():
-        methods.append(("kahip", lambda c: external.kaffpa(indptr, indices, c, seed)))
-    found = [shrink_until_feasible(graph, model, method, run, cap) for method, run in methods]
+        found.append(shrink_until_feasible(graph, model, "kahip", lambda c: external.kaffpa(
+            indptr, indices, c, seed), cap))
     return [f for f in found if f is not None]
 
 
@@ -166,22 +205,55 @@ def contiguous_reference(candidates: list[Evaluation]) -> Evaluation | None:
     return next((c for c in fills if c.feasible), fills[0] if fills else None)
 
 
-def partition(graph: MapGraph, model: CostModel, *, seed: int = 0,
-              use_kahip: bool = True) -> tuple[Evaluation | None, list[Evaluation]]:
-    """(the kept evaluation or None when nothing fits, every candidate evaluated)."""
+def same_layout(a: Assignment, b: Assignment | None) -> bool:
+    return b is not None and a.cores == b.cores and all(
+        np.array_equal(a.core_of[name], b.core_of[name]) for name in a.core_of)
+
+
+def fills(graph: MapGraph, model: CostModel, scales=SCALES,
+          last: dict[str, Evaluation] | None = None) -> list[Evaluation]:
+    """The contiguous and balanced fills at each neuron cap (``scales`` of a core's neurons)
+    until the contiguous fill fits. A layout equal to the one the previous cap gave (``last``,
+    by method) is not evaluated again (it overflows the same way); the contiguous fill is not
+    even rebuilt while the cap is no smaller than every core's neurons in it."""
     limits = model.limits()[:ADDITIVE]
-    candidates = []
-    for scale in (1.0, 0.5, 0.25, 0.125):
+    candidates: list[Evaluation] = []
+    last = {} if last is None else last
+    for scale in scales:
         scaled = limits.copy()
         scaled[0] = max(1.0, np.floor(limits[0] * scale))
-        tried = [maker(graph, model, scaled) for maker in (contiguous, balanced)]
-        tried = [evaluate(graph, model, a) for a in tried if a is not None]
-        candidates += tried
-        if not tried or tried[0].feasible or not np.isfinite(limits[0]):
+        previous = last.get("contiguous")
+        if previous is not None and scaled[0] >= previous.usage[0].max(initial=0):
+            fill = previous.assignment
+        else:
+            fill = contiguous(graph, model, scaled)
+        tried = [a for a in (fill, balanced(graph, model, scaled)) if a is not None]
+        fresh = [evaluate(graph, model, a) for a in tried
+                 if not same_layout(a, getattr(last.get(a.method), "assignment", None))]
+        candidates += fresh
+        last.update((c.assignment.method, c) for c in fresh)
+        if not tried or last[tried[0].method].feasible or not np.isfinite(limits[0]):
             break  # the contiguous fill fits (or no neuron cap to shrink)
+    return candidates
+
+
+def partition(graph: MapGraph, model: CostModel, *, seed: int = 0, use_kahip: bool = True,
+              use_metis: bool = True) -> tuple[Evaluation | None, list[Evaluation]]:
+    """(the kept evaluation or None when nothing fits, every candidate evaluated).
+
+    Order: the fills at a full core's neurons, the neuron-level candidates, and only when none
+    of those fits, the fills with smaller neuron caps (layouts that mostly overflow too)."""
+    limits = model.limits()[:ADDITIVE]
+    last: dict[str, Evaluation] = {}
+    candidates = fills(graph, model, SCALES[:1], last)
     if candidates and graph.has_local_structure:
         cap = limits[0] if np.isfinite(limits[0]) else candidates[0].usage[0].max()
-        candidates += neuron_level(graph, model, int(cap), seed, use_kahip)
+        feasible = [c for c in candidates if c.feasible]
+        cores = min(feasible, key=lambda c: c.remote).assignment.cores if feasible else None
+        candidates += neuron_level(graph, model, int(cap), seed, use_kahip, use_metis, cores)
+    retry = candidates and not any(c.feasible for c in candidates)
+    if retry and np.isfinite(limits[0]) and candidates[0].assignment.method == "contiguous":
+        candidates += fills(graph, model, SCALES[1:], last)
     feasible = [c for c in candidates if c.feasible]
     best = min(feasible, key=lambda c: c.remote) if feasible else None
     return best, candidates

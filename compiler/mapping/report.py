@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 
+from snnc.mapping import external, metis
 from snnc.mapping.capacity import NEEDS
 from snnc.mapping.partition import contiguous_reference
 
@@ -37,6 +38,21 @@ def utilisation(part) -> dict[str, dict]:
 def contiguous_remote(part) -> float | None:
     fill = contiguous_reference(part.candidates)
     return None if fill is None else significant(fill.remote)
+
+
+def skipped(part) -> list[str]:
+    """Notes on optional partitioners that neuron-level partitioning would have tried but that
+    are not installed (a user's --no-kahip is a choice, not a note)."""
+    methods = {c.assignment.method for c in part.candidates}
+    if not methods & {"multilevel", "metis", "kahip"}:
+        return []  # neuron-level partitioning did not apply
+    notes = []
+    if not metis.available():
+        notes.append("METIS skipped: pymetis is not installed (pip install 'snnc[map]'); "
+                     "the numpy multilevel partitioner ran instead")
+    if not external.available():
+        notes.append("KaHIP skipped: kahip is not installed (pip install 'snnc[map]')")
+    return notes
 
 
 def document(net, part, placed) -> dict:
@@ -68,6 +84,7 @@ def document(net, part, placed) -> dict:
         "candidates": [{"method": c.assignment.method, "cores": c.assignment.cores,
                         "feasible": c.feasible, "remote_packets_per_step": significant(c.remote)}
                        for c in part.candidates],
+        "notes": skipped(part),
         "slices": slices,
     }
 
@@ -100,4 +117,5 @@ def summary(path: str, doc: dict) -> str:
     for u in doc["utilisation"].values():
         lines.append(f"  {u['unit']:<32} {u['limit']:>12,.0f} {u['min']:>7.1%} {u['mean']:>7.1%} "
                      f"{u['max']:>7.1%}")
+    lines += [f"  note: {note}" for note in doc.get("notes", [])]
     return "\n".join(lines)

@@ -9,9 +9,13 @@
     populations in a sparse ring), on a custom target of 32 Loihi 2 chips.
 
 Each case runs in its own process (peak memory is that process's max RSS) and reports the time
-of partitioning and placement, cores, remote packets and hop-weighted traffic per step, next to
-the contiguous fill and, where the graph is held exactly and KaHIP is installed (extra 'map';
-pymetis is not available here), KaHIP on the same graph. Prints one JSON document.
+of partitioning and placement, cores, remote packets and hop-weighted traffic per step, and side
+by side (``side_by_side``: remote packets per step, cores, and the minimum and median time of
+``REPEATS`` runs) snnc's partitioner, the contiguous fill and, where the graph is held exactly
+and the extra 'map' is installed, METIS (pymetis; its whole candidate as snnc runs it: neuron
+graph, METIS, scoring, more parts while a capacity overflows; also its bare ``part_graph`` call,
+and METIS given snnc's core count) and KaHIP on the same graph, each scored with snnc's own
+remote-packet count. Prints one JSON document.
 
     python tests/bench/mapping.py
 """
@@ -28,11 +32,12 @@ import numpy as np
 
 import snnc
 from snnc.diagnostics import Diagnostics
-from snnc.mapping import external
+from snnc.mapping import external, metis
+from snnc.mapping.assignment import Assignment
 from snnc.mapping.capacity import CostModel
 from snnc.mapping.graph import build_graph
 from snnc.mapping.grow import neuron_graph
-from snnc.mapping.partition import contiguous_reference, partition, shrink_until_feasible
+from snnc.mapping.partition import contiguous, evaluate, metis_search, partition, shrink_until_feasible, sizes
 from snnc.mapping.place import Mesh, place
 from snnc.mapping.traffic import traffic_matrix
 
@@ -55,6 +60,8 @@ target loihi
 """
 
 COLUMNS = 20
+#: timed runs of each partitioner (minimum and median reported)
+REPEATS = 3
 
 
 def columns() -> str:
@@ -105,18 +112,64 @@ def shuffle(graph, seed: int) -> None:
         s.posts, s.pres = s.posts[keep], s.pres[keep]
 
 
+def timed(run) -> tuple[object, dict]:
+    """``run()`` REPEATS times: (its first result, min and median seconds)."""
+    times, first = [], None
+    for i in range(REPEATS):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+        first = result if i == 0 else first
+    return first, {"seconds_min": round(min(times), 2),
+                   "seconds_median": round(float(np.median(times)), 2)}
+
+
+def scored(result) -> dict:
+    if result is None:
+        return {"feasible": False}
+    return {"cores": result.assignment.cores, "feasible": bool(result.feasible),
+            "remote_packets_per_step": round(result.remote, 2)}
+
+
 def kahip_on(graph, model, seed: int) -> dict:
     if not external.available():
         return {"installed": False}
-    start = time.perf_counter()
-    indptr, indices, _, _ = neuron_graph(graph)
-    result = shrink_until_feasible(graph, model, "kahip", lambda c: external.kaffpa(
-        indptr, indices, c, seed), int(model.limits()[0]))
-    seconds = round(time.perf_counter() - start, 2)
-    if result is None:
-        return {"installed": True, "seconds": seconds, "feasible": False}
-    return {"installed": True, "seconds": seconds, "cores": result.assignment.cores,
-            "feasible": True, "remote_packets_per_step": round(result.remote, 2)}
+
+    def run():
+        indptr, indices, _, _ = neuron_graph(graph)
+        return shrink_until_feasible(graph, model, "kahip", lambda c: external.kaffpa(
+            indptr, indices, c, seed), int(model.limits()[0]))
+    result, seconds = timed(run)
+    return {"installed": True, **scored(result), **seconds}
+
+
+def metis_on(graph, model, seed: int, cores: int) -> dict:
+    """METIS's candidate as snnc runs it, its bare call, and METIS given ``cores`` parts."""
+    if not metis.available():
+        return {"installed": False}
+    cap = int(model.limits()[0])
+    held = {}
+
+    def run():
+        indptr, indices, weights, _ = neuron_graph(graph)
+        held["graph"] = metis.metis_graph(indptr, indices, weights)
+        held["vw"] = vw = metis.vertex_weights(graph, model, cap)
+        return metis_search(graph, model, held["graph"], vw,
+                            metis.blocks_for(float(vw.sum()), cap), seed)
+    result, seconds = timed(run)
+    blocks = result.assignment.cores if result else metis.blocks_for(float(held["vw"].sum()), cap)
+    _, bare = timed(lambda: metis.part_graph(held["graph"], held["vw"], blocks, seed))
+    given = evaluate(graph, model, Assignment.from_parts(
+        metis.part_graph(held["graph"], held["vw"], cores, seed), sizes(graph), "metis"))
+    return {"installed": True, **scored(result), **seconds,
+            "part_graph_call": {"parts": blocks, **bare},
+            "given_snnc_cores": scored(given)}
+
+
+def contiguous_on(graph, model) -> dict:
+    result, seconds = timed(lambda: evaluate(graph, model, contiguous(
+        graph, model, model.limits()[:6])))
+    return {**scored(result), **seconds}
 
 
 def run_case(case: str) -> dict:
@@ -127,13 +180,23 @@ def run_case(case: str) -> dict:
     if case == "a":
         shuffle(graph, seed=7)
     model = CostModel(net.analyses["check-target"])
-    best, candidates = partition(graph, model, seed=net.settings.seed, use_kahip=False)
+    seed = net.settings.seed
+    (best, candidates), partition_seconds = timed(lambda: partition(graph, model, seed=seed,
+                                                                    use_kahip=False))
     t = traffic_matrix(best.flows, best.assignment.cores)
     placed, raster = place(t, Mesh.of(model.profile))
-    seconds = time.perf_counter() - start
-    fill = contiguous_reference(candidates)
+    seconds = time.perf_counter() - start - partition_seconds["seconds_median"] * (REPEATS - 1)
     synapses = sum(s.synapses for s in graph.sets)
-    out = {
+    exact = any(s.form == "exact" for s in graph.sets)
+    absent = {"applicable": False, "why": "procedural connectivity: no synapse graph is materialised"}
+    side = {"snnc": {"partition": best.assignment.method, **scored(best), **partition_seconds,
+                     "candidates": [f"{c.assignment.method}: {c.assignment.cores} cores, "
+                                    f"{'fits' if c.feasible else 'overflows'}, "
+                                    f"{c.remote:.2f}" for c in candidates]},
+            "metis": metis_on(graph, model, seed, best.assignment.cores) if exact else absent,
+            "kahip": kahip_on(graph, model, seed) if exact else absent,
+            "contiguous_fill": contiguous_on(graph, model)}
+    return {
         "case": case, "neurons": graph.neurons, "synapses": int(synapses),
         "target": model.profile.name,
         "seconds": round(seconds, 2),
@@ -143,28 +206,45 @@ def run_case(case: str) -> dict:
                  "placement": placed.method,
                  "hop_weighted_traffic_per_step": round(placed.hop_traffic, 2),
                  "raster_order_hop_weighted_traffic_per_step": round(raster.hop_traffic, 2)},
-        "contiguous_fill": {"cores": fill.assignment.cores, "feasible": fill.feasible,
-                            "remote_packets_per_step": round(fill.remote, 2)},
+        "side_by_side": side,
     }
-    exact = any(s.form == "exact" for s in graph.sets)
-    out["kahip"] = kahip_on(graph, model, net.settings.seed) if exact else \
-        {"applicable": False, "why": "procedural connectivity: no synapse graph is materialised"}
-    return out
+
+
+def against_peers(case: str, side: dict) -> dict:
+    """snnc against METIS (same or fewer remote packets, time within 3 times) and KaHIP."""
+    checks, snnc_side = {}, side["snnc"]
+    m = side["metis"]
+    if m.get("installed") and m.get("feasible"):
+        checks[f"{case}: remote <= metis"] = \
+            snnc_side["remote_packets_per_step"] <= m["remote_packets_per_step"] + 1e-9
+        given = m["given_snnc_cores"]
+        if given.get("feasible"):
+            checks[f"{case}: remote <= metis given snnc's cores"] = \
+                snnc_side["remote_packets_per_step"] <= given["remote_packets_per_step"] + 1e-9
+        ratio = snnc_side["seconds_median"] / m["seconds_median"]
+        checks[f"{case}: time / metis candidate (median)"] = round(ratio, 2)
+        checks[f"{case}: time within 3 x metis candidate"] = ratio <= 3
+        bare = snnc_side["seconds_median"] / m["part_graph_call"]["seconds_median"]
+        checks[f"{case}: time / bare metis call (median)"] = round(bare, 2)
+    k = side["kahip"]
+    if k.get("installed") and k.get("feasible"):
+        gap = snnc_side["remote_packets_per_step"] / k["remote_packets_per_step"] - 1
+        checks[f"{case}: remote vs kahip"] = f"{gap:+.1%}"
+        checks[f"{case}: within 10 % of kahip"] = gap <= 0.10
+    return checks
 
 
 def verdict(results: dict) -> dict:
     checks = {}
     for case, r in results.items():
-        ratio = r["snnc"]["remote_packets_per_step"] / r["contiguous_fill"]["remote_packets_per_step"]
+        side = r["side_by_side"]
+        fill = side["contiguous_fill"]["remote_packets_per_step"]
+        ratio = r["snnc"]["remote_packets_per_step"] / fill
         checks[f"{case}: remote / contiguous"] = round(ratio, 3)
         checks[f"{case}: never worse than contiguous"] = ratio <= 1.0
         if case in ("a", "b"):
             checks[f"{case}: remote <= 50 % of contiguous"] = ratio <= 0.5
-        k = r["kahip"]
-        if k.get("installed") and k.get("feasible"):
-            gap = r["snnc"]["remote_packets_per_step"] / k["remote_packets_per_step"] - 1
-            checks[f"{case}: remote vs kahip"] = f"{gap:+.1%}"
-            checks[f"{case}: within 10 % of kahip"] = gap <= 0.10
+        checks.update(against_peers(case, side))
     c = results["c"]
     checks["c: under 60 s and 4 GB"] = c["seconds"] < 60 and c["peak_memory_mb"] < 4096
     a = results["a"]["snnc"]
