@@ -138,13 +138,14 @@ def test_a_trace_with_a_per_neuron_time_constant_is_refused_by_name(capsys, tmp_
 def test_eprop_with_a_zero_reset_compiles_not_crashes(capsys, tmp_path):
     """The standard library's eprop reads post.tau_mem in its trace (once an internal error,
     exit 3); its learning signal is now computed by processes of the program (issue 17), so it
-    compiles, with fixed point refused for the reason."""
+    compiles, and runs in fixed point too."""
     source = tmp_path / "eprop_zero.snn"
     source.write_text((EXAMPLES / "eprop_randman.snn").read_text()
                       .replace("reset = subtract", "reset = zero"))
     status = main(["compile", str(source), "--emit", "lava", "-o", str(tmp_path / "out")])
     text = "".join(capsys.readouterr())
     assert status == 0, text
-    assert "fixed point: not available (the learning signals of delta, eprop" in text
+    assert "3 learning rules with integer traces and stochastic rounding" in text
+    assert "fixed point: not available" not in text
     assert "RandomFeedback" in (tmp_path / "out" / "network.py").read_text()
     assert "internal error" not in text and "E512" not in text

@@ -136,10 +136,12 @@ def test_euler_offers_128_ms_and_a_rounded_tag_decay_is_reported(capsys, tmp_pat
     assert graph.connections[0].rule.dt.endswith("- 1 * 2^-7 * t * u0")
 
 
-@pytest.mark.parametrize("signal, generator", [
-    ("signal r = local_readout(size = 2, loss = mse)", "local_readout")])
-def test_third_factors_the_program_does_not_compute_are_named(capsys, tmp_path, signal,
-                                                              generator):
+def test_a_local_readout_is_computed_by_the_program(capsys, tmp_path):
+    """Every third factor a rule accepted on loihi2 can have is computed by the program:
+    local_readout (DECOLLE) by a LocalReadout process fed with the layer's own spikes (here a
+    readout's, which never spike: its error is -onehot(label)); fixed point is refused with the
+    reason."""
+    signal = "signal r = local_readout(size = 2, loss = mse)"
     source = tmp_path / "s.snn"
     source.write_text(f"""network s {{
   dt = 1 ms
@@ -159,10 +161,12 @@ x -> out: dense {{
   learn mine()
 }}
 """)
-    assert main(["compile", str(source), "--emit", "lava", "-o", str(tmp_path / "o")]) == 1
-    err = capsys.readouterr().err
-    assert "error[E513]" in err and f"{generator}(...)" in err
-    assert "computes reward (from the data), random_feedback and readout_error" in err
+    assert main(["compile", str(source), "--emit", "lava", "-o", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr()
+    assert "local readout's signal is computed in floating point only" in out.out + out.err
+    network = (tmp_path / "o" / "network.py").read_text()
+    assert "procs['out'].s_out.connect(procs['local readout of x->out'].s_in)" in network
+    assert "procs['local readout of x->out'].l_out.connect(procs['out'].a_third_y2)" in network
 
 
 def lava_fixed_product(constant: float, factors: list[str], values: dict[str, int]) -> int:

@@ -24,6 +24,7 @@ from snnc.backends.lava import feedback as fb
 from snnc.backends.lava.cores import read_cores
 from snnc.backends.lava.graph import LavaGraph, ThirdFactor, build_graph
 from snnc.backends.lava.learning import LoihiRule, NotExpressible, translate
+from snnc.backends.lava.local_readout import LOCAL_READOUT, attach_local
 from snnc.backends.lava.quantize import quantize
 from snnc.backends.lava.render import render_program
 from snnc.diagnostics import Diagnostics
@@ -131,10 +132,12 @@ class LavaBackend(Backend):
         for r in rule.roundings:
             spikes = r.what == "x0 * y0"
             what = r.what if r.what.startswith("decay") else f"constant of {r.what}"
-            diag.warning("W513", instance.span, f"rule '{rule.rule}' on '{rule.projection}': the "
-                         f"{what}{' (pre.s * post.s of one step)' if spikes else ''}"
-                         f" is rounded from {r.exact:.6g} to {r.rendered:.6g} "
-                         f"({100 * r.relative_error:.2g} %)",
+            message = (f"rule '{rule.rule}' on '{rule.projection}': the {what}"
+                       f"{' (pre.s * post.s of one step)' if spikes else ''} is rounded from "
+                       f"{r.exact:.6g} to {r.rendered:.6g} ({100 * r.relative_error:.2g} %)")
+            if any(d.code == "W513" and d.message == message for d in diag.items):
+                continue  # the target check (--target loihi/loihi2) reported it already
+            diag.warning("W513", instance.span, message,
                          hint="Loihi's rule constants are m * 2^e with m in [-8, 7] and e in "
                               "[-7, 8]; " + rounding_hint(r, spikes))
         return rule
@@ -198,7 +201,10 @@ def attach_feedback(net: Network, graph: LavaGraph, projection, rule: fb.Feedbac
     """The processes that compute the feedback rule's signal (:func:`fb.attach`); the rule,
     or None after E513."""
     try:
-        fb.attach(net, graph, projection, rule)
+        if rule.rule.signal == LOCAL_READOUT:
+            attach_local(net, graph, projection, rule)
+        else:
+            fb.attach(net, graph, projection, rule)
     except NotExpressible as error:
         diag.error("E513", error.span or projection.rules[0].span, f"rule "
                    f"'{rule.rule.rule}' on '{projection.name}': {error}",

@@ -23,11 +23,16 @@ rate and the cascade's coefficients in the impulses of ``x1`` and ``x2`` (exact)
 one population (e-prop's input and recurrent projections, each with its own ``B``) need two
 third factors: the second is sent as ``y3`` (``slot``), the engine's last post trace.
 
-:func:`translate` gives that form (a :class:`FeedbackRule`), which the
-tests check against the reference simulator by evaluating it as Lava's floating-point engine
-does (tests/test_lava_feedback.py). The processes that compute ``e`` and ``B e`` in the Lava
-program and deliver them without Dense's extra step are not emitted yet: the emitter still
-refuses these generators (E513, :mod:`snnc.backends.lava.three_factor`).
+:func:`translate` gives that form (a :class:`FeedbackRule`), which the tests check against the
+reference simulator by evaluating it as Lava's floating-point engine does
+(tests/test_lava_feedback.py). :func:`attach` gives the process graph what computes the
+signals: the post neurons' role (``FeedbackLIF<k>``: psi as y1, the third factors received on
+``a_third_y2``/``a_third_y3``), the readout's ``ReadoutError`` and, for random feedback, a
+``RandomFeedback`` process with ``B``, connected port to port so that L[n] meets the traces of
+step n (:mod:`.render_feedback` prints them, templates/feedback_models.py.j2 holds their
+models). Both precisions run: in fixed point the neurons' integer membrane, psi, the error and
+``B e`` are sent as 7-bit integers with power-of-two scales and the rules take fixed-point
+impulses and constants (:mod:`.fixed_feedback`, quantization.json).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from snnc.ir.nodes import Population, Projection, RuleInstance
 from snnc.ir.values import Constant, rng_for
 
 #: learning signals from the readout's error that this module translates
-FEEDBACK_GENERATORS = ("random_feedback", "readout_error")
+FEEDBACK_GENERATORS = ("random_feedback", "readout_error", "local_readout")
 #: the post trace slots of the third factors, in the order the projections into a population
 #: take them
 THIRD_SLOTS = ("y2", "y3")
@@ -122,12 +127,19 @@ def cascade(decays: list[float], scale: float) -> list[tuple[float, float]]:
     return [(a, scale * a / (a - b)), (b, -scale * b / (a - b))]
 
 
-def filters(expander: lr.Expander, value: ir.Expr) -> tuple[list[float], float]:
-    """(decays innermost first, product of scales) of ``lowpass(... lowpass(pre.s, tau) ...)``;
-    raises NotExpressible for anything else."""
+def filters(expander: lr.Expander, value: ir.Expr,
+            definitions: dict[str, ir.Expr] | None = None) -> tuple[list[float], float]:
+    """(decays innermost first, product of scales) of ``lowpass(... lowpass(pre.s, tau) ...)``,
+    a reference to another trace standing for its definition (``definitions``: name -> value;
+    DECOLLE's ``p = lowpass(q, tau_mem)`` with ``q = lowpass(pre.s, tau_syn)``); raises
+    NotExpressible for anything else."""
     decays, scale = [], 1.0
     node = value
-    while isinstance(node, ir.Call) and node.name == "lowpass":
+    while isinstance(node, ir.TraceRef) and node.name in (definitions or {}) \
+            or isinstance(node, ir.Call) and node.name == "lowpass":
+        if isinstance(node, ir.TraceRef):
+            node = definitions[node.name]
+            continue
         constants = [expander.expand(arg) for arg in node.args[1:]]
         if any(set(c) != {()} for c in constants):
             raise lr.NotExpressible("the trace needs constant time constants and scales",
@@ -168,8 +180,16 @@ def pre_traces(net: Network, projection: Projection, instance: RuleInstance,
     """The rule's pre traces as the engine's x1 (and x2), and each trace's slots."""
     evaluate = lr.Expander(net, projection, instance, {})
     traces, cascades, free = [], {}, list(lr.PRE_SLOTS)
-    for trace in instance.rule.traces:
-        decays, scale = filters(evaluate, trace.value)
+    rule = instance.rule
+    definitions = {trace.name: trace.value for trace in rule.traces}
+    read = {node.name for statement in (*rule.lets, *rule.updates)
+            for node in ir.walk(statement.value) if isinstance(node, ir.TraceRef)}
+    for trace in rule.traces:
+        if trace.name not in read and any(
+                isinstance(node, ir.TraceRef) and node.name == trace.name
+                for other in rule.traces if other is not trace for node in ir.walk(other.value)):
+            continue  # only filtered by another trace: part of that trace's cascade
+        decays, scale = filters(evaluate, trace.value, definitions)
         try:
             parts = cascade(decays, scale)
         except ValueError:

@@ -54,6 +54,7 @@ class FixedRule:
     third_gain: float | None = None  # the source's integer third factor per unit reward
     problems: list[str] = field(default_factory=list)
     constants: dict[str, dict] = field(default_factory=dict)  # the report
+    roundings: list[dict] = field(default_factory=list)  # what fixed point rounds (the report)
 
 
 def power_of_two_for(value: float, low: float) -> float:

@@ -97,6 +97,21 @@ class FeedbackProcess:
 
 
 @dataclass
+class LocalReadoutProcess:
+    """The learning signal of a local_readout rule (DECOLLE): the post group's spikes of this
+    step through a fixed random readout R [size, n_post], its error against the one-hot label
+    (``y - onehot`` for mse, ``softmax(y) - onehot`` for cross-entropy, y = R s) and back
+    through R: L = R^T e, sent to the post group's ``a_third_<slot>``."""
+
+    name: str
+    projection: str
+    post: str  # the post group
+    slot: str
+    matrix: np.ndarray  # R [size, n_post]
+    loss: str  # mse or cross_entropy
+
+
+@dataclass
 class NeuronGroup:
     """One Lava LIF process: the neurons ``indices`` of population ``population``."""
 
@@ -212,6 +227,12 @@ class LavaGraph:
     #: the processes computing feedback rules' learning signals (:mod:`.feedback`)
     errors: list[ErrorProcess] = field(default_factory=list)
     feedbacks: list[FeedbackProcess] = field(default_factory=list)
+    local_readouts: list[LocalReadoutProcess] = field(default_factory=list)
+
+    @property
+    def trains(self) -> bool:
+        """Whether learning signals come from labels (a readout's error, a local readout)."""
+        return bool(self.errors or self.local_readouts)
 
     def groups_of(self, population: str) -> list[NeuronGroup]:
         return [g for g in self.groups if g.population == population]

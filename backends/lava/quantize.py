@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snnc.backends.lava.fixed_feedback import ERROR_SIGMA, fixed_feedback, signal_scales
 from snnc.backends.lava.fixed_rule import FixedRule, fixed_rule
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 
@@ -63,6 +64,7 @@ class FixedPoint:
     connections: dict[str, FixedConnection] = field(default_factory=dict)
     rules: dict[str, FixedRule] = field(default_factory=dict)  # plastic connection -> rule
     blockers: list[str] = field(default_factory=list)  # why fixed_pt cannot run this program
+    signals: dict[str, dict] = field(default_factory=dict)  # feedback signals' integer scales
 
     def report(self) -> dict:
         return {
@@ -80,8 +82,10 @@ class FixedPoint:
             "rules": {name: {"dw": r.dw, "dt": r.dt, "impulses": r.impulses,
                              "scales": r.sigma, "bounds": [r.low, r.high],
                              "post_neuron": r.neuron, "third_factor_per_unit": r.third_gain,
-                             "constants": r.constants, "problems": r.problems}
+                             "constants": r.constants, "problems": r.problems,
+                             **({"roundings": r.roundings} if r.roundings else {})}
                       for name, r in self.rules.items()},
+            **({"feedback_signals": self.signals} if self.signals else {}),
         }
 
 
@@ -165,11 +169,6 @@ def quantize_connection(c: Connection, scale: float) -> FixedConnection:
     return FixedConnection(weights.astype(np.int64), exponent, 8, error, zeroed)
 
 
-#: the learning signals computed by the program's feedback processes (floating point only;
-#: snnc.backends.lava.feedback.FEEDBACK_GENERATORS)
-FEEDBACK_SIGNALS = ("random_feedback", "readout_error")
-
-
 def quantize(graph: LavaGraph) -> FixedPoint:
     out = FixedPoint()
     for g in graph.groups:
@@ -178,21 +177,41 @@ def quantize(graph: LavaGraph) -> FixedPoint:
         out.groups[g.name] = quantize_group(g, scale)
         for c in incoming:
             out.connections[c.name] = quantize_connection(c, scale)
-    if graph.errors:
-        out.blockers.append("the learning signals of "
-                            + ", ".join(sorted({c.rule.rule for c in graph.connections
-                                                if c.rule is not None and c.rule.signal
-                                                in FEEDBACK_SIGNALS}))
-                            + " (the readout's error, the feedback B e and psi) are computed "
-                            "in floating point only")
     for c in graph.connections:
-        if c.rule is not None and c.rule.signal in FEEDBACK_SIGNALS:
+        if c.rule is None:
             continue
-        if c.rule is not None:
-            out.rules[c.name] = rule = fixed_rule(c.rule, 2.0 ** out.connections[c.name]
-                                                  .weight_exp * SHIFT / out.groups[c.post].scale)
-            out.blockers += [f"{c.rule.rule} on {c.name}: {p}" for p in rule.problems]
-            if c.rule.low is not None and c.rule.low < 0 < c.rule.high:
-                out.blockers.append(f"{c.rule.rule} on {c.name}: weights of both signs (Lava's "
-                                    "fixed-point learning keeps one sign per connection)")
+        q = 2.0 ** out.connections[c.name].weight_exp * SHIFT / out.groups[c.post].scale
+        if c.rule.signal == "local_readout":  # DECOLLE (.local_readout): floating point only
+            out.blockers.append(f"{c.rule.rule} on {c.name}: its local readout's signal is "
+                                "computed in floating point only")
+            continue
+        if c.rule.signal in FEEDBACK_SIGNALS:
+            out.rules[c.name] = rule = feedback_rule(graph, c, q, out)
+        else:
+            out.rules[c.name] = rule = fixed_rule(c.rule, q)
+        out.blockers += [f"{c.rule.rule} on {c.name}: {p}" for p in rule.problems]
+        if c.rule.low is not None and c.rule.low < 0 < c.rule.high:
+            out.blockers.append(f"{c.rule.rule} on {c.name}: weights of both signs (Lava's "
+                                "fixed-point learning keeps one sign per connection)")
     return out
+
+
+#: the learning signals computed by the program's feedback processes
+#: (snnc.backends.lava.feedback.FEEDBACK_GENERATORS; their fixed point: .fixed_feedback)
+FEEDBACK_SIGNALS = ("random_feedback", "readout_error")
+
+
+def feedback_rule(graph: LavaGraph, c: Connection, q: float, out: FixedPoint) -> FixedRule:
+    """The fixed-point form of a feedback rule on ``c``; the scales of the signals its
+    processes send go into ``out.signals`` (the report)."""
+    psi, signals = signal_scales(graph)
+    rule = fixed_feedback(c.rule, q, psi.get(c.post), signals[c.projection])
+    out.signals.update({f"y1 of {name}": {"sigma": s, "what": "psi(v - vth)"}
+                        for name, s in psi.items()})
+    out.signals.update({f"{f.slot} of {f.post} ({f.projection})": {
+        "sigma": signals[f.projection],
+        "what": "readout error e" if f.matrix is None else "B e"} for f in graph.feedbacks})
+    out.signals.update({f"e of {e.readout}": {"sigma": ERROR_SIGMA,
+                                              "what": "softmax(v) - onehot(label)"}
+                        for e in graph.errors})
+    return rule

@@ -16,7 +16,7 @@ import numpy as np
 
 from snnc.backends import templates
 from snnc.backends.artifacts import literal, save_npz, wrap_comment, written_parameters
-from snnc.backends.lava import render_feedback
+from snnc.backends.lava import local_readout, render_feedback
 from snnc.backends.lava.feedback import SURROGATES
 from snnc.backends.lava.graph import Connection, LavaGraph, NeuronGroup
 from snnc.backends.lava.quantize import FixedPoint
@@ -249,6 +249,7 @@ class ProgramPrinter:
         for c in self.graph.connections:
             self.connection(c)
         self.lines += render_feedback.feedback_lines(self.graph, self.data)
+        self.lines += local_readout.local_lines(self.graph, self.data)
 
 
 def model_comments(population) -> list[str]:
@@ -356,10 +357,12 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         subtract_counts=sorted({len(g.currents) for g in graph.groups if g.subtracts
                                 and g.third is None and g.feedback is None}),
         own_models=sorted({g.kind for g in graph.groups if g.generated}
-                          | render_feedback.model_names(graph)),
+                          | render_feedback.model_names(graph)
+                          | ({"LocalReadout"} if graph.local_readouts else set())),
         feedback_counts=sorted({(len(g.currents), g.subtracts) for g in graph.groups
                                 if g.feedback is not None}),
-        surrogates=SURROGATES, trains=bool(graph.errors),
+        surrogates=SURROGATES, trains=graph.trains,
+        local_readouts=bool(graph.local_readouts),
         third_counts=sorted({(len(g.currents), g.subtracts) for g in graph.groups
                              if g.third is not None}),
         third_factors={third_factor_source(g): {
@@ -370,6 +373,7 @@ def render_program(graph: LavaGraph, fixed: FixedPoint, record: list[str], sourc
         learning=any(c.rule is not None for c in graph.connections),
         shapes={name: list(shape) for name, shape in graph.populations.items()},
         sources={s.name: (s.kind, s.probability, s.stream) for s in graph.sources},
+        data_inputs=[s.name for s in graph.sources if s.kind == "data"],
         fixed_blockers=fixed.blockers, number=number, pretty=pretty, loss=loss_of(net),
         imports=lava_imports(graph))
     files = {name: env.get_template(name + ".j2").render(**context)
@@ -413,6 +417,7 @@ def dot(graph: LavaGraph) -> str:
             lines.append(f"  {dot_string(source)} -> {dot_string(g.name)} "
                          f"[label={dot_string('a_third')}, style=dashed];")
     lines += render_feedback.dot_lines(graph, dot_string)
+    lines += local_readout.dot_lines(graph, dot_string)
     for c in graph.connections:
         label = [c.kind + (f" d={c.delay}" if c.delay else "")]
         label += [c.rule.rule] if c.rule is not None else []

@@ -1,20 +1,26 @@
 """The processes of feedback rules' learning signals in ``build()`` (:mod:`.feedback`): each
 readout's ``ReadoutError``, each random feedback's ``RandomFeedback``, and the port-to-port
 connections that deliver the signals to the post neurons' ``a_third_y2``/``a_third_y3`` in the
-step the readout's voltage is computed (no Dense: it would add a step)."""
+step the readout's voltage is computed (no Dense: it would add a step). The processes take
+their fixed-point scales as arguments (:mod:`.fixed_feedback`; the floating-point models
+ignore them): the groups' integer voltage per unit (``fixed/<group>.scale`` of network.npz),
+psi's and the signals' sigma."""
 
 from __future__ import annotations
 
+from snnc.backends.lava.fixed_feedback import ERROR_SIGMA, feedback_sigma, psi_sigma
 from snnc.backends.lava.graph import LavaGraph, NeuronGroup
 from snnc.literals import py, py_comment
 
 
 def group_arguments(g: NeuronGroup) -> list[str]:
     """The FeedbackLIF<k> process's own arguments: its surrogate (psi as y1) and third
-    factors."""
+    factors, and in fixed point its voltage's scale and psi's sigma."""
     role = g.feedback
     surrogate = None if role.surrogate is None else [role.surrogate[0], role.surrogate[1]]
-    return [f"surrogate={py(surrogate)}", f"thirds={py(sorted(role.thirds))}"]
+    sigma = None if role.surrogate is None else psi_sigma(*role.surrogate)
+    return [f"surrogate={py(surrogate)}", f"thirds={py(sorted(role.thirds))}",
+            f"scale=data[{py('fixed/' + g.name + '.scale')}].item()", f"psi_sigma={py(sigma)}"]
 
 
 def group_comments(g: NeuronGroup) -> list[str]:
@@ -22,7 +28,7 @@ def group_comments(g: NeuronGroup) -> list[str]:
     lines = []
     if role.surrogate is not None:
         lines.append(f"#   y1 = psi(v - vth), the surrogate {py_comment(role.surrogate[0])} of "
-                     "surrogate(post.v)")
+                     "surrogate(post.v) (in fixed point times psi_sigma)")
     for slot, projection in sorted(role.thirds.items()):
         lines.append(f"#   {slot} = the learning signal of {py_comment(projection)}, received "
                      f"on a_third_{slot}")
@@ -42,7 +48,9 @@ def feedback_lines(graph: LavaGraph, data: dict) -> list[str]:
                   f"({e.loss}): softmax(v) - onehot(label)"]
         lines += call(f"procs[{name}]", "ReadoutError", [
             f"shape=({e.size},)", "labels=step_labels(labels, steps, samples)",
-            f"offset=data[{py('offset/' + e.readout)}]", f"name={name}"])
+            f"offset=data[{py('offset/' + e.readout)}]",
+            f"scale=data[{py('fixed/' + e.readout + '.scale')}].item()",
+            f"sigma={py(ERROR_SIGMA)}", f"name={name}"])
         lines.append(f"procs[{readout}].v_out.connect(procs[{name}].v_in)")
     for f in graph.feedbacks:
         error, post = py(f.error), py(f.post)
@@ -56,7 +64,9 @@ def feedback_lines(graph: LavaGraph, data: dict) -> list[str]:
         lines += [f"# random_feedback of {py_comment(f.projection)}: L = B e, as {f.slot} "
                   f"(B [{f.matrix.shape[0]}, {f.matrix.shape[1]}] drawn as snnc draws it)",
                   *call(f"procs[{name}]", "RandomFeedback",
-                        [f"matrix=data[{py('feedback/' + f.name)}]", f"name={name}"]),
+                        [f"matrix=data[{py('feedback/' + f.name)}]",
+                         f"sigma_in={py(ERROR_SIGMA)}",
+                         f"sigma_out={py(feedback_sigma(f.matrix))}", f"name={name}"]),
                   f"procs[{error}].e_out.connect(procs[{name}].e_in)",
                   f"procs[{name}].l_out.connect(procs[{post}].a_third_{f.slot})"]
     return lines

@@ -18,7 +18,8 @@ def render_dot(source: str) -> dict[str, bytes]:
 
 
 def quantization_summary(report: dict) -> str:
-    """One line on the fixed-point parameters' largest relative errors."""
+    """One line on the fixed-point parameters' largest relative errors, the learning rules and
+    the integer scales of feedback rules' signals (sigma: integer units per unit)."""
     if not report["runs_in_fixed_pt"]:
         return "  fixed point: not available (" + "; ".join(report["blockers"]) + ")"
     worst: dict[str, float] = {}
@@ -32,5 +33,9 @@ def quantization_summary(report: dict) -> str:
     rules = len(report.get("rules", {}))
     learning = (f"; {rules} learning rule{'s' if rules > 1 else ''} with integer traces and "
                 "stochastic rounding") if rules else ""
+    signals = report.get("feedback_signals", {})
+    if signals:
+        learning += "; learning signals sent as integers (" + ", ".join(
+            f"{name} x {value['sigma']:g}" for name, value in sorted(signals.items())) + ")"
     return (f"  fixed point: largest relative errors {parts}; {zeroed} weights rounded to zero"
             f"{learning} (quantization.json)")

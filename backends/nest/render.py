@@ -293,6 +293,7 @@ def render_program(graph: NestGraph, plan: Plan, record: dict[str, int], source_
         offsets={x.name: x.offset for x in nodes},
         starts={x.name: (x.offset, x.lag) for x in graph.populations if x.offset},
         sources={x.name: x.kind for x in graph.sources},
+        data_inputs=[x.name for x in graph.sources if x.kind == "data"],
         models=sorted({x.model for x in graph.populations}),
         rules=sorted({c.rule for c in graph.connections}),
         delivery=plan.delivery, uses_data=bool(printer.data), plastic=plastic(graph),

@@ -27,6 +27,8 @@ SEED = 11
 SHAPES = {'drive': [100], 'exc': [400], 'inh': [100]}
 #: inputs: name -> (kind, spike probability per step, stream of the Poisson generator)
 SOURCES = {'drive': ('poisson', 0.02, 0)}
+#: the data inputs, whose spikes build() takes (run.py --input)
+DATA_INPUTS = []
 #: populations: name -> their Lava processes (one per group of equal du, dv, vth)
 GROUPS = {'exc': ['exc'], 'inh': ['inh']}
 #: projections: name -> their Lava connection processes

@@ -34,6 +34,8 @@ SHAPES = {
 }
 #: inputs: name -> (kind, spike probability per step, stream of the Poisson generator)
 SOURCES = {'retina': ('data', 0.0, 0)}
+#: the data inputs, whose spikes build() takes (run.py --input)
+DATA_INPUTS = ['retina']
 #: populations: name -> their Lava processes (one per group of equal du, dv, vth)
 GROUPS = {
     'conv1': ['conv1'],

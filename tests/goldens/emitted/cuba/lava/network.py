@@ -27,6 +27,8 @@ SEED = 2024
 SHAPES = {'exc': [3200], 'inh': [800]}
 #: inputs: name -> (kind, spike probability per step, stream of the Poisson generator)
 SOURCES = {}
+#: the data inputs, whose spikes build() takes (run.py --input)
+DATA_INPUTS = []
 #: populations: name -> their Lava processes (one per group of equal du, dv, vth)
 GROUPS = {'exc': ['exc'], 'inh': ['inh']}
 #: projections: name -> their Lava connection processes

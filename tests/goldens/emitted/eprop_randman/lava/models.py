@@ -17,13 +17,15 @@ the spike trains of a large population; `SpikeRecorder` instead saves what it re
 .npy file at the last step.
 
 `FeedbackLIF<k>` (`FeedbackSubtractLIF<k>`) is `CurrentsLIF<k>` (`SubtractLIF<k>`) as the post
-neuron of feedback rules (e-prop with random feedback, the readout's delta; floating point only):
+neuron of feedback rules (e-prop with random feedback, DECOLLE, the readout's delta):
 after its spikes it sends its voltage before the reset (`v_out`), psi(v - vth), the surrogate
 derivative of its population, as y1, and forwards the learning signals it receives on
 `a_third_y2` and `a_third_y3` as y2 and y3. `ReadoutError` computes the loss's error of the
 readout from the voltage it sent this step and the sample's label, `RandomFeedback` sends it on
 through a fixed random matrix B: connected port to port, they add no step, so the signal of a
-step meets that step's traces (snnc's L[n] = B e[n]).
+step meets that step's traces (snnc's L[n] = B e[n]). In fixed point the neuron keeps
+`CurrentsLIF<k>`'s integer u, v and sends y1 = round(psi_sigma psi); the error and B e leave
+their processes as 7-bit integers (quantization.json, `feedback_signals`).
 """
 
 import numpy as np
@@ -182,12 +184,16 @@ class FeedbackLIF1(AbstractProcess):
     rules (e-prop, delta): after its spikes it sends its voltage before the reset (v_out, the
     readout's, to the error process), psi(v - vth) as y1 (the surrogate derivative of its
     population, zero without one), and forwards what arrives on a_third_y2 and a_third_y3
-    (the learning signals of this step) as y2 and y3."""
+    (the learning signals of this step) as y2 and y3. In fixed point (`scale`: the integer
+    voltage per unit, `psi_sigma`: y1's units per unit of psi) y1 is round(psi_sigma psi)
+    of v - vth = (v - (vth << 6)) / scale, and y2, y3 are the integers received, clipped to
+    the engine's [-128, 127]."""
 
     def __init__(self, *, shape, du, dv, vth, bias_mant, bias_exp, v, refractory_period,
-                 surrogate, thirds, name=None):
+                 surrogate, thirds, scale=1.0, psi_sigma=None,
+                 name=None):
         super().__init__(shape=shape, name=name, refractory_period=refractory_period,
-                         surrogate=surrogate, thirds=thirds)
+                         surrogate=surrogate, thirds=thirds, scale=scale, psi_sigma=psi_sigma)
         self.a_in_0 = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.v_out = OutPort(shape=shape)
@@ -253,18 +259,85 @@ class PyFeedbackLIF1Float(PyLoihiProcessModel):
         self.s_out_y2.send(y2)
         self.s_out_y3.send(y3)
 
+@implements(proc=FeedbackLIF1, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyFeedbackLIF1BitAcc(PyLoihiProcessModel):
+    """The integer u, v of CurrentsLIF<k>'s bit-accurate model (Lava's LIF arithmetic),
+    then y1 = round(psi_sigma psi(v - vth)) of the integer membrane before the reset (psi
+    evaluated in floating point, as a lookup table would give it) and the third factors as the
+    integers received."""
+    a_in_0: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int16, precision=16)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    a_third_y2: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
+    a_third_y3: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
+    dv: int = LavaPyType(int, np.uint16, precision=12)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+    bias_mant: np.ndarray = LavaPyType(np.ndarray, np.int16, precision=13)
+    bias_exp: np.ndarray = LavaPyType(np.ndarray, np.int16, precision=3)
+    refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
+
+    def run_spk(self):
+        limit = 2 ** 23
+        inputs = (self.a_in_0.recv(),)
+        for k, received in enumerate(inputs):
+            decayed = np.int64(self.u[k]) * (4096 - int(self.du[k]) - 1)
+            decayed = np.int32(np.sign(decayed) * np.right_shift(np.abs(decayed), 12))
+            current = decayed + np.left_shift(np.int32(received), 6)
+            current = np.where(current > limit, current - 2 * limit, current)
+            self.u[k] = np.where(current <= -limit, current + 2 * limit, current)
+        bias = np.where(self.bias_exp >= 0,
+                        np.left_shift(np.int32(self.bias_mant), self.bias_exp),
+                        np.right_shift(np.int32(self.bias_mant), -self.bias_exp))
+        decayed = np.int64(self.v) * (4096 - int(self.dv))
+        decayed = np.int32(np.sign(decayed) * np.right_shift(np.abs(decayed), 12))
+        updated = np.clip(decayed + self.u.sum(axis=0) + bias, -limit + 1, limit - 1)
+        free = self.refractory_period_end < self.time_step
+        self.v[free] = updated[free]
+        threshold = np.left_shift(np.int32(self.vth), 6)
+        before = self.v.copy()
+        spikes = self.v > threshold
+        self.v[spikes] = 0
+        self.refractory_period_end[spikes] = self.time_step + self.proc_params[
+            "refractory_period"]
+        self.s_out.send(spikes.astype(np.int32))
+        self.v_out.send(before.astype(np.int32))
+        surrogate, sigma = self.proc_params["surrogate"], self.proc_params["psi_sigma"]
+        y1 = np.zeros(before.shape, np.int32)
+        if surrogate is not None:
+            kind, params = surrogate
+            x = (before.astype(float) - float(threshold)) / self.proc_params["scale"]
+            y1 = np.clip(np.round(sigma * SURROGATES[kind](x, **params)), -128, 127)
+        self.s_out_y1.send(y1.astype(np.int32))
+        thirds = self.proc_params["thirds"]
+        for slot, port, out in (("y2", self.a_third_y2, self.s_out_y2),
+                                ("y3", self.a_third_y3, self.s_out_y3)):
+            third = port.recv() if slot in thirds else np.zeros(before.shape)
+            out.send(np.clip(third, -128, 127).astype(np.int32))
+
 
 class FeedbackSubtractLIF1(AbstractProcess):
     """A LIF neuron with 1 synaptic current as the post neuron of feedback
     rules (e-prop, delta): after its spikes it sends its voltage before the reset (v_out, the
     readout's, to the error process), psi(v - vth) as y1 (the surrogate derivative of its
     population, zero without one), and forwards what arrives on a_third_y2 and a_third_y3
-    (the learning signals of this step) as y2 and y3."""
+    (the learning signals of this step) as y2 and y3. In fixed point (`scale`: the integer
+    voltage per unit, `psi_sigma`: y1's units per unit of psi) y1 is round(psi_sigma psi)
+    of v - vth = (v - (vth << 6)) / scale, and y2, y3 are the integers received, clipped to
+    the engine's [-128, 127]."""
 
     def __init__(self, *, shape, du, dv, vth, bias_mant, bias_exp, v, refractory_period,
-                 v_sub, surrogate, thirds, name=None):
+                 v_sub, surrogate, thirds, scale=1.0, psi_sigma=None,
+                 name=None):
         super().__init__(shape=shape, name=name, refractory_period=refractory_period,
-                         surrogate=surrogate, thirds=thirds)
+                         surrogate=surrogate, thirds=thirds, scale=scale, psi_sigma=psi_sigma)
         self.a_in_0 = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.v_out = OutPort(shape=shape)
@@ -333,15 +406,83 @@ class PyFeedbackSubtractLIF1Float(PyLoihiProcessModel):
         self.s_out_y2.send(y2)
         self.s_out_y3.send(y3)
 
+@implements(proc=FeedbackSubtractLIF1, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyFeedbackSubtractLIF1BitAcc(PyLoihiProcessModel):
+    """The integer u, v of SubtractLIF<k>'s bit-accurate model (Lava's LIF arithmetic),
+    then y1 = round(psi_sigma psi(v - vth)) of the integer membrane before the reset (psi
+    evaluated in floating point, as a lookup table would give it) and the third factors as the
+    integers received."""
+    a_in_0: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int16, precision=16)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    v_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    a_third_y2: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
+    a_third_y3: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
+    s_out_y1: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    s_out_y2: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    s_out_y3: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    u: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
+    dv: int = LavaPyType(int, np.uint16, precision=12)
+    vth: int = LavaPyType(int, np.int32, precision=17)
+    bias_mant: np.ndarray = LavaPyType(np.ndarray, np.int16, precision=13)
+    bias_exp: np.ndarray = LavaPyType(np.ndarray, np.int16, precision=3)
+    refractory_period_end: np.ndarray = LavaPyType(np.ndarray, int)
+    v_sub: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self):
+        limit = 2 ** 23
+        inputs = (self.a_in_0.recv(),)
+        for k, received in enumerate(inputs):
+            decayed = np.int64(self.u[k]) * (4096 - int(self.du[k]) - 1)
+            decayed = np.int32(np.sign(decayed) * np.right_shift(np.abs(decayed), 12))
+            current = decayed + np.left_shift(np.int32(received), 6)
+            current = np.where(current > limit, current - 2 * limit, current)
+            self.u[k] = np.where(current <= -limit, current + 2 * limit, current)
+        bias = np.where(self.bias_exp >= 0,
+                        np.left_shift(np.int32(self.bias_mant), self.bias_exp),
+                        np.right_shift(np.int32(self.bias_mant), -self.bias_exp))
+        decayed = np.int64(self.v) * (4096 - int(self.dv))
+        decayed = np.int32(np.sign(decayed) * np.right_shift(np.abs(decayed), 12))
+        updated = np.clip(decayed + self.u.sum(axis=0) + bias, -limit + 1, limit - 1)
+        free = self.refractory_period_end < self.time_step
+        self.v[free] = updated[free]
+        threshold = np.left_shift(np.int32(self.vth), 6)
+        self.v[~free] = 0
+        before = self.v.copy()
+        spikes = self.v > threshold
+        self.v[spikes] -= self.v_sub[spikes]
+        self.refractory_period_end[spikes] = self.time_step + self.proc_params[
+            "refractory_period"]
+        self.s_out.send(spikes.astype(np.int32))
+        self.v_out.send(before.astype(np.int32))
+        surrogate, sigma = self.proc_params["surrogate"], self.proc_params["psi_sigma"]
+        y1 = np.zeros(before.shape, np.int32)
+        if surrogate is not None:
+            kind, params = surrogate
+            x = (before.astype(float) - float(threshold)) / self.proc_params["scale"]
+            y1 = np.clip(np.round(sigma * SURROGATES[kind](x, **params)), -128, 127)
+        self.s_out_y1.send(y1.astype(np.int32))
+        thirds = self.proc_params["thirds"]
+        for slot, port, out in (("y2", self.a_third_y2, self.s_out_y2),
+                                ("y3", self.a_third_y3, self.s_out_y3)):
+            third = port.recv() if slot in thirds else np.zeros(before.shape)
+            out.send(np.clip(third, -128, 127).astype(np.int32))
+
 
 class ReadoutError(AbstractProcess):
     """The loss's error of a readout at each step, softmax(v) - onehot(label) (cross-entropy),
     from the voltage the readout sent this step (plus `offset`, its v_reset): what snnc's rules
     read as readout_error and send back through random_feedback. `labels` holds the label of
-    each time step (the samples one after another; -1: none, the error is zero)."""
+    each time step (the samples one after another; -1: none, the error is zero). In fixed point
+    the voltage arrives as an integer (`scale` units per unit) and the error leaves as
+    round(sigma e), integers in [-sigma, sigma] (softmax computed in floating point, as Loihi 2's
+    embedded CPU would)."""
 
-    def __init__(self, *, shape, labels, offset, name=None):
-        super().__init__(shape=shape, name=name)
+    def __init__(self, *, shape, labels, offset, scale=1.0, sigma=1.0, name=None):
+        super().__init__(shape=shape, name=name, scale=scale, sigma=sigma)
         self.v_in = InPort(shape=shape)
         self.e_out = OutPort(shape=shape)
         self.labels = Var(shape=(len(labels),), init=np.asarray(labels, float))
@@ -368,14 +509,36 @@ class PyReadoutErrorFloat(PyLoihiProcessModel):
         self.e_out.send(error)
 
 
+@implements(proc=ReadoutError, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyReadoutErrorFixed(PyLoihiProcessModel):
+    v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    e_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=8)
+    labels: np.ndarray = LavaPyType(np.ndarray, int)
+    offset: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def run_spk(self):
+        v = self.v_in.recv() / self.proc_params["scale"] + self.offset
+        label = int(self.labels[(self.time_step - 1) % len(self.labels)])
+        error = np.zeros(v.shape)
+        if label >= 0:
+            z = np.exp(v - v.max())
+            error = z / z.sum()
+            error[label] -= 1.0
+        sigma = self.proc_params["sigma"]
+        self.e_out.send(np.clip(np.round(sigma * error), -128, 127).astype(np.int32))
+
+
 class RandomFeedback(AbstractProcess):
     """L = B e: the readout's error of this step through the fixed random matrix B [n_post,
     n_out] of a random_feedback rule, sent on at once (no step added, as snnc's L[n] uses
-    e[n])."""
+    e[n]). In fixed point it receives round(sigma_in e) and sends round(sigma_out B e),
+    integers in [-128, 127] (B e computed in floating point, as Loihi 2's embedded CPU would)."""
 
-    def __init__(self, *, matrix, name=None):
+    def __init__(self, *, matrix, sigma_in=1.0, sigma_out=1.0, name=None):
         matrix = np.asarray(matrix, float)
-        super().__init__(shape=matrix.shape, name=name)
+        super().__init__(shape=matrix.shape, name=name, sigma_in=sigma_in, sigma_out=sigma_out)
         self.e_in = InPort(shape=(matrix.shape[1],))
         self.l_out = OutPort(shape=(matrix.shape[0],))
         self.matrix = Var(shape=matrix.shape, init=matrix)
@@ -391,6 +554,20 @@ class PyRandomFeedbackFloat(PyLoihiProcessModel):
 
     def run_spk(self):
         self.l_out.send(self.matrix @ self.e_in.recv())
+
+
+@implements(proc=RandomFeedback, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyRandomFeedbackFixed(PyLoihiProcessModel):
+    e_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)
+    l_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=8)
+    matrix: np.ndarray = LavaPyType(np.ndarray, float)
+
+    def run_spk(self):
+        error = self.e_in.recv() / self.proc_params["sigma_in"]
+        signal = np.round(self.proc_params["sigma_out"] * (self.matrix @ error))
+        self.l_out.send(np.clip(signal, -128, 127).astype(np.int32))
 
 
 def exception_models(precision):

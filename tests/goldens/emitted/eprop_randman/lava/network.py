@@ -29,6 +29,8 @@ SEED = 42
 SHAPES = {'units': [20], 'hidden': [128], 'out': [10]}
 #: inputs: name -> (kind, spike probability per step, stream of the Poisson generator)
 SOURCES = {'units': ('data', 0.0, 0)}
+#: the data inputs, whose spikes build() takes (run.py --input)
+DATA_INPUTS = ['units']
 #: populations: name -> their Lava processes (one per group of equal du, dv, vth)
 GROUPS = {'hidden': ['hidden'], 'out': ['out']}
 #: projections: name -> their Lava connection processes
@@ -48,9 +50,7 @@ TRAINS = True
 #: recorded by default: '<population>.s' (spikes) and '<population>.v' (voltage)
 RECORD = ['hidden.s', 'out.v']
 #: why this program cannot run in fixed point (empty: it can)
-FIXED_POINT_BLOCKERS = [
-    'the learning signals of delta, eprop (the readout\'s error, the feedback B e and psi) are computed in floating point only',
-]
+FIXED_POINT_BLOCKERS = []
 #: the loss of the program: its readout decides the predicted class (None: no loss)
 LOSS = {
     'kind': 'cross_entropy',
@@ -182,14 +182,15 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
     #   du = 1 - a_syn = 0.0951626, dv = 1 - a_mem = 0.0487706
     #   vth = threshold - v_reset = 1
     #   reset = subtract: v' <- v' - threshold after a spike (v_sub)
-    #   y1 = psi(v - vth), the surrogate fast_sigmoid of surrogate(post.v)
+    #   y1 = psi(v - vth), the surrogate fast_sigmoid of surrogate(post.v) (in fixed point times psi_sigma)
     #   y2 = the learning signal of units->hidden, received on a_third_y2
     #   y3 = the learning signal of hidden->hidden, received on a_third_y3
     procs['hidden'] = FeedbackSubtractLIF1(
         shape=(128,), bias_mant=array('hidden', 'bias_mant'),
         bias_exp=bias_exp('hidden', size=128), v=array('hidden', 'v'),
         v_sub=array('hidden', 'v_sub'), surrogate=['fast_sigmoid', {'beta': 10.0}],
-        thirds=['y2', 'y3'], refractory_period=0, name='hidden', **P['hidden'])
+        thirds=['y2', 'y3'], scale=data['fixed/hidden.scale'].item(), psi_sigma=128.0,
+        refractory_period=0, name='hidden', **P['hidden'])
     # readout (no threshold) out: neurons 0..9
     #   LI: tau_mem = 20 ms, v_leak = 0, bias = 0, v_init = 0, r = 1
     #   du = 1 - a_syn = 1, dv = 1 - a_mem = 0.0487706
@@ -198,12 +199,16 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
     #   v_out: its voltage, to the error process
     procs['out'] = FeedbackLIF1(
         shape=(10,), bias_mant=array('out', 'bias_mant'), bias_exp=bias_exp('out', size=10),
-        v=array('out', 'v'), surrogate=None, thirds=['y2'], refractory_period=0, name='out',
-        **P['out'])
+        v=array('out', 'v'), surrogate=None, thirds=['y2'], scale=data['fixed/out.scale'].item(),
+        psi_sigma=None, refractory_period=0, name='out', **P['out'])
 
     # projection units->hidden: units -> hidden, LearningDense [128, 20]
     # learning rule eprop: traces x1 = zbar
-    rule = Loihi3FLearningRule(dw='-x1 * y1 * y2 * u0', x1_impulse=0.002, x1_tau=20.0)
+    if precision == "floating_pt":
+        rule = Loihi3FLearningRule(dw='-x1 * y1 * y2 * u0', x1_impulse=0.002, x1_tau=20.0)
+    else:  # integer traces and constants scaled (quantization.json)
+        rule = Loihi3FLearningRule(
+            dw='-1 * 2^-7 * x1 * y1 * y2 * u0', x1_impulse=8.192, x1_tau=20.0, rng_seed=SEED)
     procs['units->hidden'] = LearningDense(
         weights=weights('units->hidden', is_sparse=False), learning_rule=rule,
         name='units->hidden', **P['units->hidden'])
@@ -216,7 +221,11 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
 
     # projection hidden->hidden: hidden -> hidden, LearningDense [128, 128]
     # learning rule eprop: traces x1 = zbar
-    rule = Loihi3FLearningRule(dw='-x1 * y1 * y3 * u0', x1_impulse=0.002, x1_tau=20.0)
+    if precision == "floating_pt":
+        rule = Loihi3FLearningRule(dw='-x1 * y1 * y3 * u0', x1_impulse=0.002, x1_tau=20.0)
+    else:  # integer traces and constants scaled (quantization.json)
+        rule = Loihi3FLearningRule(
+            dw='-1 * 2^-6 * x1 * y1 * y3 * u0', x1_impulse=16.384, x1_tau=20.0, rng_seed=SEED)
     procs['hidden->hidden'] = LearningDense(
         weights=weights('hidden->hidden', is_sparse=False), learning_rule=rule,
         name='hidden->hidden', **P['hidden->hidden'])
@@ -229,7 +238,11 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
 
     # projection hidden->out: hidden -> out, LearningDense [10, 128]
     # learning rule delta: traces x1 = zbar
-    rule = Loihi3FLearningRule(dw='-x1 * y2 * u0', x1_impulse=0.002, x1_tau=20.0)
+    if precision == "floating_pt":
+        rule = Loihi3FLearningRule(dw='-x1 * y2 * u0', x1_impulse=0.002, x1_tau=20.0)
+    else:  # integer traces and constants scaled (quantization.json)
+        rule = Loihi3FLearningRule(
+            dw='-1 * 2^-7 * x1 * y2 * u0', x1_impulse=8.192, x1_tau=20.0, rng_seed=SEED)
     procs['hidden->out'] = LearningDense(
         weights=weights('hidden->out', is_sparse=False), learning_rule=rule, name='hidden->out',
         **P['hidden->out'])
@@ -243,16 +256,18 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
     # the loss's error of the readout out at each step (cross_entropy): softmax(v) - onehot(label)
     procs['error of out'] = ReadoutError(
         shape=(10,), labels=step_labels(labels, steps, samples), offset=data['offset/out'],
-        name='error of out')
+        scale=data['fixed/out.scale'].item(), sigma=128.0, name='error of out')
     procs['out'].v_out.connect(procs['error of out'].v_in)
     # random_feedback of units->hidden: L = B e, as y2 (B [128, 10] drawn as snnc draws it)
     procs['feedback to units->hidden'] = RandomFeedback(
-        matrix=data['feedback/feedback to units->hidden'], name='feedback to units->hidden')
+        matrix=data['feedback/feedback to units->hidden'], sigma_in=128.0, sigma_out=64.0,
+        name='feedback to units->hidden')
     procs['error of out'].e_out.connect(procs['feedback to units->hidden'].e_in)
     procs['feedback to units->hidden'].l_out.connect(procs['hidden'].a_third_y2)
     # random_feedback of hidden->hidden: L = B e, as y3 (B [128, 10] drawn as snnc draws it)
     procs['feedback to hidden->hidden'] = RandomFeedback(
-        matrix=data['feedback/feedback to hidden->hidden'], name='feedback to hidden->hidden')
+        matrix=data['feedback/feedback to hidden->hidden'], sigma_in=128.0, sigma_out=64.0,
+        name='feedback to hidden->hidden')
     procs['error of out'].e_out.connect(procs['feedback to hidden->hidden'].e_in)
     procs['feedback to hidden->hidden'].l_out.connect(procs['hidden'].a_third_y3)
     # readout_error of hidden->out: the error itself, as y2

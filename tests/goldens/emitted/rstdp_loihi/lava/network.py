@@ -29,6 +29,8 @@ SEED = 7
 SHAPES = {'pattern': [50], 'actor': [20]}
 #: inputs: name -> (kind, spike probability per step, stream of the Poisson generator)
 SOURCES = {'pattern': ('data', 0.0, 0)}
+#: the data inputs, whose spikes build() takes (run.py --input)
+DATA_INPUTS = ['pattern']
 #: populations: name -> their Lava processes (one per group of equal du, dv, vth)
 GROUPS = {'actor': ['actor']}
 #: projections: name -> their Lava connection processes

@@ -28,6 +28,8 @@ SEED = 1
 SHAPES = {'poisson_in': [100], 'out': [10]}
 #: inputs: name -> (kind, spike probability per step, stream of the Poisson generator)
 SOURCES = {'poisson_in': ('poisson', 0.015, 0)}
+#: the data inputs, whose spikes build() takes (run.py --input)
+DATA_INPUTS = []
 #: populations: name -> their Lava processes (one per group of equal du, dv, vth)
 GROUPS = {'out': ['out']}
 #: projections: name -> their Lava connection processes

@@ -134,6 +134,63 @@ def final_weights(network, data, procs, names, precision):
     return full
 
 
+def read_data(path, split, network):
+    """The arrays of the data file `path`; with `split`, those of '<split>.<name>' under
+    '<name>' (the layout of snnc train: '<split>.label' becomes 'label')."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not hasattr(archive, "files"):
+            raise Problem(f"--input: {path!r} is a single array; give an .npz with one array "
+                          "per input")
+        with archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise Problem(f"--input: cannot read {path!r} as .npz ({error})") from None
+    layout = [s for s in SPLITS if any(key.startswith(s + ".") for key in arrays)]
+    wanted = list(network.DATA_INPUTS)
+    if split is None:
+        if layout and not set(wanted) & set(arrays):
+            raise Problem(f"--input: {path!r} is a training data file (splits "
+                          f"{', '.join(layout)}); its spikes are '<split>.<input>': choose a "
+                          f"split with --split {' or '.join(layout)}")
+        return arrays
+    if split not in layout:
+        raise Problem(f"--input: {path!r} has no split {split!r} (no array '{split}.<input>'; "
+                      f"splits: {', '.join(layout) or '-'})")
+    arrays = {key[len(split) + 1:]: a for key, a in arrays.items() if key.startswith(split + ".")}
+    for name in wanted:
+        if name not in arrays:
+            raise Problem(f"--input: {path!r} has no array '{split}.{name}' for the input "
+                          f"{name!r} (arrays of the split: {', '.join(sorted(arrays)) or '-'})")
+    return arrays
+
+
+def data_spikes(arrays, path, network):
+    """{data input: bool array [steps, samples or 1, *shape]} of the data inputs in `arrays`."""
+    inputs = {}
+    for name in network.DATA_INPUTS:
+        shape = tuple(network.SHAPES[name])
+        dims = ", ".join(map(str, shape))
+        if name not in arrays:
+            print(f"run.py: warning: input {name!r} gets no spikes (give --input DATA.npz with "
+                  f"an array {name!r} of shape [steps, {dims}])", file=sys.stderr)
+            continue
+        array = np.asarray(arrays[name])
+        if array.ndim == len(shape) + 1 and array.shape[1:] == shape:
+            array = array[:, None]
+        elif array.ndim != len(shape) + 2 or array.shape[2:] != shape:
+            raise Problem(f"--input: input {name!r} in {path!r} has shape {list(array.shape)}; "
+                          f"expected [steps, {dims}] or [steps, samples, {dims}]")
+        if array.dtype.kind not in "biuf" or not np.isin(array, (0, 1)).all():
+            raise Problem(f"--input: input {name!r} in {path!r} must hold spikes (0 or 1)")
+        inputs[name] = array.astype(bool)
+    for name in sorted(set(arrays) - set(inputs) - set(network.SOURCES)):
+        if name not in ("label", "reward") and not name.startswith("target."):
+            print(f"run.py: warning: {path!r} holds {name!r}, which is not a data input "
+                  f"(data inputs: {', '.join(inputs) or '-'})", file=sys.stderr)
+    return inputs
+
+
 def output_path(path):
     """The output file, with '.npz' appended as numpy does; refused before anything runs when
     it is a folder, or its folder does not exist or cannot be written."""
@@ -175,65 +232,6 @@ def predict(values, reduction):
     values = np.asarray(values)
     logits = REDUCTIONS[reduction](values.reshape(values.shape[0], values.shape[1], -1))
     return logits.argmax(axis=-1)
-
-
-def read_data(path, split, network):
-    """The arrays of the data file `path`; with `split`, those of '<split>.<name>' under
-    '<name>' (the layout of snnc train: '<split>.label' becomes 'label')."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not hasattr(archive, "files"):
-            raise Problem(f"--input: {path!r} is a single array; give an .npz with one array "
-                          "per input")
-        with archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise Problem(f"--input: cannot read {path!r} as .npz ({error})") from None
-    layout = [s for s in SPLITS if any(key.startswith(s + ".") for key in arrays)]
-    wanted = [name for name, (kind, _, _) in network.SOURCES.items() if kind == "data"]
-    if split is None:
-        if layout and not set(wanted) & set(arrays):
-            raise Problem(f"--input: {path!r} is a training data file (splits "
-                          f"{', '.join(layout)}); its spikes are '<split>.<input>': choose a "
-                          f"split with --split {' or '.join(layout)}")
-        return arrays
-    if split not in layout:
-        raise Problem(f"--input: {path!r} has no split {split!r} (no array '{split}.<input>'; "
-                      f"splits: {', '.join(layout) or '-'})")
-    arrays = {key[len(split) + 1:]: a for key, a in arrays.items() if key.startswith(split + ".")}
-    for name in wanted:
-        if name not in arrays:
-            raise Problem(f"--input: {path!r} has no array '{split}.{name}' for the input "
-                          f"{name!r} (arrays of the split: {', '.join(sorted(arrays)) or '-'})")
-    return arrays
-
-
-def data_spikes(arrays, path, network):
-    """{input: bool array [steps, samples or 1, *shape]} of the data inputs in `arrays`."""
-    inputs = {}
-    for name, (kind, _, _) in network.SOURCES.items():
-        shape = tuple(network.SHAPES[name])
-        dims = ", ".join(map(str, shape))
-        if kind != "data":
-            continue
-        if name not in arrays:
-            print(f"run.py: warning: input {name!r} gets no spikes (give --input DATA.npz with "
-                  f"an array {name!r} of shape [steps, {dims}])", file=sys.stderr)
-            continue
-        array = np.asarray(arrays[name])
-        if array.ndim == len(shape) + 1 and array.shape[1:] == shape:
-            array = array[:, None]
-        elif array.ndim != len(shape) + 2 or array.shape[2:] != shape:
-            raise Problem(f"--input: input {name!r} in {path!r} has shape {list(array.shape)}; "
-                          f"expected [steps, {dims}] or [steps, samples, {dims}]")
-        if array.dtype.kind not in "biuf" or not np.isin(array, (0, 1)).all():
-            raise Problem(f"--input: input {name!r} in {path!r} must hold spikes (0 or 1)")
-        inputs[name] = array.astype(bool)
-    for name in sorted(set(arrays) - set(inputs) - set(network.SOURCES)):
-        if name not in ("label", "reward") and not name.startswith("target."):
-            print(f"run.py: warning: {path!r} holds {name!r}, which is not a data input "
-                  f"(data inputs: {', '.join(inputs) or '-'})", file=sys.stderr)
-    return inputs
 
 
 def sizes(inputs, labels, args):

@@ -28,6 +28,8 @@ SEED = 3
 SHAPES = {'source': [20], 'g1': [20], 'g2': [20], 'g3': [20], 'g4': [20], 'g5': [20]}
 #: inputs: name -> (kind, spike probability per step, stream of the Poisson generator)
 SOURCES = {'source': ('poisson', 0.04, 0)}
+#: the data inputs, whose spikes build() takes (run.py --input)
+DATA_INPUTS = []
 #: populations: name -> their Lava processes (one per group of equal du, dv, vth)
 GROUPS = {'g1': ['g1'], 'g2': ['g2'], 'g3': ['g3'], 'g4': ['g4'], 'g5': ['g5']}
 #: projections: name -> their Lava connection processes
