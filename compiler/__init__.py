@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from snnc.diagnostics import CompileError, Diagnostic, Diagnostics, Severity, Span, render
 from snnc.frontend.ast import Module
 from snnc.frontend.loader import Program, load_file, load_text
-from snnc.frontend.parser import parse_text
+from snnc.frontend.parser import gc_paused, parse_text
 from snnc.ir.lower import lower
 from snnc.ir.network import Network
 from snnc.ir.summary import Summary
@@ -88,8 +88,9 @@ def compile_program(program: Program, diag: Diagnostics, *,
 
 def compile_file(path: str, diag: Diagnostics, **kwargs) -> Network | None:
     """Load, lower and check ``path`` (see :func:`compile_program`)."""
-    program = load_file(path, diag)
-    return None if program is None else compile_program(program, diag, **kwargs)
+    with gc_paused():  # a large program is many objects without cycles: see gc_paused
+        program = load_file(path, diag)
+        return None if program is None else compile_program(program, diag, **kwargs)
 
 
 def check_file(path: str, diag: Diagnostics, **kwargs) -> Summary | None:
@@ -100,8 +101,9 @@ def check_file(path: str, diag: Diagnostics, **kwargs) -> Summary | None:
 
 def check_text(text: str, diag: Diagnostics, file: str = "<string>", **kwargs) -> Summary | None:
     """Like :func:`check_file` for text in memory (imports are resolved from the cwd)."""
-    program = load_text(text, file, diag)
-    if program is None:
-        return None
-    net = compile_program(program, diag, **kwargs)
-    return None if net is None else Summary.of(net)
+    with gc_paused():
+        program = load_text(text, file, diag)
+        if program is None:
+            return None
+        net = compile_program(program, diag, **kwargs)
+        return None if net is None else Summary.of(net)

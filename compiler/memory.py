@@ -92,15 +92,15 @@ def synapse_storage(n_pre: int, n_post: int, synapses: int | None) -> tuple[bool
     return False, count, count * (FLOAT + 2 * INDEX) + (n_pre + 1) * INDEX
 
 
-def _per_synapse_traces(net, projection) -> int:
-    """How many per-synapse traces the rules of ``projection`` keep (the locality pass's
-    figures when it ran, else one per rule)."""
-    reports = net.analyses.get("check-locality") or []
-    found = [r for r in reports if getattr(r, "projection", None) == projection.name]
-    if not found:
-        return len(projection.rules)
-    return sum(1 for report in found for item in report.analysis.state
-               if {"i", "j"} <= set(item.index))
+def _per_synapse_traces(net) -> dict[str, int]:
+    """How many per-synapse traces the rules of each projection keep, by projection name (the
+    locality pass's figures when it ran; a projection missing here keeps one per rule)."""
+    counts: dict[str, int] = {}
+    for report in net.analyses.get("check-locality") or []:
+        name = getattr(report, "projection", None)
+        counts[name] = counts.get(name, 0) + sum(
+            1 for item in report.analysis.state if {"i", "j"} <= set(item.index))
+    return counts
 
 
 def estimate_network(net, batch: int = 1) -> Estimate:
@@ -116,6 +116,7 @@ def estimate_network(net, batch: int = 1) -> Estimate:
 
     parts: list[tuple[str, int]] = []
     transient = ("", 0)
+    traces_of = _per_synapse_traces(net)
     for node in net.nodes():
         if not isinstance(node, Population):
             parts.append((f"input '{node.name}'", batch * node.size))
@@ -137,7 +138,7 @@ def estimate_network(net, batch: int = 1) -> Estimate:
         size = BUILD_COPIES * storage
         size += (projection.delay_steps + 2) * batch * post.size * FLOAT  # delay ring
         if projection.rules:
-            traces = _per_synapse_traces(net, projection)
+            traces = traces_of.get(projection.name, len(projection.rules))
             adam = sum(2 for rule in projection.rules if rule.rule.optimizer == "adam")
             size += (traces * batch + batch + 1 + adam) * values * FLOAT
         parts.append((f"projection '{projection.name}'", size))

@@ -14,6 +14,7 @@ from snnc.cli.common import (
     usage,
 )
 from snnc.diagnostics import Diagnostics, Severity
+from snnc.frontend.parser import gc_paused
 from snnc.ir.summary import Summary
 from snnc.passes import REGISTRY
 from snnc.reports import format_locality
@@ -56,10 +57,11 @@ def run(args) -> int:
     if args.steps is not None and args.steps <= 0:
         return usage("snnc check: --steps must be positive")
     results = []
-    for path in args.files:
-        diag = Diagnostics()
-        net, dumps = check_network(path, diag, args.target, args.steps, args.dump_after)
-        results.append((path, net, diag, dumps))
+    with gc_paused():  # see snnc.frontend.parser.gc_paused
+        for path in args.files:
+            diag = Diagnostics()
+            net, dumps = check_network(path, diag, args.target, args.steps, args.dump_after)
+            results.append((path, net, diag, dumps))
     failed = any(net is None for _, net, _, _ in results)
     if args.format == "json":
         document = [json_result(path, net, diag, args.report) for path, net, diag, _ in results]

@@ -17,7 +17,8 @@ from importlib import resources
 from snnc.diagnostics import Diagnostics, Span
 from snnc.files import SOURCE_LIMIT, FileProblem, read_bytes
 from snnc.frontend import ast
-from snnc.frontend.parser import parse_text
+from snnc.frontend.grammar_cache import STDLIB_CACHE, cached_pickle, source_digest
+from snnc.frontend.parser import grammar_text, parse_text
 
 STDLIB_PREFIX = "<stdlib>/"
 
@@ -121,9 +122,21 @@ def stdlib_sources() -> tuple[tuple[str, str], ...]:
     return tuple((STDLIB_PREFIX + f.name, f.read_text(encoding="utf-8")) for f in files)
 
 
+#: the modules whose source decides what parsing gives (the key of the cached standard library)
+PARSING_MODULES = ["snnc.diagnostics", "snnc.frontend.ast", "snnc.frontend.build_ast",
+                   "snnc.frontend.parser", "snnc.frontend.loader"]
+
+
 @functools.lru_cache(maxsize=1)
 def stdlib_modules() -> tuple[ast.Module, ...]:
-    """The parsed standard library (it is part of the package and always parses)."""
+    """The parsed standard library (it is part of the package and always parses), from the
+    user's cache when neither it nor the front end changed (snnc.frontend.grammar_cache)."""
+    texts = [text for pair in stdlib_sources() for text in pair] + [grammar_text()]
+    key = source_digest(texts, PARSING_MODULES)
+    return cached_pickle(STDLIB_CACHE, key, parse_stdlib)
+
+
+def parse_stdlib() -> tuple[ast.Module, ...]:
     modules = []
     for path, text in stdlib_sources():
         sink = Diagnostics()

@@ -7,17 +7,20 @@ only sees one ``_NL`` between statements.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import threading
 from importlib import resources
 from typing import Iterator
 
-from lark import Lark, Token
+from lark import Token
 from lark.exceptions import UnexpectedInput, VisitError
 
 from snnc.diagnostics import Diagnostics, Span, report_too_deep
 from snnc.frontend import ast
 from snnc.frontend.build_ast import AstBuilder
+from snnc.frontend.grammar_cache import cached_lark
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
@@ -110,18 +113,38 @@ def deepest_nesting(text: str) -> tuple[int, int, int]:
     return best, where[0], where[1]
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside (restored on exit): a syntax tree is built from
+    hundreds of thousands of objects without cycles, and each collection would walk all of
+    them again (a third of the time on large files)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def grammar_text() -> str:
     return resources.files("snnc.grammar").joinpath("snn.lark").read_text(encoding="utf-8")
 
 
+#: how Lark builds the parser (the tables are cached: snnc.frontend.grammar_cache)
+LARK_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False,
+                "maybe_placeholders": True}
+
+
 class SnnParser:
-    """One Lark parser, reused for every file (parsing is serialised by a lock)."""
+    """One Lark parser, reused for every file (parsing is serialised by a lock); its callbacks
+    build the AST in the same pass (:class:`AstBuilder`), positions included."""
 
     def __init__(self) -> None:
-        self.postlexer = NewlinePostLexer()
-        self.lark = Lark(grammar_text(), parser="lalr", lexer="contextual",
-                         propagate_positions=True, maybe_placeholders=True,
-                         postlex=self.postlexer)
+        self.lark = cached_lark(grammar_text(), postlex=NewlinePostLexer(), **LARK_OPTIONS)
+        self.postlexer: NewlinePostLexer = self.lark.options.postlex
+        self.builder = AstBuilder()
+        self.builder.install(self.lark)
         self.lock = threading.Lock()
 
     def parse(self, text: str, file: str, diag: Diagnostics) -> ast.Module | None:
@@ -135,9 +158,10 @@ class SnnParser:
                        f"deep; at most {MAX_NESTING} are allowed",
                        hint="split the expression into 'let' definitions or settings")
             return None
-        with self.lock:
+        with self.lock, gc_paused():
             try:
-                items = AstBuilder(file).transform(self.lark.parse(text))
+                self.builder.file = file
+                items = self.lark.parse(text).value
             except UnexpectedInput as error:
                 report_syntax_error(error, text, file, self, diag)
                 return None

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 
 from snnc.ir.network import Network
@@ -172,6 +171,8 @@ def update_order(net: Network, with_delayed: bool = False) -> tuple[list[str], s
     declaration order marks as cycle-closing every edge that points back to a population still
     on the search stack (self-loops included).
     """
+    import networkx as nx
+
     populations = [p.name for p in net.populations()]
     graph = nx.DiGraph()
     graph.add_nodes_from(populations)

@@ -89,8 +89,9 @@ class Lowering(ModelLowering, ProjectionLowering, OutputLowering):
         for item in items:
             if isinstance(item, ast.TargetDecl):
                 self.declare_target(item)
+        node_names = set(self.nodes)
         for name, rule in self.rules.items():
-            lowered = lower_typed_rule(rule, self.diag, set(self.nodes))
+            lowered = lower_typed_rule(rule, self.diag, node_names)
             self.rule_roles[name] = lowered.roles
             self.typed_rules[name] = lowered.rule
             if name in self.user_rules:

@@ -9,18 +9,26 @@ derived from the IR is deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from snnc.ir.nodes import Input, Loss, Population, Projection, Record, Settings
 from snnc.ir.rules import RuleDef
 from snnc.ir.target_profile import CustomTarget
 
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+def new_graph() -> nx.MultiDiGraph:
+    """An empty graph (networkx is imported when the first network is built)."""
+    import networkx as nx
+    return nx.MultiDiGraph()
+
 
 @dataclass
 class Network:
     settings: Settings = field(default_factory=Settings)
-    graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    graph: nx.MultiDiGraph = field(default_factory=new_graph)
     rules: dict[str, RuleDef] = field(default_factory=dict)
     losses: list[Loss] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
