@@ -92,9 +92,12 @@ def local_lines(graph: LavaGraph, data: dict) -> list[str]:
     for r in graph.local_readouts:
         name, post = py(r.name), py(r.post)
         data[f"local/{r.name}"] = r.matrix
+        size = r.matrix.shape[0]
         lines += ["", f"# local_readout of {py_comment(r.projection)} (DECOLLE): L = R^T (R s - "
-                  f"onehot(label)) ({r.loss}), as {r.slot}; R [{r.matrix.shape[0]}, "
-                  f"{r.matrix.shape[1]}] drawn as snnc draws it"]
+                  f"onehot(label)) ({r.loss}), as {r.slot}; R [{size}, "
+                  f"{r.matrix.shape[1]}] drawn as snnc draws it",
+                  f"if labels is not None and (np.asarray(labels)[:samples] >= {size}).any():",
+                  f"    raise ValueError({py(f'--input: a label is not one of the {size} classes (0 to {size - 1}) of the local readout of {r.projection!r}')})"]
         lines += call(f"procs[{name}]", "LocalReadout", [
             f"matrix=data[{py('local/' + r.name)}]", f"loss={py(r.loss)}",
             "labels=step_labels(labels, steps, samples)", f"name={name}"])

@@ -15,6 +15,7 @@ About 45 s."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import numpy as np
 
@@ -53,3 +54,21 @@ def test_decolle_learns_in_lava_as_the_reference(programs, tmp_path):
             assert moved > 1e-5, (name, projection)  # it learned
             np.testing.assert_allclose(lava[projection + ".w"], history[samples][projection],
                                        rtol=0, atol=1e-12, err_msg=f"{name}: {projection}")
+
+
+def test_a_label_beyond_the_local_readout_is_one_error_line(programs, tmp_path):
+    """Labels 0..2 (the sixth sample is of class 2) against a local readout of 2 classes: run.py stops before running with one
+    'run.py: error:' line naming the readout (snnc run refuses the same data)."""
+    data_file = tmp_path / "randman3.npz"
+    randman3(data_file)
+    text = DECOLLE.read_text().replace("readout_size = 10", "readout_size = 2")
+    assert text.count("readout_size = 2") == 2
+    program, _ = compile_variant(programs, tmp_path, text, "decolle_small")
+    run = subprocess.run([programs.python, "run.py", "--input", str(data_file), "--split",
+                          "train", "--samples", "6", "-o", str(tmp_path / "out.npz")],
+                         cwd=program, capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert lines == ["run.py: error: --input: a label is not one of the 2 classes (0 to 1) of the "
+                     "local readout of 'units->hidden'"], run.stderr
+    assert not (tmp_path / "out.npz").exists()

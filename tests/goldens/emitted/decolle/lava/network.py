@@ -263,6 +263,8 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
     procs['layer3'].s_out_y3.connect(procs['layer2->layer3'].s_in_y3)
 
     # local_readout of events->layer1 (DECOLLE): L = R^T (R s - onehot(label)) (mse), as y2; R [10, 512] drawn as snnc draws it
+    if labels is not None and (np.asarray(labels)[:samples] >= 10).any():
+        raise ValueError('--input: a label is not one of the 10 classes (0 to 9) of the local readout of \'events->layer1\'')
     procs['local readout of events->layer1'] = LocalReadout(
         matrix=data['local/local readout of events->layer1'], loss='mse',
         labels=step_labels(labels, steps, samples), name='local readout of events->layer1')
@@ -270,6 +272,8 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
     procs['local readout of events->layer1'].l_out.connect(procs['layer1'].a_third_y2)
 
     # local_readout of layer1->layer2 (DECOLLE): L = R^T (R s - onehot(label)) (mse), as y2; R [10, 256] drawn as snnc draws it
+    if labels is not None and (np.asarray(labels)[:samples] >= 10).any():
+        raise ValueError('--input: a label is not one of the 10 classes (0 to 9) of the local readout of \'layer1->layer2\'')
     procs['local readout of layer1->layer2'] = LocalReadout(
         matrix=data['local/local readout of layer1->layer2'], loss='mse',
         labels=step_labels(labels, steps, samples), name='local readout of layer1->layer2')
@@ -277,6 +281,8 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
     procs['local readout of layer1->layer2'].l_out.connect(procs['layer2'].a_third_y2)
 
     # local_readout of layer2->layer3 (DECOLLE): L = R^T (R s - onehot(label)) (mse), as y2; R [10, 128] drawn as snnc draws it
+    if labels is not None and (np.asarray(labels)[:samples] >= 10).any():
+        raise ValueError('--input: a label is not one of the 10 classes (0 to 9) of the local readout of \'layer2->layer3\'')
     procs['local readout of layer2->layer3'] = LocalReadout(
         matrix=data['local/local readout of layer2->layer3'], loss='mse',
         labels=step_labels(labels, steps, samples), name='local readout of layer2->layer3')
