@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -120,20 +121,27 @@ def test_impulses_round_to_lavas_eight_fraction_bits_and_say_so(program):
 
 
 def test_what_fixed_point_cannot_express_is_refused_with_the_reason(program):
-    """A coarse weight unit puts the constants below 2^-7: the impulses shrink to carry them
-    until one would fall below one trace unit; a fine one puts them above 7 * 2^8 until an
-    impulse would exceed 127."""
+    """A coarse weight unit puts the constants below 2^-7: the impulses shrink to carry them,
+    then the products go through the tag (128 times finer) with impulses shrunk again, until
+    one would fall below one trace unit; a fine unit puts them above 7 * 2^8 until an impulse
+    would exceed 127."""
     _, graph, _ = program
     rule = next(c.rule for c in graph.connections if c.name == "units->hidden")
-    coarse = ff.fixed_feedback(rule, 1.0, 64.0, 64.0)
-    assert coarse.problems and "below Loihi's 2^-7" in coarse.problems[0]
+    tagged = ff.fixed_feedback(rule, 2.0 ** 3, 64.0, 64.0)
+    assert tagged.through_tag and not tagged.problems
+    assert all(1 <= v < 4 for v in tagged.impulses.values())
+    coarse = ff.fixed_feedback(rule, 2.0 ** 4, 64.0, 64.0)
+    assert not coarse.through_tag and coarse.problems
+    assert "below Loihi's 2^-7" in coarse.problems[0]
     assert "less than one trace unit" in coarse.problems[0]
+    assert "too small for the tag's unit (1/128 of the weight unit" in coarse.problems[0]
     assert "a larger learning rate" in coarse.problems[0]
     fine = ff.fixed_feedback(rule, 2.0 ** -40, 64.0, 64.0)
     assert fine.problems and "above Loihi's 7 * 2^8" in fine.problems[0]
     assert "more than 127 trace units" in fine.problems[0]
+    assert "the connection's weight unit, 9.09e-13, is too fine" in fine.problems[0]
     shrunk = ff.fixed_feedback(rule, 2.0 ** -5, 64.0, 64.0)  # 8 times coarser than the program's
-    assert not shrunk.problems
+    assert not shrunk.problems and not shrunk.through_tag
     assert all(1 <= v < 16 for v in shrunk.impulses.values())
 
 
@@ -163,16 +171,66 @@ def test_the_program_runs_in_fixed_point_with_its_scales_reported(tmp_path):
         assert data["fixed/out.scale"].item() == report["groups"]["out"]["scale"]
 
 
-def test_steps_below_the_engines_resolution_keep_the_program_in_floating_point():
-    """examples/randman/eprop_random_online.snn's rates (3e-7, 3e-5) make each step's dw a
-    thousandth of what the engine can add to a weight (1/128 of a unit per product): fixed
-    point is refused, for each product, with the reason and what would help."""
+ONLINE = "examples/randman/eprop_random_online.snn"
+
+
+def online_rules(path: str = ONLINE):
+    """The Lava graph and fixed point of eprop_random_online.snn (or of a variant at
+    ``path``)."""
     diag = Diagnostics()
-    net = api.compile_network("examples/randman/eprop_random_online.snn", diag)
-    fixed = quantize(LavaBackend().graph(net, diag))
-    assert not diag.has_errors and len(fixed.blockers) == 5
-    assert all("below Loihi's 2^-7" in b and "a larger learning rate" in b
-               for b in fixed.blockers)
+    net = api.compile_network(str(path), diag)
+    assert not diag.has_errors, diag.items
+    graph = LavaBackend().graph(net, diag)
+    return graph, quantize(graph)
+
+
+def test_steps_below_the_weights_resolution_accumulate_in_the_tag():
+    """examples/randman/eprop_random_online.snn's rates (3e-7, 3e-5) make each step's dw far
+    below what the engine adds to a weight (1/128 of a unit per product): the products go into
+    the tag, 128 times finer (dt = products - u0 t), and the weight takes 2^-7 of the tag (dw =
+    2^-7 u0 t). Evaluated with the engine's integer arithmetic on factors rounded with their
+    sigma, each dt product is the float rule's dw in tag units (dw / q * 128) to within the
+    engine's floor of one product and the factors' rounding."""
+    graph, fixed = online_rules()
+    assert fixed.blockers == []
+    rng = np.random.default_rng(2)
+    for c in graph.connections:
+        rule = fixed.rules[c.name]
+        q = 1 / rule.sigma["w"]
+        assert rule.through_tag and not rule.problems
+        assert rule.dw == "1 * 2^-7 * u0 * t"
+        assert rule.dt.endswith(" - u0 * t") and rule.sigma["t"] == ff.TAG_GAIN / q
+        terms = rule.dt.replace(" - ", " + -").split(" + ")[:-1]
+        assert len(terms) == len(c.rule.dw_terms)
+        floats = {f: rng.uniform(0.3, 1.0, 2000) * 127 / rule.sigma[f]
+                  for f in rule.sigma if f in ("x1", "x2", "y1", "y2", "y3")}
+        ints = {f: np.round(v * rule.sigma[f]) for f, v in floats.items()}
+        for term, (factors, constant) in zip(terms, c.rule.dw_terms, strict=True):
+            names = [f for f in factors if f != "u0"]
+            exact = constant * np.prod([floats[f] for f in names], axis=0) / q * ff.TAG_GAIN
+            rounded = constant * np.prod([ints[f] / rule.sigma[f] for f in names],
+                                         axis=0) / q * ff.TAG_GAIN
+            engine = engine_dw(ints, term)
+            e = int(term.split(" * ")[1][2:])
+            assert np.all(np.abs(engine - rounded) <= 2.0 ** e + 1e-9), (c.name, term)
+            assert np.corrcoef(engine, exact)[0, 1] > 0.999, (c.name, term)
+        for slot, value in rule.impulses.items():
+            assert 1 <= value <= 127, (c.name, slot)
+    report = fixed.report()["rules"]
+    assert all(r["through_tag"] for r in report.values())
+
+
+def test_steps_too_small_even_for_the_tag_are_refused_with_the_reason(tmp_path):
+    """The same network with rates 10,000 times smaller: not even the tag's unit carries
+    them; fixed point is refused, for each product, with the reason and what would help."""
+    text = open(ONLINE).read().replace("lr = 3e-7", "lr = 3e-11").replace("lr = 3e-5",
+                                                                         "lr = 3e-9")
+    shutil.copy("examples/randman/common.snn", tmp_path / "common.snn")
+    (tmp_path / "slow.snn").write_text(text)
+    _, fixed = online_rules(tmp_path / "slow.snn")
+    assert len(fixed.blockers) == 5
+    assert all("below Loihi's 2^-7" in b and "the tag's unit (1/128 of the weight unit" in b
+               and "a larger learning rate" in b for b in fixed.blockers)
     assert fixed.blockers[0].startswith("eprop_cuba on units->hidden: the constant of x1 * y1")
 
 

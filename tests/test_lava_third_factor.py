@@ -194,7 +194,7 @@ def test_the_fixed_point_rule_computes_the_floating_point_one_in_lavas_integers(
     (name,) = fixed.rules
     rule, ours = graph.connections[0].rule, fixed.rules[name]
     assert ours.problems == [] and fixed.blockers == []
-    assert ours.dw == "1 * 2^-7 * x1 * y2 * y0 - 1 * 2^-7 * y1 * y2 * x0 + 1 * 2^-4 * t * y3 * u0"
+    assert ours.dw == "1 * 2^-7 * x1 * y2 * y0 - 1 * 2^-7 * y1 * y2 * x0 + 4 * 2^-6 * t * y3 * u0"
     assert ours.dt == "1 * 2^-1 * x1 * y0 - 1 * 2^-1 * y1 * x0 - 1 * 2^-7 * t * u0"
     q, sigma = 1 / ours.sigma["w"], ours.sigma
     rng = np.random.default_rng(1)

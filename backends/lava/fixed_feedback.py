@@ -22,9 +22,10 @@ sigma x floating-point value):
   impulses, :func:`.feedback.cascade`) take impulses of 16 to 31 units (:func:`.fixed_rule.scales`),
   fewer when a product's constant would otherwise fall below Loihi's smallest ``2^-7``
   (:func:`fit_traces`); an impulse below one unit is refused. The constant is proportional to
-  the learning rate over the weight unit: a rule whose steps are a small fraction of a weight
-  unit (the engine adds at least 1/128 unit per product and step, or nothing) cannot learn in
-  fixed point.
+  the learning rate over the weight unit: the engine adds at least 1/128 unit per product and
+  step to a weight (or nothing). A rule whose steps are smaller accumulates its products in the
+  synapse's tag, 128 times finer, which the next step moves into the weight
+  (:func:`through_tag`); only steps too small for that as well cannot learn in fixed point.
 
 A product's fixed-point constant is then ``C 2^shift / (q prod sigma_f)``
 (:mod:`.fixed_rule`): a power of two times the floating-point rule's constant (already
@@ -48,6 +49,11 @@ Y_MAX = 127
 Y_REACH = 128
 #: fraction bits of a trace impulse in Lava's engine (W_TRACE_FRACTIONAL_PART)
 IMPULSE_FRACTION = 2 ** 8
+#: tag units per weight unit when a rule's products go through the tag (:func:`through_tag`):
+#: dw = 2^-7 t, Loihi's smallest constant
+TAG_GAIN = 2 ** 7
+#: how fit_traces says that a constant is too small (the tag may carry it)
+BELOW = "below Loihi's 2^-7"
 
 
 def psi_peak(kind: str, params: dict[str, float]) -> float:
@@ -100,10 +106,11 @@ def out_of_range(value: float) -> int:
 
 
 def fit_traces(terms, sigma: dict[str, float], target: float, impulses: dict[str, float],
-               ) -> list[str]:
+               carrier: str = "the connection's weight unit") -> list[str]:
     """Move the pre traces' scales (in ``sigma``, halving or doubling) until each product's
     fixed-point constant is m 2^e; the reasons it cannot be (an impulse would fall below one
-    trace unit or exceed 127)."""
+    trace unit or exceed 127). ``target`` is the integer units per unit of what the products
+    add to, ``carrier`` says what that unit is."""
     problems: list[str] = []
     for factors, constant in terms:
         slot = next((f for f in factors if f in impulses), None)
@@ -122,18 +129,18 @@ def fit_traces(terms, sigma: dict[str, float], target: float, impulses: dict[str
                 break
             scaled = impulses[slot] * sigma[slot] * (2.0 if move > 0 else 0.5)
             if move < 0 and scaled < 1:
-                problems.append(f"the constant of {key} is {value:.3g} in fixed point, below "
-                                f"Loihi's 2^-7, and the impulse of {slot} cannot shrink to "
+                problems.append(f"the constant of {key} is {value:.3g} in fixed point, {BELOW}"
+                                f", and the impulse of {slot} cannot shrink to "
                                 f"carry it ({scaled:.3g}, less than one trace unit): the "
-                                "rule's steps are too small for the connection's weight unit "
-                                f"({1 / target:.3g}); a larger learning rate, or a smaller "
+                                f"rule's steps are too small for {carrier}, "
+                                f"{1 / target:.3g}; a larger learning rate, or a smaller "
                                 "range of the weights (a finer unit), makes them expressible")
                 break
             if move > 0 and scaled > Y_MAX:
                 problems.append(f"the constant of {key} is {value:.3g} in fixed point, above "
                                 f"Loihi's 7 * 2^8, and the impulse of {slot} cannot grow to "
-                                f"carry it ({scaled:.3g}, more than 127 trace units): the "
-                                f"weight unit ({1 / target:.3g}) is too fine for the rule")
+                                f"carry it ({scaled:.3g}, more than 127 trace units): "
+                                f"{carrier}, {1 / target:.3g}, is too fine for the rule")
                 break
             sigma[slot] *= 2.0 if move > 0 else 0.5
     return problems
@@ -143,7 +150,10 @@ def fixed_feedback(rule, q: float, sigma_psi: float | None, sigma_third: float,
                    ) -> fr.FixedRule:
     """``rule`` (the LoihiRule of a feedback rule) in fixed point on a connection whose
     weight unit is ``q``, its post neuron sending y1 with ``sigma_psi`` and the learning
-    signal (in ``rule.third.slot``) with ``sigma_third``."""
+    signal (in ``rule.third.slot``) with ``sigma_third``.
+
+    The products go straight into the weight when their constants fit; when a step's changes
+    are too small for that, through the tag (:func:`through_tag`)."""
     sigma = fr.scales(rule)
     sigma.pop("t", None)
     for slot in ("y2", "y3"):
@@ -152,25 +162,62 @@ def fixed_feedback(rule, q: float, sigma_psi: float | None, sigma_third: float,
     if sigma_psi is not None:
         sigma["y1"] = sigma_psi
     sigma["w"] = 1.0 / q
-    impulses = {t.slot: t.impulse for t in rule.traces}
     if sigma_psi is None and any("y1" in factors for factors, _ in rule.dw_terms):
         return fr.FixedRule(None, None, {}, sigma, None, None, problems=[
             "psi (surrogate(post.v)) has no positive peak to scale to the engine's 7 bits"])
-    problems = fit_traces(rule.dw_terms, sigma, 1.0 / q, impulses)
+    direct = dict(sigma), {t.slot: t.impulse for t in rule.traces}
+    problems = fit_traces(rule.dw_terms, direct[0], 1.0 / q, direct[1])
+    if problems and all(BELOW in p for p in problems):  # steps too small: try the tag
+        tagged = dict(sigma, t=TAG_GAIN / q), {t.slot: t.impulse for t in rule.traces}
+        problems = fit_traces(rule.dw_terms, tagged[0], TAG_GAIN / q, tagged[1],
+                              "the tag's unit (1/128 of the weight unit, which the "
+                              "tag carries over)")
+        if not problems:
+            return through_tag(rule, q, *tagged)
+    sigma, impulses = direct
     dw, report, trouble = fr.fixed_terms(rule.dw_terms, sigma, 1.0 / q, "dw")
     problems = problems or trouble  # fit_traces already said why a constant does not fit
-    out_impulses, roundings = {}, []
+    return finished(fr.FixedRule(dw, None, {}, sigma, None, None, problems=problems,
+                                 constants=report), impulses, sigma_third)
+
+
+def through_tag(rule, q: float, sigma: dict[str, float], impulses: dict[str, float],
+                ) -> fr.FixedRule:
+    """The rule with its products accumulated in the synapse's tag, ``TAG_GAIN`` times finer
+    than the weight, and moved into the weight one step later:
+
+        dt = sum of the products (constants times TAG_GAIN) - u0 * t
+        dw = 2^-7 * u0 * t
+
+    Both read the previous step's tag (the engine evaluates dt and dw from the same state), so
+    the weight takes each step's change one step late; the tag is rounded stochastically to a
+    whole tag unit and the weight to a whole weight unit, each without bias, so the change of
+    a step reaches the weight in the mean down to 2^-14 of a weight unit per product, where
+    the weight alone stops at 2^-7. The tag holds one step's change, at most 255 tag units
+    (2 weight units; larger steps saturate)."""
+    dt, report, trouble = fr.fixed_terms(rule.dw_terms + [(("u0", "t"), -1.0)], sigma,
+                                         sigma["t"], "dt")
+    dw, more, problems = fr.fixed_terms([(("u0", "t"), 1.0)], sigma, 1.0 / q, "dw")
+    report = {f"dt: {key}": value for key, value in report.items()} | more
+    out = fr.FixedRule(dw, dt, {}, sigma, None, None, problems=trouble + problems,
+                       constants=report)
+    out.through_tag = True
+    return finished(out, impulses, sigma[rule.third.slot])
+
+
+def finished(out: fr.FixedRule, impulses: dict[str, float], sigma_third: float,
+             ) -> fr.FixedRule:
+    """``out`` with the pre traces' impulses in trace units and their 8-bit roundings."""
+    roundings = []
     for slot, impulse in impulses.items():
-        value = impulse * sigma[slot]
-        out_impulses[f"{slot}_impulse"] = value
+        value = impulse * out.sigma[slot]
+        out.impulses[f"{slot}_impulse"] = value
         whole = math.floor(value)
         rendered = whole + round((value - whole) * IMPULSE_FRACTION) / IMPULSE_FRACTION
         if rendered != value:
             roundings.append({"what": f"impulse of {slot} (8 fraction bits)", "exact": value,
                               "rendered": rendered,
                               "relative_error": abs(rendered - value) / value})
-    out = fr.FixedRule(dw, None, out_impulses, sigma, None, None, problems=problems,
-                       constants=report)
     out.roundings = roundings
     out.third_gain = sigma_third
     return out

@@ -55,6 +55,7 @@ class FixedRule:
     problems: list[str] = field(default_factory=list)
     constants: dict[str, dict] = field(default_factory=dict)  # the report
     roundings: list[dict] = field(default_factory=list)  # what fixed point rounds (the report)
+    through_tag: bool = False  # the products accumulate in the tag (fixed_feedback.through_tag)
 
 
 def power_of_two_for(value: float, low: float) -> float:
@@ -86,10 +87,7 @@ def fixed_terms(terms, sigma: dict[str, float], target_scale: float,
     from snnc.backends.lava.learning import rule_text
     out, report, problems = [], {}, []
     for factors, constant in terms:
-        rest = list(factors)
-        rest.remove(next(f for f in factors if f in DEPENDENCIES))  # Lava's dependency
-        width = sum(WIDTHS[f] for f in rest)
-        shift = max(0, width + MANTISSA_BITS - ACCUMULATOR)
+        shift = shift_of(factors)
         value = constant * target_scale * 2.0 ** shift / math.prod(
             sigma[f] for f in factors if f not in DEPENDENCIES)
         key = " * ".join(factors)
@@ -99,7 +97,26 @@ def fixed_terms(terms, sigma: dict[str, float], target_scale: float,
                             "outside Loihi's m * 2^e (e in [-7, 8])")
             continue
         out.append((factors, value))
-    return rule_text(out), report, problems
+    return rule_text(out, lambda factors, value: widest(value) if shift_of(factors) else None
+                     ), report, problems
+
+
+def shift_of(factors) -> int:
+    """How many low bits the engine drops from a product of ``factors`` (its dependency
+    included): the factors' widths and the mantissa's 4 bits beyond the 15-bit accumulator."""
+    rest = list(factors)
+    rest.remove(next(f for f in factors if f in DEPENDENCIES))  # Lava's dependency
+    return max(0, sum(WIDTHS[f] for f in rest) + MANTISSA_BITS - ACCUMULATOR)
+
+
+def widest(value: float) -> str:
+    """``value`` (an exact m 2^e) as ``"m * 2^e"`` with the widest mantissa |m| <= 7, the
+    smallest e: the engine multiplies a product by m before its right shift and shifts it left
+    by e + 7 after, so 4 * 2^-7 keeps two more of the product's low bits than 1 * 2^-5. (-8
+    is left out: a rule string writes the sign apart, and Lava halves a mantissa of 8.)"""
+    e = next((e for e in EXPONENTS if (value / 2.0 ** e).is_integer()
+              and abs(value / 2.0 ** e) <= 7), exponent_of(value))
+    return f"{int(value / 2.0 ** e)} * 2^{e}"
 
 
 def exponent_of(value: float) -> int | None:

@@ -455,14 +455,18 @@ def render_terms(products: list[tuple[tuple[str, ...], float]],
     return terms, roundings
 
 
-def rule_text(terms: list[tuple[list[str], float]]) -> str | None:
-    """Lava's rule string of the terms (None without any)."""
+def rule_text(terms: list[tuple[list[str], float]], render=None) -> str | None:
+    """Lava's rule string of the terms (None without any). A constant is written by
+    ``render(factors, constant)`` when given and not None, else with
+    :func:`render_constant`'s shortest mantissa (one and minus one as a sign)."""
     parts = []
     for factors, constant in terms:
-        if abs(constant) == 1.0:
+        text = render(factors, constant) if render else None
+        if text is None and abs(constant) == 1.0:
             parts.append(("-" if constant < 0 else "") + " * ".join(factors))
         else:
-            parts.append(f"{render_constant(constant)[0]} * " + " * ".join(factors))
+            text = text or render_constant(constant)[0]
+            parts.append(f"{text} * " + " * ".join(factors))
     if not parts:
         return None
     return parts[0] + "".join(f" - {p[1:]}" if p.startswith("-") else f" + {p}"

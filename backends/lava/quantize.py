@@ -83,6 +83,7 @@ class FixedPoint:
                              "scales": r.sigma, "bounds": [r.low, r.high],
                              "post_neuron": r.neuron, "third_factor_per_unit": r.third_gain,
                              "constants": r.constants, "problems": r.problems,
+                             **({"through_tag": True} if r.through_tag else {}),
                              **({"roundings": r.roundings} if r.roundings else {})}
                       for name, r in self.rules.items()},
             **({"feedback_signals": self.signals} if self.signals else {}),

@@ -210,6 +210,9 @@ class ProgramPrinter:
         self.lines.append('if precision == "floating_pt":')
         self.lines += ["    " + line for line in floating]
         self.lines.append("else:  # integer traces and constants scaled (quantization.json)")
+        if fixed.through_tag:
+            self.lines.append("    # each step's products accumulate in the tag t, 128 times finer "
+                              "than the weight; dw moves t into the weight one step later")
         self.lines += ["    " + line for line in call("rule", rule.kind, [f"dw={py(fixed.dw)}"] + (
             [f"dt={py(fixed.dt)}"] if fixed.dt else []) + [
             f"{k}={number(float(v))}" for k, v in fixed.impulses.items()] + [

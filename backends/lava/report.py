@@ -31,8 +31,12 @@ def quantization_summary(report: dict) -> str:
     zeroed = sum(c["weights_zeroed"] for c in report["connections"].values())
     parts = ", ".join(f"{name} {100 * value:.2g} %" for name, value in worst.items())
     rules = len(report.get("rules", {}))
+    tagged = sum(1 for r in report.get("rules", {}).values() if r.get("through_tag"))
     learning = (f"; {rules} learning rule{'s' if rules > 1 else ''} with integer traces and "
                 "stochastic rounding") if rules else ""
+    if tagged:
+        learning += (f" ({tagged} accumulating {'their' if tagged > 1 else 'its'} steps in the "
+                     "tag, 128 times finer than the weight)")
     signals = report.get("feedback_signals", {})
     if signals:
         learning += "; learning signals sent as integers (" + ", ".join(

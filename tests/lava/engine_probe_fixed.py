@@ -1,8 +1,10 @@
 """Runs one LearningDense with a Loihi3FLearningRule in Lava's fixed-point engine (the
 program's BoundedLearningDenseFixed, PyLearningDenseModelBitApproximate), the post side's
 spikes and integer y1..y3 played by a source process, and saves the integer weights at the
-end (engine_probe.py's fixed-point twin). Arguments: the program's folder (its models.py),
-then pairs of input .npz and output .npy, one connection each, run one after another."""
+end (engine_probe.py's fixed-point twin). A rule that goes through the tag also gives 'dt';
+its tag after every step is saved as <output>.tags.npy [steps, post, pre].
+Arguments: the program's folder (its models.py), then pairs of input .npz and output .npy,
+one connection each, run one after another."""
 
 import sys
 
@@ -65,7 +67,8 @@ def run(inputs, output):
 
     given = np.load(inputs, allow_pickle=False)
     traces = {str(k): float(given[k]) for k in given.files if k.startswith("x")}
-    rule = Loihi3FLearningRule(dw=str(given["dw"]), rng_seed=int(given["seed"]), **traces)
+    tag = {"dt": str(given["dt"])} if "dt" in given.files else {}
+    rule = Loihi3FLearningRule(dw=str(given["dw"]), rng_seed=int(given["seed"]), **tag, **traces)
     pre = RingBuffer(data=given["pre"].astype(np.int32))
     post = PostFactors(given["post"].astype(np.int32))
     dense = LearningDense(weights=given["w"].copy(), learning_rule=rule,
@@ -78,12 +81,20 @@ def run(inputs, output):
     config = Loihi2SimCfg(select_tag="fixed_pt",
                           exception_proc_model_map=exception_models("fixed_pt"))
     steps = given["pre"].shape[1]
+    tags = []
     try:
-        dense.run(condition=RunSteps(num_steps=steps), run_cfg=config)
+        if "dt" in given.files:  # step by step, keeping the tag after each step
+            for _ in range(steps):
+                dense.run(condition=RunSteps(num_steps=1), run_cfg=config)
+                tags.append(dense.tag_1.get().copy())
+        else:
+            dense.run(condition=RunSteps(num_steps=steps), run_cfg=config)
         weights = dense.weights.get().copy()
     finally:
         dense.stop()
     np.save(output, weights)
+    if tags:
+        np.save(output.replace(".npy", ".tags.npy"), np.array(tags))
 
 
 if __name__ == "__main__":

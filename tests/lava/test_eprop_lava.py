@@ -34,9 +34,10 @@ SIGNALS = {"units->hidden": "units->hidden.L", "hidden->hidden": "hidden->hidden
            "hidden->out": "hidden->out.err"}
 
 
-def reference_sample():
-    """(network, simulation module, initial weights, learned weights, per-step records)."""
-    net = api.compile_network(str(ROOT / "examples/randman/eprop_random.snn"), Diagnostics())
+def reference_sample(network: str = "examples/randman/eprop_random.snn", label: int = 6):
+    """(network, initial weights, learned weights, per-step records) of one sample of class
+    ``label`` learned by ``network``'s rules in the simulator."""
+    net = api.compile_network(str(ROOT / network), Diagnostics())
     module = load_simulation(net, "next_step")
     sim = module.Simulation(batch=1)
     initial = {name: getattr(sim, attr).copy() for name, attr in module.WEIGHTS.items()}
@@ -53,7 +54,7 @@ def reference_sample():
         for key in SIGNALS.values():
             records[key].append(sim._state(module.VARIABLES[key][0])[0].copy())
 
-    label = np.array([6])
+    label = np.array([label])
     sim.run(STEPS, {"units": x}, learn=True, targets={"out": label, "label": label},
             progress=record)
     learned = {name: getattr(sim, attr).copy() for name, attr in module.WEIGHTS.items()}

@@ -37,7 +37,7 @@ from snnc.backends.lava import LavaBackend
 from snnc.backends.lava import feedback as fb
 from snnc.backends.lava.quantize import quantize
 from snnc.diagnostics import Diagnostics
-from tests.lava.conftest import HERE, ROOT
+from tests.lava.conftest import HERE, ROOT, snnc
 from tests.lava.test_eprop_lava import (
     SIGNALS,
     STEPS,
@@ -98,6 +98,8 @@ def replay_inputs(c, fixed, initial, records) -> dict:
     post[{"y2": 2, "y3": 3}[slot]] = np.clip(signal, -128, 127).T
     args = {"dw": rule.dw, "pre": records[c.pre].T, "post": post, "w": connection.weights,
             "seed": 1, "weight_exp": connection.weight_exp}
+    if rule.dt is not None:
+        args["dt"] = rule.dt
     args |= {f"{t.slot}_impulse": rule.impulses[f"{t.slot}_impulse"] for t in c.rule.traces}
     return args | {f"{t.slot}_tau": t.tau for t in c.rule.traces}
 
@@ -143,6 +145,62 @@ def test_eprop_rules_learn_in_the_fixed_point_engine_as_the_reference(programs, 
         if signs is not None:
             assert same > signs, c.name
         assert np.abs(change - reference).max() < max(3.0, 0.75 * np.abs(reference).max())
+
+
+ONLINE = "examples/randman/eprop_random_online.snn"
+#: one sample through the tag: (least correlation of what the tag carried with the simulator's
+#: changes, range of their sizes' ratio) per projection. The engine rounds with one random
+#: number per step for every synapse, so over one sample of 60 steps the recurrent synapses'
+#: changes, mostly a tenth of a tag unit per step, are carried with a spread of about half
+#: their size (measured 0.82 and 0.44 at seed 1; a numpy model of the products without the
+#: rounding gives 0.9999); the readout's, about 10 tag units per step, 0.988 and 0.91. None:
+#: the input weights' changes, a third of one tag unit over the sample, stay below what the
+#: tag resolves.
+TAGGED = {"hidden->out": (0.97, (0.8, 1.2)), "hidden->hidden": (0.6, (0.3, 3.0)),
+          "units->hidden": None}
+
+
+def test_small_steps_accumulate_in_the_tag_of_the_fixed_point_engine(programs, tmp_path,
+                                                                     lava_interpreter):
+    """One sample of examples/randman/eprop_random_online.snn, whose steps are far below one
+    weight unit, replayed to Lava's bit-approximate engine with its rules through the tag (dt =
+    the products in tag units, 1/128 of a weight unit, - u0 t; dw = 2^-7 u0 t): the tag after
+    every step, summed, is the simulator's float change in weight units (correlated, of the
+    same size, to within the engine's stochastic rounding: TAGGED), and the weights take every
+    tag but the last one's, stochastically rounded: their change is the tags' sum / 128 to
+    within the rounding's spread."""
+    program = compiled(programs, tmp_path, ONLINE)
+    shutil.copy(HERE / "engine_probe_fixed.py", tmp_path / "engine_probe_fixed.py")
+    net, initial, learned, records = reference_sample(ONLINE, label=1)
+    graph = LavaBackend().graph(net, Diagnostics())
+    fixed = quantize(graph)
+    files = []
+    for c in graph.connections:
+        assert fixed.rules[c.name].through_tag, c.name
+        np.savez(tmp_path / f"{c.pre}-{c.post}.npz",
+                 **replay_inputs(c, fixed, initial[c.name], records))
+        files += [f"{c.pre}-{c.post}.npz", f"{c.pre}-{c.post}.npy"]
+    run = subprocess.run([lava_interpreter, "engine_probe_fixed.py", str(program), *files],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for c in graph.connections:
+        tags = np.load(tmp_path / f"{c.pre}-{c.post}.tags.npy").astype(float)
+        assert np.abs(tags).max() < 255, c.name  # no step saturates the 9-bit tag
+        carried = tags.sum(axis=0) / 128
+        reference = (learned[c.name] - initial[c.name]) / weight_unit(program, c.name)
+        moved = np.load(tmp_path / f"{c.pre}-{c.post}.npy") - fixed.connections[c.name].weights
+        rounding = moved - tags[:-1].sum(axis=0) / 128
+        print(f"{c.name}: largest change {np.abs(reference).max():.3g} units; weight minus "
+              f"tags: mean {rounding.mean():.3g}, largest {np.abs(rounding).max():.3g} units")
+        assert abs(rounding.mean()) < 0.5 and np.abs(rounding).max() < 4, c.name
+        if TAGGED[c.name] is None:
+            assert np.abs(reference).max() * 128 < 1 and np.abs(tags).max() <= 1, c.name
+            continue
+        correlation = float(np.corrcoef(carried.ravel(), reference.ravel())[0, 1])
+        size = float(np.abs(carried).sum() / np.abs(reference).sum())
+        print(f"  tag correlation {correlation:.4f}, size ratio {size:.3f}")
+        least, (low, high) = TAGGED[c.name]
+        assert correlation > least and low < size < high, c.name
 
 
 @pytest.mark.parametrize("network", NETWORKS)
@@ -192,3 +250,43 @@ def test_eprop_random_trains_online_in_fixed_point(programs, tmp_path, network):
         least, signs = TRAINED[name, n]
         assert correlation > least and not same < signs, (name, n)
     assert abs(ours - theirs) <= 0.05  # the issue's 5 points (1 of the 30 test samples: 3.3)
+
+
+def test_eprop_online_learns_in_fixed_point_as_in_floating_point(programs, tmp_path):
+    """examples/randman/eprop_random_online.snn, whose steps are far below one weight unit,
+    trains in fixed point through the tag (run.py --precision fixed_pt --split train, all 240
+    samples of the reduced Randman); the trained weights, compiled into the inference program
+    (snnc compile --weights OUT.npz --no-learn --emit lava) and run in fixed point on the test
+    split, reach the float-trained weights' test accuracy (the simulator's --update step
+    training, which test_eprop_lava shows Lava's floating point equals) within the issue's 5
+    points, above chance; the readout's learned changes correlate with the float training's.
+
+    Measured: 43.3 % in fixed point (13 of 30; also 43.3 % when the simulator decides with the
+    same weights) against 43.3 % in floating point, chance 33.3 %; the changes correlate 0.84
+    (readout), 0.30 (recurrent) and 0.00 (input, whose float changes over the whole pass,
+    2e-5, are a two-hundredth of a weight unit) with the float training's."""
+    program = compiled(programs, tmp_path, ONLINE)
+    data = randman3(tmp_path / "randman3.npz")
+    samples = len(data.labels["train"])
+    trained = programs.lava(program, 100, "--input", str(tmp_path / "randman3.npz"),
+                            "--split", "train", "--precision", "fixed_pt")
+    net = api.compile_network(str(tmp_path / (ROOT / ONLINE).name), Diagnostics())
+    module, history = reference_training(net, data, {samples})
+    weights = {name + ".w": trained[name + ".w"] for name in module.WEIGHTS}
+    readout = agreement(weights["hidden->out.w"] - history[0]["hidden->out"],
+                        history[samples]["hidden->out"] - history[0]["hidden->out"], 0.0)[0]
+    np.savez(tmp_path / "trained.npz", **weights)
+    frozen = tmp_path / "frozen"
+    result = snnc("compile", str(tmp_path / (ROOT / ONLINE).name), "--weights",
+                  str(tmp_path / "trained.npz"), "--no-learn", "--emit", "lava", "-o",
+                  str(frozen))
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = programs.lava(frozen, 100, "--input", str(tmp_path / "randman3.npz"), "--split",
+                           "test", "--precision", "fixed_pt")
+    ours = float(tested["accuracy"])
+    theirs = float((frozen_predictions(module, history[samples], data)
+                    == data.labels["test"]).mean())
+    print(f"accuracy: fixed point {ours:.3f}, floating point {theirs:.3f}; readout changes "
+          f"correlate {readout:.3f}; {float(trained['seconds_per_sample']):.2f} s per sample")
+    assert readout > 0.7
+    assert abs(ours - theirs) <= 0.05 and ours > 0.4

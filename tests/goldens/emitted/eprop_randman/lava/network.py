@@ -225,7 +225,7 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
         rule = Loihi3FLearningRule(dw='-x1 * y1 * y3 * u0', x1_impulse=0.002, x1_tau=20.0)
     else:  # integer traces and constants scaled (quantization.json)
         rule = Loihi3FLearningRule(
-            dw='-1 * 2^-6 * x1 * y1 * y3 * u0', x1_impulse=16.384, x1_tau=20.0, rng_seed=SEED)
+            dw='-2 * 2^-7 * x1 * y1 * y3 * u0', x1_impulse=16.384, x1_tau=20.0, rng_seed=SEED)
     procs['hidden->hidden'] = LearningDense(
         weights=weights('hidden->hidden', is_sparse=False), learning_rule=rule,
         name='hidden->hidden', **P['hidden->hidden'])

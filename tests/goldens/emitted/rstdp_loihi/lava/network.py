@@ -174,7 +174,7 @@ def build(steps, inputs=None, precision="floating_pt", record=RECORD, folder="."
             dt='x1 * y0 - y1 * x0 - 1 * 2^-7 * t * u0', x1_impulse=1.0, x1_tau=20.0)
     else:  # integer traces and constants scaled (quantization.json)
         rule = Loihi3FLearningRule(
-            dw='1 * 2^-7 * x1 * y2 * y0 - 1 * 2^-7 * y1 * y2 * x0 + 1 * 2^-4 * t * y3 * u0',
+            dw='1 * 2^-7 * x1 * y2 * y0 - 1 * 2^-7 * y1 * y2 * x0 + 4 * 2^-6 * t * y3 * u0',
             dt='1 * 2^-1 * x1 * y0 - 1 * 2^-1 * y1 * x0 - 1 * 2^-7 * t * u0', x1_impulse=16.0,
             x1_tau=20.0, rng_seed=SEED)
     procs['pattern->actor'] = LearningDense(
