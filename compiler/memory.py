@@ -2,9 +2,13 @@
 
 Estimates are in bytes for the reference simulator (float64 values, int64 indices) and are
 computed from the IR alone, without materialising anything, so a network of 10^12 neurons is
-estimated as fast as one of ten. They are deliberately simple upper-bound models (documented
-per function), meant to catch a network that cannot fit by a wide margin before numpy raises
-MemoryError or the kernel kills the process; they are not a profiler.
+estimated as fast as one of ten. They model the arrays the reference simulator allocates
+(documented per function; :func:`estimate_network` takes the largest of the phases of ``snnc
+run``), so that a network that cannot fit is refused before numpy raises MemoryError or the
+kernel kills the process. Measured against ``snnc run`` (peak resident set minus the resident
+set before the network is built, ``tests/bench/million.py``) they agree within 20 % for
+networks of hundreds of MB and more; fixed costs (numba's compiler, memory the allocator keeps
+after the build: tens of MB) are not in them.
 
 The machine's memory is :func:`available_bytes` (:mod:`snnc.machine`, a base module the file
 readers use too; re-exported here): ``SNNC_MEMORY_LIMIT`` when set (a size such as ``8G``,
@@ -33,6 +37,9 @@ INDEX = 8  # bytes of an int64 index
 DENSE_THRESHOLD = 0.25  # the reference simulator stores a projection dense above this density
 #: the synapse arrays exist twice while a simulation is built (the plan and its serialised copy)
 BUILD_COPIES = 2
+#: the weights exist this many more times while the simulation runs: its working copy (the
+#: loaded network.npz holds the original), the per-step updates and the final weights returned
+RUN_WEIGHT_COPIES = 3
 
 
 @dataclass(frozen=True)
@@ -103,48 +110,86 @@ def _per_synapse_traces(net) -> dict[str, int]:
     return counts
 
 
-def estimate_network(net, batch: int = 1) -> Estimate:
-    """The bytes the reference simulator needs to build and hold ``net`` with ``batch``
-    samples: per neuron its state (v, i, one current per receptor, adaptation, refractory
-    counter, spikes) and varying parameters; per projection its weights (see
-    :func:`synapse_storage`), twice while the simulation is built, the synapse lists drawn
-    while it is built (three int64/float64 arrays and a sort order per synapse) for the largest
-    projection, spike delay rings, and for a plastic projection its per-synapse traces, the
-    update dw per sample and an accumulator (per-pre and per-post traces are small). The
-    recordings are not included (:func:`estimate_recording`)."""
+#: bytes beyond a projection's final arrays while it is drawn, per synapse: the random kinds
+#: (sparse, fixed_fan_in) in CSR are drawn into their final index arrays
+#: (:func:`snnc.ir.discrete.plan_random_projection`) and a ``dense`` projection's weights are
+#: its matrix; the others materialise (post, pre) and weights and then copy them in CSR order
+#: with a sort order (4 arrays of 8 bytes), or fill a dense matrix from them (3)
+DRAW_TRANSIENT = {"in_place": 0, "csr": 4 * INDEX, "dense": 3 * INDEX}
+
+
+def _draw_transient(projection, synapses: int, dense: bool) -> int:
+    kind = projection.connectivity.kind
+    if kind == "dense" or (kind in ("sparse", "fixed_fan_in") and not dense):
+        return synapses * DRAW_TRANSIENT["in_place"]
+    return synapses * DRAW_TRANSIENT["dense" if dense else "csr"]
+
+
+def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Estimate:
+    """The peak bytes the reference simulator needs to build and run ``net`` with ``batch``
+    samples (``snnc run``): the largest of three phases, each the sum of its parts.
+
+    - *drawing* the plan (:func:`snnc.ir.discrete.build_plan`): every projection's arrays (see
+      :func:`synapse_storage`) plus what drawing the largest one needs beyond them
+      (:data:`DRAW_TRANSIENT`);
+    - *building* the simulation: the plan's arrays and their serialised copy
+      (``network.npz``, in memory) at once, :data:`BUILD_COPIES`, plus a copy of the largest
+      single array while it is serialised;
+    - *running*: the arrays loaded from ``network.npz``, :data:`RUN_WEIGHT_COPIES` more of
+      every weight, per neuron and sample its state (v, i, one current per receptor, adaptation, refractory
+      counter, spikes), per projection its spike delay ring, for a plastic projection its
+      per-synapse traces, the update dw per sample and an accumulator (per-pre and per-post
+      traces are small), and ``running`` (what the caller adds while the simulation runs:
+      :func:`check_run` adds the recordings and data inputs).
+
+    Every phase holds the populations' varying parameters (twice while building). The
+    parts returned are those of the largest phase; the named parts say which phase it is."""
     from snnc.ir.nodes import Population
 
-    parts: list[tuple[str, int]] = []
-    transient = ("", 0)
     traces_of = _per_synapse_traces(net)
+    params: list[tuple[str, int]] = []
+    state: list[tuple[str, int]] = []
     for node in net.nodes():
         if not isinstance(node, Population):
-            parts.append((f"input '{node.name}'", batch * node.size))
+            state.append((f"input '{node.name}'", batch * node.size))
             continue
         receptors = {p.receptor.name for p in net.incoming(node.name) if p.receptor}
         floats = 3 + len(receptors) + node.model.properties.adaptation
-        state = batch * node.size * (floats * FLOAT + (1 + INDEX if node.model.spiking else 0))
+        state.append((f"population '{node.name}'",
+                      batch * node.size * (floats * FLOAT + (1 + INDEX if node.model.spiking
+                                                             else 0))))
         varying = sum(1 for name in node.params if not node.param_is_uniform(name))
-        parts.append((f"population '{node.name}'",
-                      state + BUILD_COPIES * varying * node.size * FLOAT))
+        params.append((f"population '{node.name}' parameters", varying * node.size * FLOAT))
+    stored: list[tuple[str, int]] = []
+    working: list[tuple[str, int]] = []
+    transient, largest_array = ("", 0), ("", 0)
     for projection in net.projections():
         pre, post = net.node(projection.pre), net.node(projection.post)
         synapses = net.synapse_count(projection)
         dense, values, storage = synapse_storage(pre.size, post.size, synapses)
-        drawn = (pre.size * post.size if synapses is None else synapses) * (FLOAT + 2 * INDEX)
-        drawn += 0 if dense else (synapses or 0) * (FLOAT + 2 * INDEX + INDEX)
+        name = f"projection '{projection.name}'"
+        stored.append((name, storage))
+        drawn = _draw_transient(projection, values if synapses is None else synapses, dense)
         if drawn > transient[1]:
             transient = (f"drawing the synapses of '{projection.name}'", drawn)
-        size = BUILD_COPIES * storage
+        if values * FLOAT > largest_array[1]:
+            largest_array = (f"serialising the weights of '{projection.name}'", values * FLOAT)
+        # the simulation's working copy of the weights, the updates it accumulates (zeroed
+        # for every projection) and the copy of the final weights it returns
+        size = RUN_WEIGHT_COPIES * values * FLOAT
         size += (projection.delay_steps + 2) * batch * post.size * FLOAT  # delay ring
         if projection.rules:
             traces = traces_of.get(projection.name, len(projection.rules))
             adam = sum(2 for rule in projection.rules if rule.rule.optimizer == "adam")
             size += (traces * batch + batch + 1 + adam) * values * FLOAT
-        parts.append((f"projection '{projection.name}'", size))
-    if transient[1]:
-        parts.append(transient)
-    return Estimate(tuple(parts))
+        working.append((f"running: weight copies, delays and traces of '{projection.name}'",
+                        size))
+    drawing = [*params, *stored, transient]
+    building = [(f"{what} (and its serialised copy)", BUILD_COPIES * size)
+                for what, size in [*params, *stored]] + [largest_array]
+    running_parts = [*params, *stored, *working, *state, *(running.parts if running else ())]
+    phases = [[part for part in phase if part[1]] for phase in (drawing, building, running_parts)]
+    return Estimate(tuple(max(phases, key=lambda parts: sum(size for _, size in parts))))
 
 
 # -- recordings and data -------------------------------------------------------------------------
@@ -192,8 +237,8 @@ def check_run(net, names: Iterable[str], steps: int, batch: int, diag: Diagnosti
     count too); what ``snnc run`` calls before it allocates the simulation."""
     inputs = Estimate(tuple((f"data input '{node.name}'", steps * batch * node.size)
                             for node in net.inputs() if node.source == "data"))
-    estimate = estimate_network(net, batch) + estimate_recording(net, names, steps, batch, every,
-                                                                 itemsize) + inputs
+    estimate = estimate_network(net, batch, running=estimate_recording(
+        net, names, steps, batch, every, itemsize) + inputs)
     return check_fits(estimate, f"simulating {steps:,} steps with batch {batch} and these "
                       "recordings", diag,
                       hint="record fewer variables (--record), fewer steps or a smaller batch")
@@ -207,15 +252,15 @@ def estimate_training(net, batch: int, steps: int, mode: str = "online") -> Esti
     weights counted dense). The data set is :func:`estimate_data`."""
     from snnc.ir.nodes import Population
 
-    estimate = estimate_network(net, batch)
     neurons = sum(node.size for node in net.nodes() if isinstance(node, Population))
+    oracle = Estimate()
     if mode == "bptt":
-        estimate += Estimate((("BPTT trajectory", steps * batch * neurons * 8 * FLOAT),))
+        oracle = Estimate((("BPTT trajectory", steps * batch * neurons * 8 * FLOAT),))
     elif mode == "rtrl":
         weights = sum(net.node(p.pre).size * net.node(p.post).size
                       for p in net.projections() if p.rules)
-        estimate += Estimate((("RTRL sensitivities", 5 * batch * neurons * weights * FLOAT),))
-    return estimate
+        oracle = Estimate((("RTRL sensitivities", 5 * batch * neurons * weights * FLOAT),))
+    return estimate_network(net, batch, running=oracle)
 
 
 def check_training(net, batch: int, steps: int, mode: str, diag: Diagnostics,

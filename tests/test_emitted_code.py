@@ -138,7 +138,7 @@ def test_provenance_comments_name_parameters_units_and_decays(workspace):
     assert "# population exc[3200]: LIF (as CubaNeuron)" in text
     assert "#   tau_mem = 20 ms -> a_mem = exp(-dt/tau_mem) = 0.995012" in text
     assert "#   receptor excitatory: tau = 5 ms -> a = exp(-dt/tau) = 0.980199" in text
-    assert "# projection exc->exc: exc -> exc, 204433 synapses, delay 1 step (0 as written, " \
+    assert "# projection exc->exc: exc -> exc, 205013 synapses, delay 1 step (0 as written, " \
            "same_step delivery), receptor excitatory" in text
     assert "reset=RESET_ZERO" in text and "refractory=50" in text
 

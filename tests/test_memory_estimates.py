@@ -245,3 +245,40 @@ def test_training_estimate_counts_the_oracles_histories(monkeypatch):
     diag = Diagnostics()
     assert not check_training(net, 4, 100, "bptt", diag, data=estimate_data(10, 100, 10))
     assert diag.items[0].code == "E617" and "training by bptt" in diag.items[0].message
+
+
+# -- the estimate against what snnc run uses (issue 18) ---------------------------------------
+
+DENSE_3500 = """network dense3500 {
+  dt = 0.1 ms
+  seed = 3
+}
+input x[3500]: poisson(rate = 10 Hz)
+population y: LIF[3500]
+x -> y: dense { weight = uniform(0, 0.001) }
+"""
+
+
+def million_bench():
+    sys.path.insert(0, str(ROOT / "tests" / "bench"))
+    try:
+        import million
+    finally:
+        sys.path.pop(0)
+    return million
+
+
+@pytest.mark.parametrize("kind", ["sparse", "fixed", "dense"])
+def test_check_estimate_agrees_with_what_snnc_run_uses(kind):
+    """``snnc check``'s figure against ``snnc run`` measured in a child process: its peak
+    resident set minus its resident set just before the network's arrays are built
+    (tests/bench/million.py, :func:`measure`), within 20 %. Networks of ~5 M synapses (64k
+    CUBA neurons, sparse(p = 80 / N) or fixed_fan_in) and a dense 3500 x 3500 projection,
+    each estimated at ~0.3 GB; the numpy kernels (SNNC_NO_NUMBA), since numba's compiler
+    (tens of MB, per process) is not in the estimate."""
+    million = million_bench()
+    text = DENSE_3500 if kind == "dense" else million.spec(65536, kind)
+    record = "y.s" if kind == "dense" else "inh.s"
+    figures = million.measure(text, 10, record, env={"SNNC_NO_NUMBA": "1"})
+    assert figures["check_estimate_bytes"] > 200 * 2 ** 20
+    assert 0.8 < figures["ratio"] < 1.2, figures

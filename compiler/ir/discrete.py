@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snnc.ir.connectivity import transpose
 from snnc.ir.network import Network
 from snnc.ir.nodes import Input, Population, Projection, Settings
 from snnc.ir.values import Constant, rng_for
@@ -35,6 +36,7 @@ from snnc.models import MODELS, ModelProperties
 
 DELIVERIES = ("same_step", "next_step")
 DENSE_THRESHOLD = 0.25  # store a projection as a dense matrix above this density
+RANDOM_KINDS = ("sparse", "fixed_fan_in")  # drawn by plan_random_projection
 
 
 @dataclass
@@ -262,7 +264,21 @@ def plan_population(net: Network, population: Population) -> PopulationPlan:
 
 
 def plan_projection(net: Network, projection: Projection, delay: int) -> ProjectionPlan:
+    """The projection's synapses and weights (one weight per synapse from ``rng_for(seed,
+    projection, "weight")``; conv2d/sumpool2d: one per kernel tap). A random connectivity
+    (``sparse``, ``fixed_fan_in``) goes to :func:`plan_random_projection`."""
+    if projection.connectivity.kind in RANDOM_KINDS:
+        return plan_random_projection(net, projection, delay)
     pre, post = net.node(projection.pre), net.node(projection.post)
+    if projection.connectivity.kind == "dense" and pre.size * post.size:
+        # every pair, weights drawn in row-major [post, pre] order: the matrix itself
+        weights = projection.weight.materialize(pre.size * post.size, rng_for(
+            net.settings.seed, projection.name, "weight")).astype(np.float64, copy=False)
+        receptor = projection.receptor.name if projection.receptor else None
+        return ProjectionPlan(projection.name, projection.pre, projection.post, pre.size,
+                              post.size, delay, receptor, True,
+                              weights.reshape(post.size, pre.size),
+                              learning=bool(projection.rules))
     rng = rng_for(net.settings.seed, projection.name, "synapses")
     posts, pres = projection.connectivity.materialize(pre.shape, post.shape, rng)
     weight_rng = rng_for(net.settings.seed, projection.name, "weight")
@@ -298,7 +314,47 @@ def plan_projection(net: Network, projection: Projection, delay: int) -> Project
     plan.post_index = posts[order]
     plan.pre_index = pres[order]
     plan.weights = weights[order]
-    plan.indptr = np.searchsorted(plan.pre_index, np.arange(pre.size + 1)).astype(np.int64)
+    plan.indptr = csr_pointers(plan.pre_index, pre.size)
+    return plan
+
+
+def csr_pointers(pre_index: np.ndarray, n_pre: int) -> np.ndarray:
+    """indptr of synapses sorted by pre: those of pre j are indptr[j]:indptr[j + 1]."""
+    return np.searchsorted(pre_index, np.arange(n_pre + 1)).astype(np.int64)
+
+
+def plan_random_projection(net: Network, projection: Projection, delay: int) -> ProjectionPlan:
+    """A ``sparse`` or ``fixed_fan_in`` projection, built in time and memory proportional to
+    its synapses: drawn by :meth:`Connectivity.draw`, then one weight per synapse drawn in the
+    order the simulator stores them, so that no permutation of the weights is needed:
+
+    - above :data:`DENSE_THRESHOLD` density, a [post, pre] matrix: weights in row-major order
+      (by post, then pre; the order of every drawn projection before issue 18);
+    - otherwise CSR by pre neuron: weights in CSR order (by pre, then post). Synapses drawn by
+      post are re-sorted by pre first (one sort of the int64 key ``pre * N_post + post``)."""
+    pre, post = net.node(projection.pre), net.node(projection.post)
+    rng = rng_for(net.settings.seed, projection.name, "synapses")
+    posts, pres, by_pre = projection.connectivity.draw(pre.shape, post.shape, rng)
+    weight_rng = rng_for(net.settings.seed, projection.name, "weight")
+    n, count = pre.size * post.size, len(posts)
+    dense = n > 0 and count / n > DENSE_THRESHOLD
+    receptor = projection.receptor.name if projection.receptor else None
+    plan = ProjectionPlan(projection.name, projection.pre, projection.post, pre.size, post.size,
+                          delay, receptor, dense, None, learning=bool(projection.rules))
+    if dense:
+        mask = np.zeros((post.size, pre.size), dtype=bool)
+        mask[posts, pres] = True
+        del posts, pres
+        plan.weights = np.zeros((post.size, pre.size))
+        plan.weights[mask] = projection.weight.materialize(count, weight_rng)  # row-major
+        plan.mask = mask if count < n else None
+        return plan
+    if not by_pre:
+        posts, pres = transpose(posts, pres, pre.size, post.size, to_pre=True)
+    plan.post_index, plan.pre_index = posts, pres
+    plan.weights = projection.weight.materialize(count, weight_rng).astype(np.float64,
+                                                                          copy=False)
+    plan.indptr = csr_pointers(pres, pre.size)
     return plan
 
 

@@ -52,7 +52,7 @@ class Uniform:
     uniform = False
 
     def materialize(self, n: int, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
-        return rng.uniform(self.low, self.high, n).astype(dtype)
+        return rng.uniform(self.low, self.high, n).astype(dtype, copy=False)
 
     def describe(self) -> str:
         return f"uniform({self.low:.9g}, {self.high:.9g})"
@@ -72,7 +72,7 @@ class Normal:
     uniform = False
 
     def materialize(self, n: int, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
-        return rng.normal(self.mean, self.std, n).astype(dtype)
+        return rng.normal(self.mean, self.std, n).astype(dtype, copy=False)
 
     def describe(self) -> str:
         return f"normal({self.mean:.9g}, {self.std:.9g})"

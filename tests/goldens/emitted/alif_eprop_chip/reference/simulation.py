@@ -66,7 +66,7 @@ VARIABLES = {
     'sensors->lsnn.eps_a': ('w0_r0_eps_a', [100, 40]),
     'sensors->lsnn.L': ('w0_r0_sig_L', [100]),
     'lsnn->lsnn.zbar': ('w1_r0_zbar', [100]),
-    'lsnn->lsnn.eps_a': ('w1_r0_eps_a', [1978]),
+    'lsnn->lsnn.eps_a': ('w1_r0_eps_a', [1985]),
     'lsnn->lsnn.L': ('w1_r0_sig_L', [100]),
     'lsnn->out.zbar': ('w2_r0_zbar', [100]),
     'lsnn->out.err': ('w2_r0_sig_err', [3]),
@@ -106,7 +106,7 @@ class Simulation(SimulationBase):
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
         self.w0 = self._array('w0')  # sensors->lsnn: [100, 40] dense
-        self.w1 = self._array('w1')  # lsnn->lsnn: 1978 synapses, CSR by pre neuron
+        self.w1 = self._array('w1')  # lsnn->lsnn: 1985 synapses, CSR by pre neuron
         self.w1_post = self.data['w1_post']
         self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
@@ -164,7 +164,7 @@ class Simulation(SimulationBase):
         self.w0_r0_sig_L = np.zeros((self.batch, 100), self.dtype)  # signal L = random_feedback
         self.p1_error = np.zeros((self.batch, 3), self.dtype)
         self.w1_r0_zbar = np.zeros((self.batch, 100), self.dtype)  # trace zbar, per pre neuron
-        self.w1_r0_eps_a = np.zeros((self.batch, 1978), self.dtype)  # trace eps_a, per synapse
+        self.w1_r0_eps_a = np.zeros((self.batch, 1985), self.dtype)  # trace eps_a, per synapse
         self.w1_r0_sig_L = np.zeros((self.batch, 100), self.dtype)  # signal L = random_feedback
         self.w2_r0_zbar = np.zeros((self.batch, 100), self.dtype)  # trace zbar, per pre neuron
         self.w2_r0_sig_err = np.zeros((self.batch, 3), self.dtype)  # signal err = readout_error
@@ -181,7 +181,7 @@ class Simulation(SimulationBase):
         #   reset = subtract, refractory = 0 steps
         # projection sensors->lsnn: sensors -> lsnn, dense [100, 40], delay 0 steps, learning
         self.p0_j += self.x0_s.astype(self.dtype) @ self.w0.T
-        # projection lsnn->lsnn: lsnn -> lsnn, 1978 synapses, delay 1 step, learning
+        # projection lsnn->lsnn: lsnn -> lsnn, 1985 synapses, delay 1 step, learning
         _propagate(spikes=self.p0_ring[(n - 1) % 2], indptr=self.w1_indptr, post=self.w1_post,
                    weights=self.w1, out=self.p0_j)
         _decay_add(current=self.p0_i, decay=self.p0_no_memory, delivered=self.p0_j, total=self.p0_total)
@@ -228,7 +228,7 @@ class Simulation(SimulationBase):
             self.w1_r0_eps_a[...] = (((_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold))[:, self.w1_post] * self.w1_r0_zbar[:, self.w1_pre]) + ((0.9950124791926823 - ((_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold)) * 0.07))[:, self.w1_post] * self.w1_r0_eps_a))
             # rule eprop_alif, <stdlib>/eprop.snn:39: signal L = random_feedback(from = readout)
             self.w1_r0_sig_L[...] = self.p1_error @ self.w1_r0_feedback.T
-            dw = np.zeros((self.batch, 1978), self.dtype)
+            dw = np.zeros((self.batch, 1985), self.dtype)
             # rule eprop_alif, <stdlib>/eprop.snn:40: dw = -L * psi * (zbar - post.beta_adapt * eps_a)
             dw += (((-self.w1_r0_sig_L) * (_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold)))[:, self.w1_post] * (self.w1_r0_zbar[:, self.w1_pre] - (0.07 * self.w1_r0_eps_a)))
             if self.accumulate:

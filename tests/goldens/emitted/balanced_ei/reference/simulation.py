@@ -94,27 +94,27 @@ class Simulation(SimulationBase):
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
-        self.w0 = self._array('w0')  # drive->exc: 7868 synapses, CSR by pre neuron
+        self.w0 = self._array('w0')  # drive->exc: 7910 synapses, CSR by pre neuron
         self.w0_post = self.data['w0_post']
         self.w0_pre = self.data['w0_pre']
         self.w0_indptr = self.data['w0_indptr']
-        self.w1 = self._array('w1')  # drive->inh: 2033 synapses, CSR by pre neuron
+        self.w1 = self._array('w1')  # drive->inh: 1968 synapses, CSR by pre neuron
         self.w1_post = self.data['w1_post']
         self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
-        self.w2 = self._array('w2')  # exc->exc: 15758 synapses, CSR by pre neuron
+        self.w2 = self._array('w2')  # exc->exc: 16009 synapses, CSR by pre neuron
         self.w2_post = self.data['w2_post']
         self.w2_pre = self.data['w2_pre']
         self.w2_indptr = self.data['w2_indptr']
-        self.w3 = self._array('w3')  # exc->inh: 4080 synapses, CSR by pre neuron
+        self.w3 = self._array('w3')  # exc->inh: 4173 synapses, CSR by pre neuron
         self.w3_post = self.data['w3_post']
         self.w3_pre = self.data['w3_pre']
         self.w3_indptr = self.data['w3_indptr']
-        self.w4 = self._array('w4')  # inh->exc: 4040 synapses, CSR by pre neuron
+        self.w4 = self._array('w4')  # inh->exc: 4078 synapses, CSR by pre neuron
         self.w4_post = self.data['w4_post']
         self.w4_pre = self.data['w4_pre']
         self.w4_indptr = self.data['w4_indptr']
-        self.w5 = self._array('w5')  # inh->inh: 996 synapses, CSR by pre neuron
+        self.w5 = self._array('w5')  # inh->inh: 1014 synapses, CSR by pre neuron
         self.w5_post = self.data['w5_post']
         self.w5_pre = self.data['w5_pre']
         self.w5_indptr = self.data['w5_indptr']
@@ -177,13 +177,13 @@ class Simulation(SimulationBase):
         #   input_scale = one -> c_in = 1
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = uniform(0, 1), r = 1
         #   reset = zero, refractory = 0 steps
-        # projection drive->exc: drive -> exc, 7868 synapses, delay 0 steps
+        # projection drive->exc: drive -> exc, 7910 synapses, delay 0 steps
         _propagate(spikes=self.x0_s, indptr=self.w0_indptr, post=self.w0_post, weights=self.w0,
                    out=self.p0_j)
-        # projection exc->exc: exc -> exc, 15758 synapses, delay 1 step (0 as written, same_step delivery)
+        # projection exc->exc: exc -> exc, 16009 synapses, delay 1 step (0 as written, same_step delivery)
         _propagate(spikes=self.p0_ring[(n - 1) % 2], indptr=self.w2_indptr, post=self.w2_post,
                    weights=self.w2, out=self.p0_j)
-        # projection inh->exc: inh -> exc, 4040 synapses, delay 1 step (0 as written, same_step delivery)
+        # projection inh->exc: inh -> exc, 4078 synapses, delay 1 step (0 as written, same_step delivery)
         _propagate(spikes=self.p1_ring[(n - 1) % 2], indptr=self.w4_indptr, post=self.w4_post,
                    weights=self.w4, out=self.p0_j)
         _decay_add(current=self.p0_i, decay=self.p0_a_syn, delivered=self.p0_j, total=self.p0_total)
@@ -199,13 +199,13 @@ class Simulation(SimulationBase):
         #   input_scale = one -> c_in = 1
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = uniform(0, 1), r = 1
         #   reset = zero, refractory = 0 steps
-        # projection drive->inh: drive -> inh, 2033 synapses, delay 0 steps
+        # projection drive->inh: drive -> inh, 1968 synapses, delay 0 steps
         _propagate(spikes=self.x0_s, indptr=self.w1_indptr, post=self.w1_post, weights=self.w1,
                    out=self.p1_j)
-        # projection exc->inh: exc -> inh, 4080 synapses, delay 0 steps
+        # projection exc->inh: exc -> inh, 4173 synapses, delay 0 steps
         _propagate(spikes=self.p0_s, indptr=self.w3_indptr, post=self.w3_post, weights=self.w3,
                    out=self.p1_j)
-        # projection inh->inh: inh -> inh, 996 synapses, delay 1 step (0 as written, same_step delivery)
+        # projection inh->inh: inh -> inh, 1014 synapses, delay 1 step (0 as written, same_step delivery)
         _propagate(spikes=self.p1_ring[(n - 1) % 2], indptr=self.w5_indptr, post=self.w5_post,
                    weights=self.w5, out=self.p1_j)
         _decay_add(current=self.p1_i, decay=self.p1_a_syn, delivered=self.p1_j, total=self.p1_total)

@@ -89,19 +89,19 @@ class Simulation(SimulationBase):
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
-        self.w0 = self._array('w0')  # exc->exc: 204433 synapses, CSR by pre neuron
+        self.w0 = self._array('w0')  # exc->exc: 205013 synapses, CSR by pre neuron
         self.w0_post = self.data['w0_post']
         self.w0_pre = self.data['w0_pre']
         self.w0_indptr = self.data['w0_indptr']
-        self.w1 = self._array('w1')  # exc->inh: 51425 synapses, CSR by pre neuron
+        self.w1 = self._array('w1')  # exc->inh: 51081 synapses, CSR by pre neuron
         self.w1_post = self.data['w1_post']
         self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
-        self.w2 = self._array('w2')  # inh->exc: 51671 synapses, CSR by pre neuron
+        self.w2 = self._array('w2')  # inh->exc: 51390 synapses, CSR by pre neuron
         self.w2_post = self.data['w2_post']
         self.w2_pre = self.data['w2_pre']
         self.w2_indptr = self.data['w2_indptr']
-        self.w3 = self._array('w3')  # inh->inh: 12727 synapses, CSR by pre neuron
+        self.w3 = self._array('w3')  # inh->inh: 12761 synapses, CSR by pre neuron
         self.w3_post = self.data['w3_post']
         self.w3_pre = self.data['w3_pre']
         self.w3_indptr = self.data['w3_indptr']
@@ -166,10 +166,10 @@ class Simulation(SimulationBase):
         #   reset = zero, refractory = 50 steps
         #   receptor excitatory: tau = 5 ms -> a = exp(-dt/tau) = 0.980199
         #   receptor inhibitory: tau = 10 ms -> a = exp(-dt/tau) = 0.99005
-        # projection exc->exc: exc -> exc, 204433 synapses, delay 1 step (0 as written, same_step delivery), receptor excitatory
+        # projection exc->exc: exc -> exc, 205013 synapses, delay 1 step (0 as written, same_step delivery), receptor excitatory
         _decay_deliver(current=self.p0_r0, decay=self.p0_r0_decay, spikes=self.p0_ring[(n - 1) % 2],
                        indptr=self.w0_indptr, post=self.w0_post, weights=self.w0, total=self.p0_total)
-        # projection inh->exc: inh -> exc, 51671 synapses, delay 1 step (0 as written, same_step delivery), receptor inhibitory
+        # projection inh->exc: inh -> exc, 51390 synapses, delay 1 step (0 as written, same_step delivery), receptor inhibitory
         _decay_deliver(current=self.p0_r1, decay=self.p0_r1_decay, spikes=self.p1_ring[(n - 1) % 2],
                        indptr=self.w2_indptr, post=self.w2_post, weights=self.w2, total=self.p0_total)
         # membrane of exc
@@ -186,10 +186,10 @@ class Simulation(SimulationBase):
         #   reset = zero, refractory = 50 steps
         #   receptor excitatory: tau = 5 ms -> a = exp(-dt/tau) = 0.980199
         #   receptor inhibitory: tau = 10 ms -> a = exp(-dt/tau) = 0.99005
-        # projection exc->inh: exc -> inh, 51425 synapses, delay 0 steps, receptor excitatory
+        # projection exc->inh: exc -> inh, 51081 synapses, delay 0 steps, receptor excitatory
         _decay_deliver(current=self.p1_r0, decay=self.p1_r0_decay, spikes=self.p0_s, indptr=self.w1_indptr,
                        post=self.w1_post, weights=self.w1, total=self.p1_total)
-        # projection inh->inh: inh -> inh, 12727 synapses, delay 1 step (0 as written, same_step delivery), receptor inhibitory
+        # projection inh->inh: inh -> inh, 12761 synapses, delay 1 step (0 as written, same_step delivery), receptor inhibitory
         _decay_deliver(current=self.p1_r1, decay=self.p1_r1_decay, spikes=self.p1_ring[(n - 1) % 2],
                        indptr=self.w3_indptr, post=self.w3_post, weights=self.w3, total=self.p1_total)
         # membrane of inh
