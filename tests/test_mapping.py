@@ -72,6 +72,28 @@ def test_contiguous_fill_and_balanced_slices_and_remote_packets():
     assert part.best is balanced
 
 
+def test_a_balanced_fill_equal_to_the_contiguous_one_shares_its_scores(monkeypatch):
+    # one population of 8 = 2 x 4 neurons: both fills cut it a[0:4] | a[4:8]
+    text = TINY.replace("LIF[6]", "LIF[8]").replace("population b: LIF[4]\n", "").replace(
+        "a -> b: dense\n", "a -> a: one_to_one\n")
+    net, diag = mapped(text, passes=DEFAULT_PIPELINE)
+    assert net is not None, [snnc.render(d, diag.sources) for d in diag.items]
+    graph, model = build_graph(net), CostModel(net.analyses["check-target"])
+    scored = []
+    monkeypatch.setattr("snnc.mapping.partition.evaluate",
+                        lambda g, m, a: scored.append(a.method) or evaluate(g, m, a))
+    best, candidates = partition(graph, model, use_kahip=False, use_metis=False)
+    fill, balanced = candidates[:2]
+    assert [c.assignment.method for c in candidates[:2]] == ["contiguous", "balanced"]
+    assert balanced.assignment.slices() == fill.assignment.slices() == [
+        Slice("a", 0, 4, 0), Slice("a", 4, 8, 1)]
+    assert scored.count("balanced") == 0 and scored.count("contiguous") == 1
+    alone = evaluate(graph, model, balanced.assignment)  # scored on its own, for comparison
+    # the inputs reach both cores: 4 x 0.1 x 2 = 0.8; one_to_one stays on each core
+    assert balanced.remote == pytest.approx(0.8) and alone.remote == pytest.approx(0.8)
+    assert balanced.usage.tolist() == alone.usage.tolist() and best is fill
+
+
 def test_cost_model_counts_each_capacity_per_core():
     net, _ = mapped(TINY)
     best = net.analyses["partition"].best

@@ -9,8 +9,8 @@ import pytest
 import snnc
 from snnc.diagnostics import Diagnostics
 from snnc.mapping import metis
-from snnc.mapping.arrays import count_distinct, distinct, distinct_inverse
-from snnc.mapping.capacity import CostModel, first_seen
+from snnc.mapping.arrays import count_distinct, distinct, distinct_inverse, stable_order
+from snnc.mapping.capacity import CostModel
 from snnc.mapping.graph import build_graph
 from snnc.mapping.grow import grow
 from snnc.mapping.multilevel import multilevel
@@ -94,6 +94,33 @@ def test_sort_based_set_operations_match_numpy():
     assert count_distinct(np.zeros(0, np.int64)) == 0
 
 
+def test_packed_stable_order_matches_a_stable_argsort():
+    rng = np.random.default_rng(4)
+    for bound, n in ((3, 50), (1000, 20_000), (2**40, 1000)):  # the last one falls back
+        keys = rng.integers(0, bound, n)
+        assert stable_order(keys, bound).tolist() == np.argsort(keys, kind="stable").tolist()
+    assert stable_order(np.zeros(0, np.int64), 5).tolist() == []
+
+
+def test_earlier_synapse_of_the_same_pre_neuron_counts_distinct_pres_of_any_window():
+    graph = build_graph(compiled(PREFIX_NET), budget=10_000)
+    s = next(s for s in graph.incoming("b") if s.projection.pre == "b")
+    earlier = s.earlier()
+    for j in range(len(s.pres)):  # the previous position with the same pre, by a plain scan
+        previous = [i for i in range(j) if s.pres[i] == s.pres[j]]
+        assert earlier[j] == (previous[-1] if previous else -1)
+    for lo, hi in ((0, len(s.pres)), (7, 30), (12, 13)):
+        assert np.count_nonzero(earlier[lo:hi] < lo) == len(set(s.pres[lo:hi].tolist()))
+
+
+def compiled(text):
+    diag = Diagnostics()
+    program = snnc.load_text(text, "t.snn", diag)
+    net = snnc.compile_program(program, diag, passes=DEFAULT_PIPELINE)
+    assert net is not None, [snnc.render(d, diag.sources) for d in diag.items]
+    return net
+
+
 def test_metis_cuts_two_cliques_and_hands_out_a_core_per_neuron_when_asked_for_more():
     if not metis.available():  # an optional extra; CI requires it (tests/test_mapping_metis.py)
         if os.environ.get("SNNC_REQUIRE_METIS") == "1":
@@ -110,10 +137,7 @@ def test_metis_cuts_two_cliques_and_hands_out_a_core_per_neuron_when_asked_for_m
 
 
 def test_pricing_every_prefix_at_once_matches_pricing_each_range():
-    diag = Diagnostics()
-    program = snnc.load_text(PREFIX_NET, "t.snn", diag)
-    net = snnc.compile_program(program, diag, passes=DEFAULT_PIPELINE)
-    assert net is not None, [snnc.render(d, diag.sources) for d in diag.items]
+    net = compiled(PREFIX_NET)
     model = CostModel(net.analyses["check-target"])
     for budget, forms in ((0, {"exact", "dense", "random"}), (10_000, {"exact", "dense"})):
         graph = build_graph(net, budget=budget)  # random synapses in closed form, or drawn
@@ -123,7 +147,22 @@ def test_pricing_every_prefix_at_once_matches_pricing_each_range():
             for n in range(width + 1):
                 expected = model.range_needs(graph, "b", start, start + n)
                 assert prefix[n].tolist() == expected.tolist()
-    assert first_seen(np.array([4, 2, 4, 7, 2])).tolist() == [0, 1, 2, 2, 3, 3]
+                assert expected[3] == distinct_pres(graph, start, start + n)
+
+
+def distinct_pres(graph, start, stop):
+    """Input axons of neurons [start, stop) of 'b' counted in plain Python: a set of pre
+    neurons per synapse set (dense: all pres once a post is there; random: the expectation)."""
+    total = 0.0
+    for s in graph.incoming("b"):
+        if s.form == "exact":
+            total += len({int(p) for q, p in zip(s.posts, s.pres, strict=True)
+                          if start <= q < stop})
+        elif s.form == "dense":
+            total += s.n_pre if stop > start else 0
+        else:
+            total += s.n_pre * (1 - (1 - s.p) ** (stop - start))
+    return total
 
 
 PREFIX_NET = """network prefix {

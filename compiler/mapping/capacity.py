@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.mapping.arrays import count_distinct
 from snnc.mapping.assignment import Assignment
 from snnc.mapping.graph import MapGraph, SynapseSet
 from snnc.mapping.traffic import Flow
@@ -51,16 +50,6 @@ NEEDS = (
 ADDITIVE = 6
 DEFAULTS = {"weight_bits": 8, "synapse_index_bits": 0, "plastic_synapse_bits": 0,
             "plastic_axon_factor": 1, "trace_bits": 32}
-
-
-def first_seen(x: np.ndarray) -> np.ndarray:
-    """[len(x) + 1]: entry L counts the distinct values among x[:L]."""
-    flags = np.zeros(len(x) + 1)
-    if len(x):
-        order = np.argsort(x, kind="stable")
-        s = x[order]
-        flags[1 + order[np.concatenate(([True], s[1:] != s[:-1]))]] = 1.0
-    return np.cumsum(flags)
 
 
 @dataclass
@@ -94,7 +83,7 @@ class CostModel:
             if s.form == "exact":
                 lo, hi = np.searchsorted(s.posts, (start, stop))
                 count = float(hi - lo)
-                reached = float(count_distinct(s.pres[lo:hi]))
+                reached = float(np.count_nonzero(s.earlier()[lo:hi] < lo))
             elif s.form == "dense":
                 count, reached = float(s.n_pre * n), float(s.n_pre if n else 0)
             else:
@@ -108,14 +97,18 @@ class CostModel:
 
     def prefix_needs(self, graph: MapGraph, population: str, start: int, width: int) -> np.ndarray:
         """[width + 1, ADDITIVE]: row n holds ``range_needs(start, start + n)``, for every n at
-        once (distinct pre neurons by first occurrence, one sort per synapse set)."""
+        once: the distinct pre neurons of synapses [lo, lo + m) number the j < lo + m whose
+        previous synapse from the same pre neuron lies before lo (:meth:`SynapseSet.earlier`),
+        a cumulative sum over the window's synapses, without sorting."""
         n = np.arange(width + 1, dtype=np.float64)
         synapses, bits, axons, traces = (np.zeros(width + 1) for _ in range(4))
         for s in graph.incoming(population):
             if s.form == "exact":
                 bounds = np.searchsorted(s.posts, start + np.arange(width + 1))
-                count = (bounds - bounds[0]).astype(np.float64)
-                reached = first_seen(s.pres[bounds[0]:bounds[-1]])[bounds - bounds[0]]
+                lo = bounds[0]
+                count = (bounds - lo).astype(np.float64)
+                fresh = np.concatenate(([0.0], np.cumsum(s.earlier()[lo:bounds[-1]] < lo)))
+                reached = fresh[bounds - lo]
             elif s.form == "dense":
                 count, reached = s.n_pre * n, np.where(n > 0, float(s.n_pre), 0.0)
             else:

@@ -18,6 +18,7 @@ import heapq
 
 import numpy as np
 
+from snnc.mapping.arrays import stable_order
 from snnc.mapping.graph import MapGraph
 
 
@@ -41,7 +42,7 @@ def neuron_graph(graph: MapGraph) -> tuple[np.ndarray, np.ndarray, np.ndarray, d
     if not src:
         return np.zeros(total + 1, np.int64), np.zeros(0, np.int64), np.zeros(0), offsets
     src, dst, weight = np.concatenate(src), np.concatenate(dst), np.concatenate(weight)
-    order = np.argsort(src, kind="stable")
+    order = stable_order(src, total)
     indptr = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=total))))
     return indptr, dst[order], weight[order], offsets
 

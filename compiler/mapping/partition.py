@@ -19,6 +19,12 @@ Output axons and destination cores depend on where targets sit, so a fill can ov
 however it packs; then, when no candidate above fits, both fills are retried with at most 1/2,
 1/4, 1/8 of a core's neurons. A retried layout equal to the previous one is not evaluated again.
 
+Cost of the fills: a fill is built by pricing, for each core, every prefix of a window of
+neurons at once (:meth:`CostModel.prefix_needs`: distinct pre neurons by a cumulative sum over
+the window's synapses, no sort), the first window a quarter longer than the population's
+previous run, so one window usually settles a core; scoring sorts each exact synapse set's
+(pre, core) keys once (:mod:`snnc.mapping.traffic`).
+
 The kept assignment is the feasible candidate with the fewest remote packets per step
 (:mod:`snnc.mapping.traffic`); ties keep the earlier candidate, so the result is never worse
 than the contiguous fill (at a full core's neurons, or retried when nothing else fits).
@@ -73,16 +79,19 @@ def fits(used: np.ndarray, need: np.ndarray, limits: np.ndarray) -> bool:
 
 
 def longest_run(graph: MapGraph, model: CostModel, population: str, start: int, stop: int,
-                used: np.ndarray, limits: np.ndarray) -> tuple[int, np.ndarray]:
+                used: np.ndarray, limits: np.ndarray,
+                first: int = FIRST_WINDOW) -> tuple[int, np.ndarray]:
     """The largest n such that neurons [start, start + n) fit beside ``used``, and their needs.
 
     Needs grow with n, so the fitting prefix lengths form a range [0, n]: every prefix of a
     window is priced at once (:meth:`CostModel.prefix_needs`), the window doubling from
-    ``FIRST_WINDOW`` neurons while its whole length fits."""
+    ``first`` neurons while its whole length fits. The answer does not depend on ``first``;
+    the fills pass a little more than the previous run of the population (:func:`next_window`),
+    so that one window usually settles it."""
     top = int(min(stop - start, limits[0] - used[0]))
     if top <= 0:
         return 0, None
-    width = min(top, FIRST_WINDOW)
+    width = min(top, max(1, first))
     while True:
         needs = model.prefix_needs(graph, population, start, width)
         ok = np.all(used + needs <= limits * (1 + 1e-9), axis=1)
@@ -92,12 +101,18 @@ def longest_run(graph: MapGraph, model: CostModel, population: str, start: int, 
         width = min(top, 2 * width)
 
 
+def next_window(n: int) -> int:
+    """The first window after a run of n neurons: a quarter more, so that similar runs fit."""
+    return max(FIRST_WINDOW, n + n // 4 + 1)
+
+
 def contiguous(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignment | None:
     slices, core, used = [], 0, np.zeros(ADDITIVE)
     for g in graph.populations:
-        start = 0
+        start, window = 0, FIRST_WINDOW
         while start < g.size:
-            n, need = longest_run(graph, model, g.name, start, g.size, used, limits)
+            n, need = longest_run(graph, model, g.name, start, g.size, used, limits, window)
+            window = next_window(n) if used[0] == 0 else window
             if n == 0:
                 if used[0] == 0:
                     return None  # one neuron alone does not fit a core
@@ -114,11 +129,13 @@ def contiguous(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignm
 def balanced(graph: MapGraph, model: CostModel, limits: np.ndarray) -> Assignment | None:
     pieces = []
     for g in graph.populations:
-        runs, start = [], 0
+        runs, start, window = [], 0, FIRST_WINDOW
         while start < g.size:  # the population alone, cut greedily into runs that fit
-            n, need = longest_run(graph, model, g.name, start, g.size, np.zeros(ADDITIVE), limits)
+            n, need = longest_run(graph, model, g.name, start, g.size, np.zeros(ADDITIVE), limits,
+                                  window)
             if n == 0:
                 return None
+            window = next_window(n)
             runs.append((g.name, start, start + n, need))
             start += n
         bounds = np.linspace(0, g.size, len(runs) + 1).round().astype(int)
@@ -215,7 +232,9 @@ def fills(graph: MapGraph, model: CostModel, scales=SCALES,
     """The contiguous and balanced fills at each neuron cap (``scales`` of a core's neurons)
     until the contiguous fill fits. A layout equal to the one the previous cap gave (``last``,
     by method) is not evaluated again (it overflows the same way); the contiguous fill is not
-    even rebuilt while the cap is no smaller than every core's neurons in it."""
+    even rebuilt while the cap is no smaller than every core's neurons in it. A balanced fill
+    equal to the contiguous one at the same cap shares its scores instead of being scored
+    again."""
     limits = model.limits()[:ADDITIVE]
     candidates: list[Evaluation] = []
     last = {} if last is None else last
@@ -228,8 +247,13 @@ def fills(graph: MapGraph, model: CostModel, scales=SCALES,
         else:
             fill = contiguous(graph, model, scaled)
         tried = [a for a in (fill, balanced(graph, model, scaled)) if a is not None]
-        fresh = [evaluate(graph, model, a) for a in tried
-                 if not same_layout(a, getattr(last.get(a.method), "assignment", None))]
+        fresh: list[Evaluation] = []
+        for a in tried:
+            if same_layout(a, getattr(last.get(a.method), "assignment", None)):
+                continue
+            twin = next((c for c in fresh if same_layout(a, c.assignment)), None)
+            fresh.append(evaluate(graph, model, a) if twin is None else
+                         Evaluation(a, twin.flows, twin.usage, twin.remote, twin.over))
         candidates += fresh
         last.update((c.assignment.method, c) for c in fresh)
         if not tried or last[tried[0].method].feasible or not np.isfinite(limits[0]):
