@@ -87,23 +87,32 @@ def test_fixed_point_products_are_the_float_rule_scaled(program):
     rng = np.random.default_rng(1)
     for c in graph.connections:
         rule = fixed.rules[c.name]
-        q = 1 / rule.sigma["w"]
         assert not rule.problems and rule.dw is not None
         terms = rule.dw.replace(" - ", " + -").split(" + ")
-        assert len(terms) == len(c.rule.dw_terms)
-        floats = {f: rng.uniform(0.3, 1.0, 2000) * 127 / rule.sigma[f]
-                  for f in rule.sigma if f in ("x1", "x2", "y1", "y2", "y3")}
-        ints = {f: np.round(v * rule.sigma[f]) for f, v in floats.items()}
-        for term, (factors, constant) in zip(terms, c.rule.dw_terms, strict=True):
-            names = [f for f in factors if f != "u0"]
-            exact = constant * np.prod([floats[f] for f in names], axis=0) / q
-            rounded = constant * np.prod([ints[f] / rule.sigma[f] for f in names], axis=0) / q
-            engine = engine_dw(ints, term)
-            e = int(term.split(" * ")[1][2:])
-            assert np.all(np.abs(engine - rounded) <= 2.0 ** e + 1e-9), (c.name, term)
-            assert np.corrcoef(engine, exact)[0, 1] > 0.999, (c.name, term)
-            m = int(term.split(" * ")[0])
+        assert_engine_products(c, rule, terms, rule.sigma["w"], rng)
+        for term, (factors, _) in zip(terms, c.rule.dw_terms, strict=True):
+            m, e = int(term.split(" * ")[0]), int(term.split(" * ")[1][2:])
             assert m * 2.0 ** e == rule.constants[" * ".join(factors)]["fixed"]
+
+
+def assert_engine_products(c, rule, terms: list[str], unit: float, rng) -> None:
+    """Each of ``terms`` (the fixed-point text of the float rule's dw products, in order),
+    evaluated with the engine's integer arithmetic on random factors rounded with their sigma,
+    is the float product times ``unit`` (integer units of its target per float unit) to
+    within the engine's floor of one product (2^(e+7) accumulator units) and correlated with
+    the unrounded one."""
+    assert len(terms) == len(c.rule.dw_terms)
+    floats = {f: rng.uniform(0.3, 1.0, 2000) * 127 / rule.sigma[f]
+              for f in rule.sigma if f in ("x1", "x2", "y1", "y2", "y3")}
+    ints = {f: np.round(v * rule.sigma[f]) for f, v in floats.items()}
+    for term, (factors, constant) in zip(terms, c.rule.dw_terms, strict=True):
+        names = [f for f in factors if f != "u0"]
+        exact = constant * np.prod([floats[f] for f in names], axis=0) * unit
+        rounded = constant * np.prod([ints[f] / rule.sigma[f] for f in names], axis=0) * unit
+        engine = engine_dw(ints, term)
+        e = int(term.split(" * ")[1][2:])
+        assert np.all(np.abs(engine - rounded) <= 2.0 ** e + 1e-9), (c.name, term)
+        assert np.corrcoef(engine, exact)[0, 1] > 0.999, (c.name, term)
 
 
 def test_impulses_round_to_lavas_eight_fraction_bits_and_say_so(program):
@@ -201,19 +210,7 @@ def test_steps_below_the_weights_resolution_accumulate_in_the_tag():
         assert rule.dw == "1 * 2^-7 * u0 * t"
         assert rule.dt.endswith(" - u0 * t") and rule.sigma["t"] == ff.TAG_GAIN / q
         terms = rule.dt.replace(" - ", " + -").split(" + ")[:-1]
-        assert len(terms) == len(c.rule.dw_terms)
-        floats = {f: rng.uniform(0.3, 1.0, 2000) * 127 / rule.sigma[f]
-                  for f in rule.sigma if f in ("x1", "x2", "y1", "y2", "y3")}
-        ints = {f: np.round(v * rule.sigma[f]) for f, v in floats.items()}
-        for term, (factors, constant) in zip(terms, c.rule.dw_terms, strict=True):
-            names = [f for f in factors if f != "u0"]
-            exact = constant * np.prod([floats[f] for f in names], axis=0) / q * ff.TAG_GAIN
-            rounded = constant * np.prod([ints[f] / rule.sigma[f] for f in names],
-                                         axis=0) / q * ff.TAG_GAIN
-            engine = engine_dw(ints, term)
-            e = int(term.split(" * ")[1][2:])
-            assert np.all(np.abs(engine - rounded) <= 2.0 ** e + 1e-9), (c.name, term)
-            assert np.corrcoef(engine, exact)[0, 1] > 0.999, (c.name, term)
+        assert_engine_products(c, rule, terms, rule.sigma["t"], rng)
         for slot, value in rule.impulses.items():
             assert 1 <= value <= 127, (c.name, slot)
     report = fixed.report()["rules"]

@@ -104,6 +104,20 @@ def replay_inputs(c, fixed, initial, records) -> dict:
     return args | {f"{t.slot}_tau": t.tau for t in c.rule.traces}
 
 
+def replay(graph, fixed, initial, records, program, folder, interpreter) -> None:
+    """Plays each connection's replay_inputs to engine_probe_fixed.py (copied to ``folder``),
+    which leaves '<pre>-<post>.npy' (and '.tags.npy' for a rule through the tag) there."""
+    shutil.copy(HERE / "engine_probe_fixed.py", folder / "engine_probe_fixed.py")
+    files = []
+    for c in graph.connections:
+        np.savez(folder / f"{c.pre}-{c.post}.npz",
+                 **replay_inputs(c, fixed, initial[c.name], records))
+        files += [f"{c.pre}-{c.post}.npz", f"{c.pre}-{c.post}.npy"]
+    run = subprocess.run([interpreter, "engine_probe_fixed.py", str(program), *files],
+                         cwd=folder, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 def agreement(fixed: np.ndarray, reference: np.ndarray, moving: float) -> tuple[float, float]:
     """(correlation, same-sign fraction of the synapses whose reference change exceeds
     ``moving``) of two arrays of weight changes."""
@@ -120,18 +134,10 @@ def test_eprop_rules_learn_in_the_fixed_point_engine_as_the_reference(programs, 
     the weight changes in integer units against the simulator's float changes divided by the
     weight unit."""
     program = compiled(programs, tmp_path, "examples/randman/eprop_random.snn")
-    shutil.copy(HERE / "engine_probe_fixed.py", tmp_path / "engine_probe_fixed.py")
     net, initial, learned, records = reference_sample()
     graph = LavaBackend().graph(net, Diagnostics())
     fixed = quantize(graph)
-    files = []
-    for c in graph.connections:
-        np.savez(tmp_path / f"{c.pre}-{c.post}.npz",
-                 **replay_inputs(c, fixed, initial[c.name], records))
-        files += [f"{c.pre}-{c.post}.npz", f"{c.pre}-{c.post}.npy"]
-    run = subprocess.run([lava_interpreter, "engine_probe_fixed.py", str(program), *files],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
+    replay(graph, fixed, initial, records, program, tmp_path, lava_interpreter)
     for c in graph.connections:
         weights = np.load(tmp_path / f"{c.pre}-{c.post}.npy")
         change = weights - fixed.connections[c.name].weights
@@ -170,19 +176,11 @@ def test_small_steps_accumulate_in_the_tag_of_the_fixed_point_engine(programs, t
     tag but the last one's, stochastically rounded: their change is the tags' sum / 128 to
     within the rounding's spread."""
     program = compiled(programs, tmp_path, ONLINE)
-    shutil.copy(HERE / "engine_probe_fixed.py", tmp_path / "engine_probe_fixed.py")
     net, initial, learned, records = reference_sample(ONLINE, label=1)
     graph = LavaBackend().graph(net, Diagnostics())
     fixed = quantize(graph)
-    files = []
-    for c in graph.connections:
-        assert fixed.rules[c.name].through_tag, c.name
-        np.savez(tmp_path / f"{c.pre}-{c.post}.npz",
-                 **replay_inputs(c, fixed, initial[c.name], records))
-        files += [f"{c.pre}-{c.post}.npz", f"{c.pre}-{c.post}.npy"]
-    run = subprocess.run([lava_interpreter, "engine_probe_fixed.py", str(program), *files],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert all(fixed.rules[c.name].through_tag for c in graph.connections)
+    replay(graph, fixed, initial, records, program, tmp_path, lava_interpreter)
     for c in graph.connections:
         tags = np.load(tmp_path / f"{c.pre}-{c.post}.tags.npy").astype(float)
         assert np.abs(tags).max() < 255, c.name  # no step saturates the 9-bit tag
