@@ -19,7 +19,6 @@ import functools
 import importlib
 import importlib.util
 import inspect
-from importlib.metadata import entry_points
 
 #: the backend packages of snnc itself
 BUILTIN: tuple[str, ...] = ("snnc.backends.lava", "snnc.backends.nest", "snnc.backends.nir",
@@ -41,6 +40,7 @@ class RegistryError(Exception):
 @functools.cache
 def registry() -> dict:
     """Backend name -> backend class (a :class:`snnc.backends.base.Backend`), by name."""
+    from importlib.metadata import entry_points  # ~30 ms: only when a backend is needed
     loaders = [(package, functools.partial(importlib.import_module, package))
                for package in BUILTIN]
     loaders += [(point.value, point.load) for point in sorted(

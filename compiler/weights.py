@@ -105,8 +105,7 @@ def fits(array: np.ndarray, shape: tuple[int, ...]) -> bool:
 
 def replace_projection(net: Network, projection: Projection) -> None:
     """Put ``projection`` in place of the one of the same name (graph and index)."""
-    net.graph.edges[projection.pre, projection.post, projection.name]["payload"] = projection
-    net._projections[projection.name] = projection
+    net.replace_projection(projection)
 
 
 def apply_weights(net: Network, path: str, diag: Diagnostics) -> bool:

@@ -1,6 +1,7 @@
 """The simulation cache of `snnc run`: in the user's own cache folder, created 0700, never
 trusted because an entry exists: a planted simulation never runs, whoever planted it."""
 
+import dataclasses
 import os
 import pwd
 import stat
@@ -36,6 +37,7 @@ def fresh(monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     for name in [n for n in sys.modules if n.startswith("snnc_simulation_")]:
         monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(runner, "LOADED", {})
 
 
 @pytest.fixture
@@ -55,6 +57,7 @@ def run(path, out) -> dict:
     """`snnc run` in-process (a fresh module each time); its recordings."""
     for name in [n for n in sys.modules if n.startswith("snnc_simulation_")]:
         del sys.modules[name]
+    runner.LOADED.clear()
     assert main(["run", str(path), "--steps", "60", "-o", str(out)]) == 0
     with np.load(out) as data:
         return {key: data[key] for key in data.files}
@@ -115,7 +118,8 @@ def test_a_mismatching_entry_of_ours_is_replaced_never_run(tmp_path, program, mo
     for file, content in files.items():  # replaced by exactly what snnc emits
         assert (entry / file).read_bytes() == content
     assert not (entry / "__pycache__" / "simulation._neuron-1.py311.nbi").exists()
-    assert sorted(os.listdir(cache)) == [name]  # no staging or trash folder left
+    (index,) = [n for n in os.listdir(cache) if n.startswith("net-")]  # the network's index
+    assert sorted(os.listdir(cache)) == sorted([name, index])  # no staging or trash left
 
 
 def test_a_planted_runtime_beside_the_right_simulation_is_replaced_never_run(tmp_path, program,
@@ -295,7 +299,7 @@ def test_two_processes_racing_on_one_entry_both_work(tmp_path, program):
     for other in results[1:]:
         same(other, results[0])
     name, files = entry_name(program)
-    assert sorted(os.listdir(tmp_path / "cache")) == [name]
+    assert sorted(n for n in os.listdir(tmp_path / "cache") if not n.startswith("net-")) == [name]
     assert (tmp_path / "cache" / name / "simulation.py").read_bytes() == files["simulation.py"]
 
 
@@ -314,3 +318,73 @@ def test_an_entry_of_ours_holding_files_of_another_user_is_left_alone(tmp_path, 
     same(run(program, tmp_path / "out.npz"), want)
     assert not pwned.exists() and planted.exists()
     assert "holds files of another user" in capsys.readouterr().err
+
+
+def emits_counted(monkeypatch) -> list:
+    """Counts the reference backend's code generations."""
+    calls, original = [], ReferenceBackend.emit
+
+    def emit(self, net):
+        calls.append(1)
+        return original(self, net)
+
+    monkeypatch.setattr(ReferenceBackend, "emit", emit)
+    return calls
+
+
+def test_an_unchanged_network_is_not_generated_again(tmp_path, program, monkeypatch):
+    """The second run of the same network reads the recorded files back (no code generation)
+    and gives the same recordings; the index file is private."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    calls = emits_counted(monkeypatch)
+    first = run(program, tmp_path / "a.npz")
+    assert len(calls) == 1
+    (index,) = [n for n in os.listdir(cache) if n.startswith("net-")]
+    assert stat.S_IMODE(os.stat(cache / index).st_mode) & 0o077 == 0
+    same(run(program, tmp_path / "b.npz"), first)
+    assert len(calls) == 1  # not generated again
+    program.write_text(PROGRAM.replace("seed = 3", "seed = 4"))  # another network
+    other = run(program, tmp_path / "c.npz")
+    assert len(calls) == 2
+    assert not all(np.array_equal(other[k], first[k]) for k in first)
+
+
+def test_recorded_files_that_changed_are_generated_again_never_run(tmp_path, program,
+                                                                   monkeypatch):
+    """An entry whose files no longer have the recorded digest is not used from the index:
+    the network is generated again and the entry replaced."""
+    cache, pwned = tmp_path / "cache", tmp_path / "PWNED"
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    calls = emits_counted(monkeypatch)
+    first = run(program, tmp_path / "a.npz")
+    name, files = entry_name(program)
+    calls.clear()
+    (cache / name / "simulation.py").write_text(f"open({str(pwned)!r}, 'w').write('owned')\n")
+    same(run(program, tmp_path / "b.npz"), first)
+    assert not pwned.exists() and len(calls) == 1
+    assert (cache / name / "simulation.py").read_bytes() == files["simulation.py"]
+    (index,) = [n for n in os.listdir(cache) if n.startswith("net-")]
+    (cache / index).write_text("garbage")  # an unreadable index: generated again
+    same(run(program, tmp_path / "c.npz"), first)
+    assert len(calls) == 2
+
+
+def test_the_network_key_ignores_set_order_and_follows_the_content(tmp_path, program):
+    """The same network gives the same key in processes with different string hashes; a
+    changed setting or delivery gives another."""
+    probe = ("import sys; from snnc.api import compile_network; from snnc.diagnostics import "
+             "Diagnostics; from snnc.backends.reference import runner; "
+             f"net = compile_network({str(program)!r}, Diagnostics()); "
+             "print(runner.network_key(net, 'same_step'), runner.network_key(net, 'next_step'))")
+    keys = []
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                                text=True, check=True)
+        keys.append(result.stdout.split())
+    assert keys[0] == keys[1] and keys[0][0] != keys[0][1]
+    net = compile_network(str(program), Diagnostics())
+    key = runner.network_key(net, "same_step")
+    net.settings = dataclasses.replace(net.settings, seed=net.settings.seed + 1)
+    assert runner.network_key(net, "same_step") != key

@@ -7,7 +7,12 @@ not asserted here: these tests check the behaviour of the cache."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
+import pickle
+import random
+import re
 import stat
 import subprocess
 import sys
@@ -15,9 +20,12 @@ import sys
 import pytest
 from lark import Lark
 
+import snnc
 from snnc.frontend import grammar_cache, loader
+from snnc.frontend import parser as parser_module
 from snnc.frontend.parser import LARK_OPTIONS, NewlinePostLexer, grammar_text
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEXT = "network tiny {\n  dt = 1 ms\n}\ninput a[3]: poisson(rate = 5 Hz)\n"
 
 
@@ -137,7 +145,9 @@ import sys
 import snnc.cli
 from snnc.frontend.parser import get_parser
 get_parser()
-print(sorted({"networkx", "jinja2"} & set(sys.modules)))
+assert snnc.cli.main(["check", "--quiet", "examples/cuba.snn"]) == 0
+print(sorted({"networkx", "jinja2", "importlib.metadata"} & set(sys.modules)
+             - ({"importlib.metadata"} if "importlib.metadata" in BEFORE else set())))
 """
 
 
@@ -147,8 +157,102 @@ def test_a_second_process_loads_the_tables_and_the_cli_imports_nothing_heavy(tmp
     parser()  # this process stores the tables
     (stored,) = tables(tmp_path / "cache" / "snnc" / "parser")
     before = stored.stat()
-    probe = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                           check=True)
+    probe = subprocess.run([sys.executable, "-c", "import sys; BEFORE = set(sys.modules)\n"
+                            + PROBE], capture_output=True, text=True, check=True, cwd=ROOT)
     assert probe.stdout.strip() == "[]"
     after = stored.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # read only
+
+
+def test_stored_programs_give_the_patterns_re_gives(cache):
+    """Every expression of the lexers, rebuilt from its stored program, is the pattern
+    ``re.compile`` makes (the oracle): same groups, same matches on the grammar's own
+    tokens; a program stored by another interpreter is not used."""
+    folder, _ = cache
+    parser()  # builds and stores the tables with the programs
+    loaded = parser()
+    patterns = grammar_cache.basic_lexers(loaded)[0].re
+    assert isinstance(patterns, grammar_cache.StoredPatterns) and patterns.programs
+    samples = [TEXT, "population p: LIF[4] {\n  tau_mem = 20 ms  # comment\n}\n",
+               'import "lib.snn"\n', "x -> y: sparse(p = 0.1) { weight = -1.5e-3 }", "é?"]
+    for pattern, flags in patterns.programs:
+        rebuilt, oracle = patterns.compile(pattern, flags), re.compile(pattern, flags)
+        assert rebuilt is not oracle
+        assert (rebuilt.pattern, rebuilt.flags, rebuilt.groupindex) == \
+            (oracle.pattern, oracle.flags, oracle.groupindex)
+        for text in samples:
+            for start in range(len(text)):
+                got, want = rebuilt.match(text, start), oracle.match(text, start)
+                assert (got and (got.span(), got.lastgroup)) == (want and (want.span(), want.lastgroup))
+    assert loaded.parse(TEXT) == parser().parse(TEXT)
+    stored = pickle.loads(tables(folder)[0].read_bytes())
+    stored["sre"] = ("another", 0, 0, 0)
+    _, other = grammar_cache.load_lark(pickle.dumps(stored))
+    assert other.programs == {}  # compiled by re instead
+
+
+def test_the_networkx_graph_is_built_on_demand_and_kept_in_step():
+    """Checking builds no graph; asking for it gives the same nodes and projections, in
+    declaration order; networks compare as before (equal only when sharing one graph)."""
+    net = snnc.compile_file(os.path.join(ROOT, "examples", "cuba.snn"), snnc.Diagnostics())
+    assert net._graph_slot.graph is None and net.verify()
+    assert [p.name for p in net.incoming("exc")] == ["exc->exc", "inh->exc"]
+    graph = net.graph
+    assert list(graph.nodes) == [n.name for n in net.nodes()]
+    assert [(pre, post, key) for pre, post, key in graph.edges(keys=True)] == \
+        [(p.pre, p.post, p.name) for p in net.projections()]
+    assert all(graph.nodes[n.name]["payload"] is n for n in net.nodes()) and net.verify()
+    changed = dataclasses.replace(net.projections()[0], delay_steps=7)
+    net.replace_projection(changed)
+    assert graph.edges["exc", "exc", "exc->exc"]["payload"] is changed and net.verify()
+    assert net.projection("exc->exc") is changed and net.incoming("exc")[0] is changed
+    twin = snnc.compile_file(os.path.join(ROOT, "examples", "cuba.snn"), snnc.Diagnostics())
+    assert twin != net and net == net and copy.copy(net) == net
+    assert copy.deepcopy(net) != net and copy.deepcopy(net).verify()
+
+
+def nesting_oracle(text: str) -> tuple[int, int, int]:
+    """The nesting scan character by character (the algorithm before the compiled search)."""
+    depth = best = 0
+    where = (1, 1)
+    line, column = 1, 0
+    in_string = in_comment = escaped = False
+    for ch in text:
+        column += 1
+        if ch == "\n":
+            line, column = line + 1, 0
+            in_comment = in_string = False
+        elif in_comment:
+            pass
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_string = True
+        elif ch in "([":
+            depth += 1
+            if depth > best:
+                best = depth
+                if best <= parser_module.MAX_NESTING + 1:
+                    where = (line, column)
+        elif ch in ")]":
+            depth = max(depth - 1, 0)
+    return best, where[0], where[1]
+
+
+def test_the_nesting_scan_agrees_with_a_character_by_character_scan():
+    rng = random.Random(18)
+    alphabet = ["(", ")", "[", "]", '"', "\\", "\n", "#", "a", " ", "{", "é"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+             for _ in range(3000)]
+    texts += ["(" * rng.randint(190, 230) + "".join(rng.choice(alphabet) for _ in range(30))
+              + "[" * rng.randint(0, 50) for _ in range(30)]
+    texts += ['"\\\n""(((', 'x = "a\\"(" # (((\n[(', TEXT]
+    for text in texts:
+        assert parser_module.deepest_nesting(text) == nesting_oracle(text), repr(text)

@@ -15,8 +15,13 @@ module, so a second run starts fast):
   an entry holding files of another user is left alone and not used;
 - entries are kept at mode 0700, so that numba's cache files (written with the umask's
   modes) are out of everybody else's reach;
-- the module is compiled from the freshly emitted source held in memory, never from bytes
-  read back from the disk, and no ``.pyc`` is written.
+- the module is compiled from the freshly emitted source held in memory, or from an entry's
+  bytes whose digest matches the one recorded when snnc emitted them; no ``.pyc`` is written;
+- code generation itself is skipped for a network seen before: an index file
+  ``net-<key>`` (0600, ours, no link) maps the digest of the network's content
+  (:func:`network_key`: the IR pickled canonically, the delivery, snnc's source files,
+  Python's and numpy's versions) to the digest and names of the files emitted for it, and
+  those files are read back from their entry and used when their digest still matches.
 
 Two processes may race on the same entry: both end up running the same verified content.
 """
@@ -24,8 +29,11 @@ Two processes may race on the same entry: both end up running the same verified 
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
+import io
 import os
+import pickle
 import shutil
 import stat
 import sys
@@ -34,6 +42,7 @@ import time
 from types import ModuleType
 
 from snnc.backends.reference import ReferenceBackend
+from snnc.frontend.grammar_cache import read_private, write_private
 from snnc.ir.network import Network
 
 #: staging and trash folders older than this (seconds) are left-overs of killed runs
@@ -130,27 +139,32 @@ def digest_of(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
+def read_ours(path: str, limit: int = -1) -> bytes | None:
+    """The bytes of ``path`` (at most ``limit``) when it is a regular file of ours and no link,
+    else None (inside an entry of mode 0700 the file's own mode does not matter)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def matches(folder: str, files: dict[str, bytes]) -> bool:
     """True when every emitted file in ``folder`` is a regular file of ours holding exactly
     these bytes, and everything in the folder (numba's cache) is ours and no link."""
     if unsafe_reason(folder) is not None or foreign_content(folder) or has_links(folder):
         return False
-    for name, expected in files.items():
-        try:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            return False
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() \
-                    or info.st_size != len(expected):
-                return False
-            with os.fdopen(fd, "rb", closefd=False) as handle:
-                if handle.read(len(expected) + 1) != expected:
-                    return False
-        finally:
-            os.close(fd)
-    return True
+    return all(read_ours(os.path.join(folder, name), len(expected) + 1) == expected
+               for name, expected in files.items())
 
 
 def write_files(folder: str, files: dict[str, bytes]) -> None:
@@ -174,9 +188,15 @@ def remove_stale(root: str) -> None:
             info = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() \
-                and now - info.st_mtime > STALE_AFTER and not foreign_content(path):
+        if info.st_uid != os.geteuid() or now - info.st_mtime <= STALE_AFTER:
+            continue
+        if stat.S_ISDIR(info.st_mode) and not foreign_content(path):
             shutil.rmtree(path, ignore_errors=True)
+        elif stat.S_ISREG(info.st_mode):  # an index file being written
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def install(root: str, name: str, files: dict[str, bytes]) -> str | None:
@@ -237,24 +257,137 @@ def simulation_folder(files: dict[str, bytes]) -> str:
     return folder
 
 
+#: what snnc's generated code depends on besides the network: its own source folders
+SOURCE_PACKAGES = ("snnc", "snnc.backends", "snnc.grammar")
+SOURCE_SUFFIXES = (".py", ".j2", ".jinja", ".lark", ".json", ".snn", ".txt")
+#: the modules loaded in this process, by network key
+LOADED: dict[str, ModuleType] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def source_stamp() -> str:
+    """A digest of the path, size and modification time of every source file of snnc (code,
+    templates, grammar, standard library): an edit or an upgrade changes it."""
+    digest = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        top = os.path.dirname(sys.modules[package].__file__)
+        for folder, folders, files in os.walk(top):
+            folders[:] = sorted(f for f in folders if f != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(SOURCE_SUFFIXES):
+                    info = os.stat(os.path.join(folder, name))
+                    digest.update(f"{os.path.relpath(os.path.join(folder, name), top)}"
+                                  f"\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+def canonical_set(items: tuple):
+    """A set, pickled with its members in a fixed order (see :class:`CanonicalPickler`)."""
+    return set(items)
+
+
+class CanonicalPickler(pickle._Pickler):
+    """Pickles sets and frozensets with sorted members, so that the same content gives the
+    same bytes in every process (set order follows string hashes, randomised per process).
+    The pure-Python pickler: the C one never consults overrides for sets."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_set(self, obj) -> None:
+        self.save_reduce(canonical_set, (tuple(sorted(obj, key=repr)),), obj=obj)
+
+    dispatch[set] = save_set
+    dispatch[frozenset] = save_set
+
+
+def network_key(net: Network, delivery: str) -> str | None:
+    """The digest of everything the emitted simulation of ``net`` depends on; None when the
+    network cannot be pickled (then nothing is looked up or recorded)."""
+    import numpy
+    buffer = io.BytesIO()
+    try:
+        CanonicalPickler(buffer, protocol=4).dump(net)
+    except Exception:  # noqa: BLE001 - e.g. a lambda attached by a caller
+        return None
+    digest = hashlib.sha256(buffer.getvalue())
+    digest.update(f"\0{delivery}\0{source_stamp()}\0{sys.version}\0{numpy.__version__}"
+                  .encode())
+    return digest.hexdigest()
+
+
+def index_path(root: str, key: str) -> str:
+    return os.path.join(root, "net-" + key[:32])
+
+
+def cached_files(key: str) -> tuple[str, dict[str, bytes]] | None:
+    """(entry folder, files) recorded for the network ``key``, read back and verified against
+    the recorded digest; None when anything is missing, foreign or different."""
+    root = cache_root()
+    if not os.path.isdir(root) or unsafe_reason(root) is not None:
+        return None
+    recorded = read_private(index_path(root, key))
+    try:
+        stored_key, digest, *names = recorded.decode("ascii").split("\n")
+    except (AttributeError, UnicodeDecodeError, ValueError):
+        return None
+    folder = os.path.join(root, "sim-" + digest[:16])
+    if stored_key != key or not names or unsafe_reason(folder) is not None \
+            or foreign_content(folder) or has_links(folder):
+        return None
+    make_private(folder)
+    files = {}
+    for name in names:
+        content = read_ours(os.path.join(folder, name)) if name and os.sep not in name else None
+        if content is None:
+            return None
+        files[name] = content
+    return (folder, files) if digest_of(files) == digest else None
+
+
+def record_files(key: str, folder: str, files: dict[str, bytes]) -> None:
+    """Record that the network ``key`` emits ``files`` (now in the entry ``folder`` of the
+    cache root): the index file is written atomically (mode 0600), silently nothing when
+    that fails."""
+    root = cache_root()
+    if os.path.dirname(folder) != root:  # a private temporary folder: nothing to find again
+        return
+    text = "\n".join([key, digest_of(files), *sorted(files)])
+    write_private(root, index_path(root, key), text.encode("utf-8"))
+
+
 def load_simulation(net: Network, delivery: str = "same_step") -> ModuleType:
-    """The generated simulation module of ``net``: compiled from the source emitted now, with
-    ``__file__`` in a folder holding exactly the emitted files (its ``network.npz`` and
-    numba's kernel cache live there). Its runtime library (``snnc_runtime.py``) is compiled
-    from the emitted source too, registered first under the name the module looks it up by
-    (the module's name + '_runtime')."""
-    files = content_of(ReferenceBackend(delivery=delivery).emit(net))
+    """The generated simulation module of ``net``: compiled from the source emitted now (or
+    recorded for the same network before, :func:`cached_files`), with ``__file__`` in a
+    folder holding exactly the emitted files (its ``network.npz`` and numba's kernel cache
+    live there). Its runtime library (``snnc_runtime.py``) is compiled from the emitted
+    source too, registered first under the name the module looks it up by (the module's
+    name + '_runtime')."""
+    key = network_key(net, delivery)
+    if key is not None and key in LOADED:
+        return LOADED[key]
+    found = cached_files(key) if key is not None else None
+    if found is not None:
+        folder, files = found
+    else:
+        files = content_of(ReferenceBackend(delivery=delivery).emit(net))
     module_name = "snnc_simulation_" + digest_of(files)[:16]
     if module_name in sys.modules:
         return sys.modules[module_name]
-    folder = simulation_folder(files)
+    if found is None:
+        folder = simulation_folder(files)
+        if key is not None:
+            record_files(key, folder, files)
     runtime_name = module_name + "_runtime"  # the name the module looks its runtime up by
     try:
         execute(runtime_name, os.path.join(folder, "snnc_runtime.py"), files["snnc_runtime.py"])
-        return execute(module_name, os.path.join(folder, "simulation.py"), files["simulation.py"])
+        module = execute(module_name, os.path.join(folder, "simulation.py"),
+                         files["simulation.py"])
     except BaseException:
         sys.modules.pop(runtime_name, None)
         raise
+    if key is not None:
+        LOADED[key] = module
+    return module
 
 
 def execute(name: str, path: str, source: bytes) -> ModuleType:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import re
 import threading
 from importlib import resources
 from typing import Iterator
@@ -77,38 +78,64 @@ class NewlinePostLexer:
 MAX_NESTING = 200
 
 
+#: what the nesting scan stops at: outside strings and comments, and inside a string
+OUTSIDE = re.compile(r'[\n#"()\[\]]')
+IN_STRING = re.compile(r'[\n"\\]')
+
+
 def deepest_nesting(text: str) -> tuple[int, int, int]:
     """The deepest nesting of '(' and '[' outside strings and comments, with the line and
-    column of the bracket that first goes past :data:`MAX_NESTING` (or of the deepest one)."""
+    column of the bracket that first goes past :data:`MAX_NESTING` (or of the deepest one).
+
+    A string ends at its closing quote or at the end of the line, a comment at the end of
+    the line; a backslash in a string escapes the next character on the line (a backslash
+    ending a line escapes the first character of the next string). The scan jumps from one
+    character that matters to the next (compiled searches), not character by character."""
     depth = best = 0
     where = (1, 1)
-    line, column = 1, 0
-    in_string = in_comment = escaped = False
-    for ch in text:
-        column += 1
+    line, line_start = 1, 0  # line_start: the offset of the line's first character
+    escaped = False
+    pos, end = 0, len(text)
+    outside, in_string = OUTSIDE.search, IN_STRING.search
+    while pos < end:
+        found = outside(text, pos)
+        if found is None:
+            break
+        pos = found.start()
+        ch = text[pos]
+        pos += 1
         if ch == "\n":
-            line, column = line + 1, 0
-            in_comment = in_string = False
-        elif in_comment:
-            pass
-        elif in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
+            line, line_start = line + 1, pos
         elif ch == "#":
-            in_comment = True
+            newline = text.find("\n", pos)
+            pos = end if newline < 0 else newline
         elif ch == '"':
-            in_string = True
+            while pos < end:
+                if escaped:
+                    if text[pos] == "\n":
+                        break  # the string ends with its line; the escape stays pending
+                    escaped = False
+                    pos += 1
+                    continue
+                found = in_string(text, pos)
+                if found is None:
+                    pos = end
+                    break
+                pos = found.start()
+                ch = text[pos]
+                if ch == "\n":
+                    break  # handled as a newline outside the string
+                pos += 1
+                if ch == '"':
+                    break
+                escaped = True
         elif ch in "([":
             depth += 1
             if depth > best:
                 best = depth
                 if best <= MAX_NESTING + 1:  # the bracket that crosses the limit
-                    where = (line, column)
-        elif ch in ")]":
+                    where = (line, pos - line_start)
+        else:
             depth = max(depth - 1, 0)
     return best, where[0], where[1]
 
@@ -149,8 +176,6 @@ class SnnParser:
 
     def parse(self, text: str, file: str, diag: Diagnostics) -> ast.Module | None:
         """The module of ``text``, or None after reporting a syntax error into ``diag``."""
-        from snnc.frontend.syntax_errors import report_syntax_error
-
         diag.add_source(file, text)
         depth, line, column = deepest_nesting(text)
         if depth > MAX_NESTING:
@@ -163,6 +188,7 @@ class SnnParser:
                 self.builder.file = file
                 items = self.lark.parse(text).value
             except UnexpectedInput as error:
+                from snnc.frontend.syntax_errors import report_syntax_error  # errors only
                 report_syntax_error(error, text, file, self, diag)
                 return None
             except (RecursionError, VisitError) as error:

@@ -1,9 +1,12 @@
 """The IR: a network of inputs and populations (nodes) and projections (edges).
 
-``Network`` wraps a ``networkx.MultiDiGraph``: node ``name`` carries ``payload`` (an
-:class:`Input` or :class:`Population`), edge ``(pre, post, key=projection name)`` carries
-``payload`` (a :class:`Projection`). Iteration is always in declaration order, so everything
-derived from the IR is deterministic.
+The nodes and projections live in two declaration-ordered indexes (name -> :class:`Input` or
+:class:`Population`; projection name -> :class:`Projection`), so iteration is always in
+declaration order and everything derived from the IR is deterministic. ``Network.graph`` is
+the same network as a ``networkx.MultiDiGraph`` for graph algorithms: node ``name`` carries
+``payload`` (the node), edge ``(pre, post, key=projection name)`` carries ``payload`` (the
+projection); it is built from the indexes on first use (networkx is imported only then) and
+kept up to date by :meth:`Network.add_node` and :meth:`Network.add_projection`.
 """
 
 from __future__ import annotations
@@ -19,16 +22,23 @@ if TYPE_CHECKING:
     import networkx as nx
 
 
-def new_graph() -> nx.MultiDiGraph:
-    """An empty graph (networkx is imported when the first network is built)."""
-    import networkx as nx
-    return nx.MultiDiGraph()
+class GraphSlot:
+    """Where a network keeps its networkx graph once built (None until then).
+
+    Compared by identity, as the graph it stands for was: two networks are equal only when
+    they share it (one is a shallow copy of the other), as before the graph became lazy."""
+
+    __slots__ = ("graph",)
+
+    def __init__(self) -> None:
+        self.graph: nx.MultiDiGraph | None = None
 
 
 @dataclass
 class Network:
     settings: Settings = field(default_factory=Settings)
-    graph: nx.MultiDiGraph = field(default_factory=new_graph)
+    #: the networkx graph, built on demand (see :attr:`graph`)
+    _graph_slot: GraphSlot = field(default_factory=GraphSlot, repr=False)
     rules: dict[str, RuleDef] = field(default_factory=dict)
     losses: list[Loss] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
@@ -39,9 +49,11 @@ class Network:
     #: results that analysis passes attach, by pass name (e.g. "check-locality")
     analyses: dict[str, object] = field(default_factory=dict)
 
-    #: declaration-ordered indexes kept beside the graph (the graph stays the source of truth)
+    #: the declaration-ordered indexes: the source of truth (the graph is built from them)
     _nodes: dict = field(default_factory=dict, repr=False)
     _projections: dict = field(default_factory=dict, repr=False)
+    #: population name -> the names of the projections into it, in declaration order
+    _incoming: dict = field(default_factory=dict, repr=False)
 
     #: at most this many nodes and projections are listed by ``repr`` (then a count of the rest)
     REPR_LINES = 8
@@ -80,20 +92,58 @@ class Network:
 
     # -- building ---------------------------------------------------------------------------
     def add_node(self, node: Input | Population) -> None:
-        self.graph.add_node(node.name, payload=node, order=len(self._nodes))
         self._nodes[node.name] = node
+        if self._graph_slot.graph is not None:
+            self._graph_node(self._graph_slot.graph, node)
 
     def add_projection(self, projection: Projection) -> None:
-        self.graph.add_edge(projection.pre, projection.post, key=projection.name,
-                            payload=projection, order=len(self._projections))
         self._projections[projection.name] = projection
+        self._incoming.setdefault(projection.post, []).append(projection.name)
+        if self._graph_slot.graph is not None:
+            self._graph_edge(self._graph_slot.graph, projection)
+
+    def replace_projection(self, projection: Projection) -> None:
+        """Put ``projection`` in place of the one of the same name (same pre and post)."""
+        old = self._projections[projection.name]
+        if (old.pre, old.post) != (projection.pre, projection.post):
+            raise ValueError(f"projection '{projection.name}' would move from "
+                             f"{old.pre}->{old.post} to {projection.pre}->{projection.post}")
+        self._projections[projection.name] = projection
+        if self._graph_slot.graph is not None:
+            self._graph_slot.graph.edges[projection.pre, projection.post, projection.name][
+                "payload"] = projection
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The network as a ``networkx.MultiDiGraph`` (built from the indexes on first use).
+
+        The indexes are the source of truth: change the network with :meth:`add_node`,
+        :meth:`add_projection` and :meth:`replace_projection`, not through the graph."""
+        if self._graph_slot.graph is None:
+            import networkx as nx
+            graph = nx.MultiDiGraph()
+            for node in self._nodes.values():
+                self._graph_node(graph, node)
+            for projection in self._projections.values():
+                self._graph_edge(graph, projection)
+            self._graph_slot.graph = graph
+        return self._graph_slot.graph
+
+    @staticmethod
+    def _graph_node(graph: nx.MultiDiGraph, node: Input | Population) -> None:
+        graph.add_node(node.name, payload=node, order=len(graph))
+
+    @staticmethod
+    def _graph_edge(graph: nx.MultiDiGraph, projection: Projection) -> None:
+        graph.add_edge(projection.pre, projection.post, key=projection.name,
+                       payload=projection, order=graph.number_of_edges())
 
     # -- reading ----------------------------------------------------------------------------
     def node(self, name: str) -> Input | Population:
-        return self.graph.nodes[name]["payload"]
+        return self._nodes[name]
 
     def has_node(self, name: str) -> bool:
-        return name in self.graph
+        return name in self._nodes
 
     def nodes(self) -> list[Input | Population]:
         return list(self._nodes.values())
@@ -111,9 +161,8 @@ class Network:
         return self._projections.get(name)
 
     def incoming(self, name: str) -> list[Projection]:
-        return [self.graph.edges[pre, name, key]["payload"]
-                for pre, _, key in sorted(self.graph.in_edges(name, keys=True),
-                                          key=lambda e: self.graph.edges[e]["order"])]
+        """The projections into ``name``, in declaration order."""
+        return [self._projections[key] for key in self._incoming.get(name, ())]
 
     @property
     def neuron_count(self) -> int:
@@ -124,19 +173,31 @@ class Network:
                                                      self.node(projection.post).shape)
 
     def verify(self) -> bool:
-        """Structural invariants every pass must keep (the indexes agree with the graph)."""
-        if set(self._nodes) != set(self.graph.nodes) or \
-                set(self._projections) != {k for *_, k in self.graph.edges(keys=True)}:
+        """Structural invariants every pass must keep: every node and projection is filed
+        under its own name, projections join known nodes and never end at an input, the
+        incoming index lists each projection once, and a built graph agrees with the indexes."""
+        for name, node in self._nodes.items():
+            if not isinstance(node, (Input, Population)) or node.name != name:
+                return False
+        for name, projection in self._projections.items():
+            if not isinstance(projection, Projection) or projection.name != name:
+                return False
+            if projection.pre not in self._nodes or projection.post not in self._nodes:
+                return False
+            if isinstance(self._nodes[projection.post], Input):
+                return False
+        listed = sorted(key for keys in self._incoming.values() for key in keys)
+        if listed != sorted(self._projections) or any(
+                self._projections[key].post != post
+                for post, keys in self._incoming.items() for key in keys):
             return False
-        for name, data in self.graph.nodes(data=True):
-            if not isinstance(data.get("payload"), (Input, Population)) or data["payload"].name != name:
-                return False
-        for pre, post, key, data in self.graph.edges(keys=True, data=True):
-            payload = data.get("payload")
-            if not isinstance(payload, Projection) or (payload.pre, payload.post, payload.name) \
-                    != (pre, post, key):
-                return False
-            if isinstance(self.node(post), Input):
-                return False
-        names = [p.name for p in self.projections()]
-        return len(names) == len(set(names))
+        graph = self._graph_slot.graph
+        if graph is None:
+            return True
+        if set(self._nodes) != set(graph.nodes) or \
+                set(self._projections) != {k for *_, k in graph.edges(keys=True)}:
+            return False
+        return all(data.get("payload") is self._nodes[name]
+                   for name, data in graph.nodes(data=True)) and \
+            all(data.get("payload") is self._projections[key]
+                for _, _, key, data in graph.edges(keys=True, data=True))
