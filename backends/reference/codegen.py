@@ -4,8 +4,11 @@ every network shares (``snnc_runtime.py``, a verbatim copy of
 :mod:`snnc.backends.reference.runtime`).
 
 The module is straight-line code per step: one block per input, per population (in update
-order) and per projection, with scalar constants printed as literals and per-neuron constants
-loaded from the data file. Kernel calls name their arguments (``reset=RESET_ZERO``), and every
+order) and per projection. A parameter that every neuron of a population shares is printed as
+a literal; one that varies is a per-neuron vector loaded from the data file. Per population and
+step the projections deliver their spikes' weights into its currents (event-driven, CSR by pre
+neuron), then one kernel call (``_neuron``) updates its currents and membrane in one pass over
+the neurons. Kernel calls name their arguments (``reset=RESET_ZERO``), and every
 block starts with provenance comments (:mod:`.provenance`: the population, its model, its
 parameters in the units of the language and the decays they give; the projection's pre, post,
 delay and receptor). Names in the generated code are derived from indices (``p0``, ``w3``); user
@@ -28,12 +31,29 @@ from snnc.backends.reference.provenance import population_comments, projection_c
 from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan
 from snnc.literals import py, py_comment
 
-#: the membrane's per-neuron parameters, rows of ``<pop>_params``, with their defaults
-NEURON_PARAMS = {"a_mem": 1.0, "v_leak": 0.0, "c_in": 1.0, "bias": 0.0, "threshold": 1.0,
-                 "v_reset": 0.0, "beta_adapt": 0.0, "rho": 0.0}
+#: the membrane's parameters: ``_neuron``'s argument -> (the plan's name, its default)
+NEURON_PARAMS = {"a_mem": ("a_mem", 1.0), "v_leak": ("v_leak", 0.0), "c_in": ("c_in", 1.0),
+                 "bias": ("bias", 0.0), "threshold": ("threshold", 1.0),
+                 "v_reset": ("v_reset", 0.0), "beta": ("beta_adapt", 0.0), "rho": ("rho", 0.0)}
 #: a population's reset option -> the runtime's constant for it (``reset`` of ``_neuron``)
 RESETS = {"none": "RESET_NONE", "zero": "RESET_ZERO", "subtract": "RESET_SUBTRACT"}
 WIDTH = 100  # generated lines are wrapped at this many characters (plus the method's indent)
+
+
+def uniform(value) -> float | None:
+    """The value every element of ``value`` (a number or a per-neuron vector) holds, bit for
+    bit, when it is one finite number; None when the elements differ or are not finite."""
+    array = np.ascontiguousarray(value, dtype=np.float64).reshape(-1)
+    if array.size == 0 or not np.isfinite(array[0]):
+        return None
+    bits = array.view(np.uint64)
+    return float(array[0]) if bool((bits == bits[0]).all()) else None
+
+
+def tuple_code(items) -> str:
+    """A tuple display of the code strings ``items``: ``(a,)``, ``(a, b)``."""
+    items = list(items)
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def call(function: str, prefix: str = "", suffix: str = "", **arguments: str) -> list[str]:
@@ -70,6 +90,10 @@ class Emitter:
     #: recordable inputs and populations, recorded as their state is created:
     #: '<input>.s', '<population>.<v, s, i, a>' -> (attribute or 'a+b', shape)
     recordable: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+    #: populations whose membrane before the reset a rule's surrogate() reads
+    surrogates: set[str] = field(default_factory=set)
+    #: population -> its currents' decays as ``_neuron``'s argument (code)
+    decays: dict[str, str] = field(default_factory=dict)
 
     # -- naming -------------------------------------------------------------------------------
     def pop_id(self, name: str) -> str:
@@ -169,29 +193,17 @@ class Emitter:
         return self.errors[readout]
 
     def param(self, pop: PopulationPlan, key: str, default: float) -> str:
-        """The attribute holding a per-neuron parameter vector (scalars are broadcast). The
-        membrane's parameters are rows of one matrix ``<pop>_params`` (one kernel argument)."""
+        """A parameter of the population's neurons as code: a literal when every neuron has
+        the same value (bit for bit), else the attribute holding its vector [n] (from the
+        data file)."""
+        value = pop.arrays[key] if key in pop.arrays else pop.scalars.get(key, default)
+        same = uniform(value)
+        if same is not None:
+            return literal(same)
         ident = f"{self.pop_id(pop.name)}_{key}"
-        if key in NEURON_PARAMS:
-            stacked = f"{self.pop_id(pop.name)}_params"
-            if stacked not in self.data:
-                rows = [np.broadcast_to(np.asarray(pop.arrays[k] if k in pop.arrays else
-                                                   pop.scalars.get(k, d), dtype=np.float64),
-                                        (pop.size,)) for k, d in NEURON_PARAMS.items()]
-                self.data[stacked] = np.stack(rows)
-                self.init.append(f"self.{stacked} = self._array({stacked!r})  # rows: "
-                                 + ", ".join(NEURON_PARAMS))
-                for row, name in enumerate(NEURON_PARAMS):
-                    self.init.append(f"self.{self.pop_id(pop.name)}_{name} = self.{stacked}[{row}]")
-            return f"self.{ident}"
-        if ident in self.data:
-            return f"self.{ident}"
-        if key in pop.arrays:
-            value = pop.arrays[key]
-        else:
-            value = np.full(pop.size, pop.scalars.get(key, default))
-        self.data[ident] = np.asarray(value, dtype=np.float64)
-        self.init.append(f"self.{ident} = self._array({ident!r})")
+        if ident not in self.data:
+            self.data[ident] = np.broadcast_to(np.asarray(value, np.float64), (pop.size,))
+            self.init.append(f"self.{ident} = self._array({ident!r})  # per neuron")
         return f"self.{ident}"
 
     def deliver(self, projections: list[ProjectionPlan], buffer: str) -> None:
@@ -211,104 +223,117 @@ class Emitter:
                              post=f"self.{ident}_post", weights=f"self.{ident}", out=buffer)
 
     def emit_population(self, pop: PopulationPlan) -> None:
-        """The block of one population: its state (in ``reset``), the currents its
-        projections feed, the membrane step, and its recordable variables."""
+        """The block of one population: its state (in ``reset``), the input its projections
+        deliver into its currents, the kernel call (currents and membrane in one pass), and
+        its recordable variables."""
         ident = self.pop_id(pop.name)
         size = pop.size
         self.step += population_comments(self.plan, pop)
-        zeros = f"np.zeros((self.batch, {size}), self.dtype)"
         v = f"self.{ident}_v"
         self.reset.append(f"{v} = np.empty((self.batch, {size}), self.dtype)")
         self.reset.append(f"{v}[:] = {self.param(pop, 'v_init', 0.0)}")
-        self.reset.append(f"self.{ident}_total = {zeros}")
-        self.reset.append(f"self.{ident}_j = {zeros}")
-        incoming = self.plan.incoming(pop.name)
-        own = self.emit_own_current(pop, [p for p in incoming if p.receptor is None])
-        self.emit_receptors(pop, incoming)
+        currents = self.emit_currents(pop)
+        own = currents[0][0] == "i"
         self.emit_membrane(pop)
-        causes = [(f"{ident}_r{k}", f"receptor {receptor}")
-                  for k, receptor in enumerate(sorted(pop.receptors))]
+        causes = [(f"{ident}_{name}", label) for name, label in currents[own:]]
         causes += [(f"{ident}_i", "i")] if own else []
-        self.checked.append((f"{ident}_u", "population", pop.name, "v", causes))
-        names = ["v"] + (["s"] if pop.spiking else []) + (["i"] if own else []) \
-            + (["a"] if pop.adaptive else [])
+        self.checked.append((f"{ident}_fault", "population", pop.name, "v", causes))
+        names = ["v"] + (["s"] if pop.spiking else []) + ["i"] + (["a"] if pop.adaptive else [])
         for name in names:
             self.recordable[f"{pop.name}.{name}"] = (f"{ident}_{name}", pop.shape)
-        if not own:  # 'i' is the sum of the receptor currents, else the (empty) input buffer
-            summed = "+".join(f"{ident}_r{k}" for k in range(len(pop.receptors)))
-            self.recordable[f"{pop.name}.i"] = (summed or f"{ident}_j", pop.shape)
+        if not own:  # 'i' is the sum of the receptor currents
+            self.recordable[f"{pop.name}.i"] = ("+".join(f"{ident}_{name}"
+                                                         for name, _ in currents), pop.shape)
 
-    def emit_own_current(self, pop: PopulationPlan, direct: list[ProjectionPlan]) -> bool:
-        """The population's own current ``i`` (the model's synaptic filter, or this step's
-        input without one): i <- a_syn i + input; total += i. False when it has none."""
+    def currents_of(self, pop: PopulationPlan) -> list[tuple[str, str, object, list]]:
+        """(name, label, decay, feeding projections) of every current of the population, in
+        the order the kernel sums them: its own current ``i`` first (the model's synaptic
+        filter, decay a_syn; or, without one, this step's input, decay 0; or, without input
+        at all, a current that stays 0), then one per receptor (decay exp(-dt/tau) or
+        1 - dt/tau)."""
+        incoming = self.plan.incoming(pop.name)
+        direct = [p for p in incoming if p.receptor is None]
+        currents = []
+        if pop.has_syn:
+            a_syn = pop.arrays["a_syn"] if "a_syn" in pop.arrays else \
+                pop.scalars.get("a_syn", 0.0)
+            currents.append(("i", "i", a_syn, direct))
+        elif direct or not pop.receptors:
+            currents.append(("i", "i", 0.0, direct))
+        for k, (receptor, a) in enumerate(sorted(pop.receptors.items())):
+            currents.append((f"r{k}", f"receptor {receptor}", a,
+                             [p for p in incoming if p.receptor == receptor]))
+        return currents
+
+    def emit_currents(self, pop: PopulationPlan) -> list[tuple[str, str]]:
+        """The currents' state and this step's input: per current ``<pop>_<name>`` [batch, n]
+        (its value after the step) and ``<pop>_<name>_in``, where the kernel leaves decay *
+        current and the projections deliver the next step's input; the kernel takes them as
+        the tuples ``<pop>_currents`` and ``<pop>_arriving``, and the decays as a tuple of
+        literals, or ``<pop>_decays`` (per-neuron vectors) when one varies per neuron.
+        Returns (name, label) per current."""
         ident = self.pop_id(pop.name)
         zeros = f"np.zeros((self.batch, {pop.size}), self.dtype)"
-        if pop.has_syn:
-            self.reset.append(f"self.{ident}_i = {zeros}")
-            if direct:
-                self.deliver(direct, f"self.{ident}_j")
-            a_syn = self.param(pop, "a_syn", 0.0)
-            if not direct:
-                self.step.append("# no input: the current only decays")
-            self.step += call("_decay_add", current=f"self.{ident}_i", decay=a_syn,
-                              delivered=f"self.{ident}_j", total=f"self.{ident}_total")
-            return True
-        if not direct:
-            return False
-        # no synaptic filter: the current is this step's input
-        self.reset.append(f"self.{ident}_i = {zeros}")
-        self.init.append(f"self.{ident}_no_memory = np.zeros({pop.size}, self.dtype)")
-        self.deliver(direct, f"self.{ident}_j")
-        self.step += call("_decay_add", current=f"self.{ident}_i",
-                          decay=f"self.{ident}_no_memory", delivered=f"self.{ident}_j",
-                          total=f"self.{ident}_total")
-        return True
-
-    def emit_receptors(self, pop: PopulationPlan, incoming: list[ProjectionPlan]) -> None:
-        """One current per receptor: r <- a r + the input of its projections; total += r."""
-        ident = self.pop_id(pop.name)
-        size = pop.size
-        for k, (receptor, a) in enumerate(sorted(pop.receptors.items())):
-            r = f"self.{ident}_r{k}"
-            self.reset.append(f"{r} = np.zeros((self.batch, {size}), self.dtype)  "
-                              f"# receptor {py_comment(receptor)}")
-            self.init.append(f"self.{ident}_r{k}_decay = np.full({size}, {literal(a)}, "
-                             "self.dtype)")
-            feeding = [p for p in incoming if p.receptor == receptor]
-            if len(feeding) == 1 and not feeding[0].dense \
-                    and not self.weighs_at_synapse(feeding[0]):  # one call: decay, deliver, add
-                p = feeding[0]
-                w = self.proj_id(p)
-                self.step.append(projection_comment(self.plan, p))
-                self.step += call("_decay_deliver", current=r, decay=f"{r}_decay",
-                                  spikes=self.spikes_at(p.pre, p.delay),
-                                  indptr=f"self.{w}_indptr", post=f"self.{w}_post",
-                                  weights=f"self.{w}", total=f"self.{ident}_total")
-                continue
-            self.deliver(feeding, f"self.{ident}_j")
-            self.step.append(f"# receptor {py_comment(receptor)}")
-            self.step += call("_decay_add", current=r, decay=f"{r}_decay",
-                              delivered=f"self.{ident}_j", total=f"self.{ident}_total")
+        currents = self.currents_of(pop)
+        for name, label, _, _ in currents:
+            self.reset.append(f"self.{ident}_{name} = {zeros}  # {py_comment(label)}")
+            self.reset.append(f"self.{ident}_{name}_in = {zeros}  # decay * {name} + input")
+        names = [name for name, _, _, _ in currents]
+        self.reset.append(f"self.{ident}_currents = "
+                          + tuple_code(f"self.{ident}_{name}" for name in names))
+        self.reset.append(f"self.{ident}_arriving = "
+                          + tuple_code(f"self.{ident}_{name}_in" for name in names))
+        decays = [uniform(decay) for _, _, decay, _ in currents]
+        if all(d is not None for d in decays):
+            self.decays[pop.name] = tuple_code(literal(d) for d in decays)
+        else:
+            key = f"{ident}_decays"
+            self.data[key] = np.stack([np.broadcast_to(np.asarray(decay, np.float64),
+                                                       (pop.size,))
+                                       for _, _, decay, _ in currents])
+            self.init.append(f"self.{key} = tuple(self._array({key!r}))  # per neuron: "
+                             + ", ".join(names))
+            self.decays[pop.name] = f"self.{key}"
+        for name, label, _, feeding in currents:
+            if feeding:
+                self.deliver(feeding, f"self.{ident}_{name}_in")
+            else:
+                self.step.append(f"# {py_comment(label)}: no input")
+        return [(name, label) for name, label, _, _ in currents]
 
     def emit_membrane(self, pop: PopulationPlan) -> None:
-        """The membrane step (``_neuron`` of the runtime), which says whether the new membrane
-        (before hold and reset) is finite: every current enters it; a failing current is
-        named as the cause."""
+        """The kernel call (``_neuron`` of the runtime): the currents, the membrane, spikes,
+        refractoriness, adaptation and reset in one pass. Its result is 0.0, or the first
+        non-finite membrane value (kept as ``<pop>_fault`` for the NaN/inf watch). The
+        refractory counter, the adaptation and the membrane before the reset (``u``, for
+        surrogate derivatives) exist only when the model has them or a rule reads them."""
         ident = self.pop_id(pop.name)
-        zeros = f"np.zeros((self.batch, {pop.size}), self.dtype)"
-        self.param(pop, "a_mem", 1.0)  # creates <pop>_params
-        self.reset.append(f"self.{ident}_ref = np.zeros((self.batch, {pop.size}), np.int64)")
+        size = pop.size
+        zeros = f"np.zeros((self.batch, {size}), self.dtype)"
+        refractory = pop.spiking and pop.refractory > 0
+        keep_u = pop.name in self.surrogates
+        self.reset.append(f"self.{ident}_fault = 0.0  # nan, inf or -inf: the membrane was not "
+                          "finite")
+        if refractory:
+            self.reset.append(f"self.{ident}_ref = np.zeros((self.batch, {size}), np.int32)  "
+                              "# refractory steps left")
         self.reset.append(f"self.{ident}_a = {zeros}")
-        self.reset.append(f"self.{ident}_s = np.zeros((self.batch, {pop.size}), dtype=bool)")
-        self.reset.append(f"self.{ident}_u = {zeros}  # membrane before the reset")
+        self.reset.append(f"self.{ident}_s = np.zeros((self.batch, {size}), dtype=bool)")
+        if keep_u:
+            self.reset.append(f"self.{ident}_u = {zeros}  # membrane before the reset")
         self.step.append(f"# membrane of {py_comment(pop.name)}")
-        self.step += call("_neuron", prefix="if not ", suffix=":", v=f"self.{ident}_v",
-                          total=f"self.{ident}_total", params=f"self.{ident}_params",
-                          reset=RESETS[pop.reset], refractory=str(pop.refractory),
-                          ref=f"self.{ident}_ref", adapt=f"self.{ident}_a",
-                          spikes=f"self.{ident}_s", spiking=str(pop.spiking),
-                          u=f"self.{ident}_u")
-        self.step.append(f"    self._faulty.append({len(self.checked)})")
+        arguments = {"v": f"self.{ident}_v", "currents": f"self.{ident}_currents",
+                     "arriving": f"self.{ident}_arriving", "decays": self.decays[pop.name]}
+        for argument, (key, default) in NEURON_PARAMS.items():
+            arguments[argument] = self.param(pop, key, default)
+        arguments |= {"reset": RESETS[pop.reset], "refractory": str(pop.refractory),
+                      "spiking": str(pop.spiking),
+                      "ref": f"self.{ident}_ref" if refractory else "None",
+                      "adapt": f"self.{ident}_a" if pop.adaptive else "None",
+                      "spikes": f"self.{ident}_s", "u": f"self.{ident}_u" if keep_u else "None"}
+        self.step += call("_neuron", prefix="fault = ", **arguments)
+        self.step += ["if fault:", f"    self.{ident}_fault = fault",
+                      f"    self._faulty.append({len(self.checked)})"]
 
     def weighs_at_synapse(self, p: ProjectionPlan) -> bool:
         """With ``delivery = next_step`` a plastic synapse weighs a spike when it arrives (d
@@ -336,7 +361,8 @@ class Emitter:
                                   out=f"self.{ident}_next")
 
     def build(self) -> None:
-        from snnc.backends.reference.rules import emit_learning
+        from snnc.backends.reference.rules import emit_learning, surrogate_populations
+        self.surrogates = surrogate_populations(self.plan.net)
         self.emit_projection_data()
         self.emit_inputs()
         for pop in self.plan.populations:

@@ -32,6 +32,12 @@ EMPTY = frozenset()
 POST, PRE, SYNAPSE = frozenset({"i"}), frozenset({"j"}), frozenset({"i", "j"})
 
 
+def operand(code: str) -> str:
+    """``code`` (a literal or an attribute) ready to follow a binary operator: a negative
+    literal in parentheses."""
+    return f"({code})" if code.startswith("-") else code
+
+
 class RuleCode(ir.Visitor[str], abc.ABC):
     """Prints the expressions of one rule instance on one projection.
 
@@ -189,12 +195,14 @@ class RuleCode(ir.Visitor[str], abc.ABC):
         if not (isinstance(arg, ir.NeuronVar) and arg.attribute == "v"):
             raise ValueError("surrogate() takes pre.v or post.v")
         name = (self.pre if arg.side == "pre" else self.post).name
+        if name not in self.e.surrogates:  # the emitter keeps u for what surrogate_populations finds
+            raise ValueError(f"population '{name}' keeps no membrane before the reset")
         ident = self.e.pop_id(name)
         pop = self.e.population(name)
         threshold = self.e.param(pop, "threshold", 1.0)
-        x = f"self.{ident}_u - {threshold}"
+        x = f"self.{ident}_u - {operand(threshold)}"
         if pop.adaptive:
-            x += f" - {self.e.param(pop, 'beta_adapt', 0.0)} * self.{ident}_a"
+            x += f" - {operand(self.e.param(pop, 'beta_adapt', 0.0))} * self.{ident}_a"
         kind, params = pop.surrogate
         extra = ", ".join(f"{k}={literal(v)}" for k, v in sorted(params.items()))
         if kind == "piecewise_linear":

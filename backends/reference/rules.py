@@ -63,6 +63,19 @@ def references(rule: ir.RuleDef):
         yield from ir.walk(expr)
 
 
+def surrogate_populations(net: Network) -> set[str]:
+    """The populations whose membrane before the reset (``u``) some rule reads through
+    ``surrogate(pre.v)`` or ``surrogate(post.v)``: only these keep it."""
+    names = set()
+    for projection in net.projections():
+        for instance in projection.rules:
+            for node in references(instance.rule):
+                if isinstance(node, ir.Call) and node.name == "surrogate" and node.args \
+                        and isinstance(node.args[0], ir.NeuronVar):
+                    names.add(projection.pre if node.args[0].side == "pre" else projection.post)
+    return names
+
+
 class RuleEmitter(RuleCode):
     """Prints one rule instance on one projection into the emitter's step code."""
 

@@ -7,11 +7,14 @@ The generated module holds what is particular to one network (its constants, ``_
 this module holds what every network shares:
 
 - the errors a run raises (:class:`TargetError`, :class:`NonFiniteError`);
-- the kernels ``step`` calls: event-driven delivery (``_propagate``), current decay
-  (``_decay_add``, ``_decay_deliver``) and the membrane step (``_neuron``), as numpy code,
-  replaced by numba loops of the same arithmetic when numba is available. The membrane's
-  maths is written once (``_integrate``, ``_fires``, ``_adapt``, ``_reset_value``) and used
-  by both versions, so they give the same numbers bit for bit;
+- the kernels ``step`` calls: event-driven delivery (``_propagate``) and one step of a
+  population (``_neuron``: its currents' decay, the membrane, spikes, refractoriness,
+  adaptation and reset in one pass over the neurons), as numpy code, replaced by numba loops
+  of the same arithmetic when numba is available. The membrane's maths is written once
+  (``_integrate``, ``_fires``, ``_adapt``, ``_reset_value``) and used by both versions, so
+  they give the same numbers bit for bit. The numba kernels are generic over sizes; a
+  network's constants are arguments (scalars, or per-neuron vectors where they vary), so
+  the kernels compile once per argument types, not once per network;
 - the helpers of learning rules (surrogate derivatives, softmax, batch outer products);
 - :class:`SimulationBase`, the generated ``Simulation``'s base: loading ``network.npz``,
   targets and rewards, recording, the NaN/inf watch and ``run``.
@@ -55,7 +58,9 @@ def _nonfinite_value(array):
 # ---- kernels: numpy versions, replaced by identical numba loops when numba is installed ----
 
 def _propagate(spikes, indptr, post, weights, out):
-    """Event-driven delivery: add the weights of the synapses of every spiking pre neuron."""
+    """Event-driven delivery: out[b, post[s]] += weights[s] for every synapse s (CSR by pre
+    neuron) of every pre neuron j spiking in sample b, added one at a time in the order b, j,
+    s (np.add.at is unbuffered, so its sums round as the numba loop's do)."""
     b, j = np.nonzero(spikes)
     if j.size == 0:
         return
@@ -65,30 +70,7 @@ def _propagate(spikes, indptr, post, weights, out):
     if total == 0:
         return
     index = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
-    flat = np.repeat(b, counts) * out.shape[1] + post[index]
-    out += np.bincount(flat, weights=weights[index], minlength=out.size).reshape(out.shape)
-
-
-def _decay_add(current, decay, delivered, total):
-    """current <- decay * current + delivered; total += current; delivered is cleared."""
-    current *= decay
-    current += delivered
-    total += current
-    delivered.fill(0.0)
-
-
-def _decay_deliver(current, decay, spikes, indptr, post, weights, total):
-    """current <- decay * current, plus the weights of every spiking pre neuron's synapses
-    (added one by one, in order); total += current."""
-    current *= decay
-    b, j = np.nonzero(spikes)
-    if j.size:
-        starts = indptr[j]
-        counts = indptr[j + 1] - starts
-        index = np.repeat(starts - (np.cumsum(counts) - counts), counts) + \
-            np.arange(int(counts.sum()))
-        np.add.at(current, (np.repeat(b, counts), post[index]), weights[index])
-    total += current
+    np.add.at(out, (np.repeat(b, counts), post[index]), weights[index])
 
 
 def _integrate(v, total, a_mem, v_leak, c_in, bias):
@@ -117,34 +99,64 @@ def _reset_value(v, threshold, v_reset, reset):
     return v
 
 
-def _neuron(v, total, params, reset, refractory, ref, adapt, spikes, spiking, u):
-    """One membrane step of a population [batch, n] (numpy; the numba version below does the
-    same arithmetic element by element): v <- _integrate(v, total, ...); then, for spiking
-    models, refractory hold (v = v_reset for ``refractory`` steps after a spike), spike
-    v > threshold + beta * adapt, adapt <- rho adapt + s, reset (``RESET_*``). ``u`` keeps the
-    membrane before the reset (for surrogate derivatives); ``total`` is cleared for the next
-    step. ``params`` rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta, rho. Returns
-    whether the new membrane (before hold and reset) is finite everywhere."""
-    a_mem, v_leak, c_in, bias, threshold, v_reset, beta, rho = params
+def _fault(bad, nans, high):
+    """What a membrane kernel reports: 0.0 when no value was NaN or inf (``bad`` counts those
+    that were), else nan when one was NaN (``nans``), else inf when one was +inf (``high``),
+    else -inf."""
+    if not bad:
+        return 0.0
+    if nans:
+        return np.nan
+    return np.inf if high else -np.inf
+
+
+def _neuron(v, currents, arriving, decays, a_mem, v_leak, c_in, bias, threshold, v_reset,
+            beta, rho, reset, refractory, spiking, ref, adapt, spikes, u):
+    """One step of a population's neurons [batch, n], currents and membrane in one call (numpy;
+    the numba version below does the same arithmetic element by element, in one pass).
+
+    Currents (tuples, one entry per current: the model's own ``i`` first, then one per
+    receptor): ``arriving[c]`` holds ``decays[c] * currents[c]`` of the last step plus the
+    weights delivered since, so this step's current is ``currents[c] <- arriving[c]``, and
+    ``arriving[c] <- decays[c] * currents[c]`` starts the next step's; the input of the
+    membrane is total = 0 + currents[0] + currents[1] + ...
+
+    Membrane: v <- _integrate(v, total, a_mem, v_leak, c_in, bias); then, for spiking models,
+    refractory hold (v = v_reset while ``ref`` > 0, counting down; ``ref`` is None without
+    refractoriness), spike v > threshold + beta * adapt (``adapt`` None: v > threshold, no
+    adaptation), adapt <- rho adapt + s, reset (``RESET_*``), ref <- refractory on a spike.
+    ``u`` (None when nothing reads it) keeps the membrane before the reset, for surrogate
+    derivatives. Parameters and decays are scalars or per-neuron vectors [n]. Returns 0.0 when
+    the new membrane (before hold and reset) is finite everywhere, else nan, inf or -inf
+    (``_fault``)."""
+    total = np.zeros_like(v)
+    for now, then, decay in zip(currents, arriving, decays, strict=True):
+        now[...] = then
+        then *= decay
+        total += now
     v[...] = _integrate(v, total, a_mem, v_leak, c_in, bias)
-    total.fill(0.0)
-    finite = bool(np.isfinite(v).all())
+    fault = 0.0 if np.isfinite(v).all() else \
+        _fault(1, int(np.isnan(v).any()), int((v == np.inf).any()))
     if not spiking:
-        u[...] = v
-        return finite
-    if refractory > 0:
+        if u is not None:
+            u[...] = v
+        return fault
+    if ref is not None:
         held = ref > 0
-        np.copyto(v, np.broadcast_to(v_reset, v.shape), where=held)
+        np.copyto(v, v_reset, where=held)
         ref -= held
-    u[...] = v
-    spikes[...] = _fires(v, threshold, beta, adapt)
-    adapt[...] = _adapt(adapt, rho, spikes)
+    if u is not None:
+        u[...] = v
+    if adapt is None:
+        spikes[...] = v > threshold
+    else:
+        spikes[...] = _fires(v, threshold, beta, adapt)
+        adapt[...] = _adapt(adapt, rho, spikes)
     if reset != RESET_NONE:
-        np.copyto(v, np.broadcast_to(_reset_value(v, threshold, v_reset, reset), v.shape),
-                  where=spikes)
-    if refractory > 0:
+        np.copyto(v, _reset_value(v, threshold, v_reset, reset), where=spikes)
+    if ref is not None:
         ref[spikes] = refractory
-    return finite
+    return fault
 
 
 # ---- learning helpers ----------------------------------------------------------------------
@@ -195,73 +207,92 @@ except ImportError:  # the numpy kernels above stay in use
     numba = None
 
 if numba is not None and not os.environ.get("SNNC_NO_NUMBA"):
+    from numba.extending import overload
+
+    def _at(x, k):
+        """x[k] for a per-neuron vector, x itself for a scalar (numba picks one by type)."""
+
+    def _like(x, array):
+        """A scalar parameter in ``array``'s dtype (float32 simulations compute in float32,
+        as numpy does with a Python float); a per-neuron vector as it is."""
+
+    @overload(_at)
+    def _at_typed(x, k):
+        if isinstance(x, numba.types.Array):
+            return lambda x, k: x[k]
+        return lambda x, k: x
+
+    @overload(_like)
+    def _like_typed(x, array):
+        if isinstance(x, numba.types.Array):
+            return lambda x, array: x
+        dtype = array.dtype
+        return lambda x, array: dtype(x)
+
     @numba.njit(cache=True)
     def _propagate(spikes, indptr, post, weights, out):  # noqa: F811
         for b in range(spikes.shape[0]):
-            for j in range(spikes.shape[1]):
-                if spikes[b, j]:
-                    for k in range(indptr[j], indptr[j + 1]):
-                        out[b, post[k]] += weights[k]
-
-    @numba.njit(cache=True)
-    def _decay_deliver(current, decay, spikes, indptr, post, weights, total):  # noqa: F811
-        for b in range(current.shape[0]):
-            cb = current[b]
-            for k in range(current.shape[1]):
-                cb[k] = cb[k] * decay[k]
+            ob = out[b]
             for j in range(spikes.shape[1]):
                 if spikes[b, j]:
                     for s in range(indptr[j], indptr[j + 1]):
-                        cb[post[s]] += weights[s]
-            tb = total[b]
-            for k in range(current.shape[1]):
-                tb[k] = tb[k] + cb[k]
-
-    @numba.njit(cache=True)
-    def _decay_add(current, decay, delivered, total):  # noqa: F811
-        for b in range(current.shape[0]):
-            for k in range(current.shape[1]):
-                x = current[b, k] * decay[k]
-                x = x + delivered[b, k]
-                current[b, k] = x
-                total[b, k] = total[b, k] + x
-                delivered[b, k] = 0.0
+                        ob[post[s]] += weights[s]
 
     _integrate = numba.njit(cache=True)(_integrate)  # noqa: F811
     _fires = numba.njit(cache=True)(_fires)  # noqa: F811
     _adapt = numba.njit(cache=True)(_adapt)  # noqa: F811
     _reset_value = numba.njit(cache=True)(_reset_value)  # noqa: F811
+    _fault = numba.njit(cache=True)(_fault)  # noqa: F811
 
     @numba.njit(cache=True)
-    def _neuron(v, total, params, reset, refractory, ref, adapt, spikes, spiking,  # noqa: F811
+    def _neuron(v, currents, arriving, decays, a_mem, v_leak, c_in, bias,  # noqa: F811
+                threshold, v_reset, beta, rho, reset, refractory, spiking, ref, adapt, spikes,
                 u):
-        a_mem, v_leak, c_in, bias = params[0], params[1], params[2], params[3]
-        threshold, v_reset, beta, rho = params[4], params[5], params[6], params[7]
-        bad = 0
+        # One pass over the neurons. The currents are tuples, so their number is a constant
+        # of each compiled version and the loop over them unrolls; None arguments remove
+        # their branches when compiled; the selects are branch-free, so the loop vectorises.
+        a_mem, v_leak, c_in, bias = _like(a_mem, v), _like(v_leak, v), _like(c_in, v), \
+            _like(bias, v)
+        threshold, v_reset = _like(threshold, v), _like(v_reset, v)
+        beta, rho = _like(beta, v), _like(rho, v)
+        zero = _like(0.0, v)
+        bad = nans = high = 0
         for b in range(v.shape[0]):
-            vb, tb, ub = v[b], total[b], u[b]
-            ab, sb, rb = adapt[b], spikes[b], ref[b]
+            vb, sb = v[b], spikes[b]
             for k in range(v.shape[1]):
-                x = _integrate(vb[k], tb[k], a_mem[k], v_leak[k], c_in[k], bias[k])
-                tb[k] = 0.0
+                total = zero
+                for c in range(len(currents)):
+                    x = arriving[c][b, k]
+                    currents[c][b, k] = x
+                    arriving[c][b, k] = _at(_like(decays[c], v), k) * x
+                    total += x
+                x = _integrate(vb[k], total, _at(a_mem, k), _at(v_leak, k), _at(c_in, k),
+                               _at(bias, k))
                 bad += (x - x) != 0.0  # NaN for NaN and inf
+                nans += x != x
+                high += x == np.inf
                 if not spiking:
-                    ub[k] = x
                     vb[k] = x
+                    if u is not None:
+                        u[b, k] = x
                     continue
-                # branch-free selects, so that the loop vectorises
-                held = rb[k] > 0
-                x = v_reset[k] if held else x
-                rb[k] = rb[k] - 1 if held else rb[k]
-                ub[k] = x
-                fire = _fires(x, threshold[k], beta[k], ab[k])
+                if ref is not None:
+                    held = ref[b, k] > 0
+                    x = _at(v_reset, k) if held else x
+                    left = ref[b, k] - 1 if held else ref[b, k]
+                if u is not None:
+                    u[b, k] = x
+                if adapt is None:
+                    fire = x > _at(threshold, k)
+                else:
+                    fire = _fires(x, _at(threshold, k), _at(beta, k), adapt[b, k])
+                    adapt[b, k] = _adapt(adapt[b, k], _at(rho, k), fire)
                 sb[k] = fire
-                ab[k] = _adapt(ab[k], rho[k], fire)
-                after = _reset_value(x, threshold[k], v_reset[k], reset)
-                x = after if fire else x
-                rb[k] = refractory if fire else rb[k]
-                vb[k] = x
-        return bad == 0
+                after = _reset_value(x, _at(threshold, k), _at(v_reset, k), reset)
+                vb[k] = after if fire else x
+                if ref is not None:
+                    ref[b, k] = refractory if fire else left
+        return _fault(bad, nans, high)
 
 
 class SimulationBase:
@@ -375,15 +406,24 @@ class SimulationBase:
         return NonFiniteError(kind, owner, variable, n, _nonfinite_value(value))
 
     def run(self, steps, inputs=None, record=(), progress=None, targets=None, reward=None,
-            learn=True, accumulate=False, every=1, count=(), allow_nonfinite=False):
+            learn=True, accumulate=False, every=1, count=(), allow_nonfinite=False,
+            events=False):
         """Simulate ``steps`` steps; returns {variable: array [steps, batch, *shape]} and the
-        final weights of the projections as {'<projection>.w': array}.
+        final weights of the projections as {'<projection>.w': array} (a copy for a projection
+        with learning rules; a read-only view of the simulation's own array for one without).
 
         ``record`` names VARIABLES (population and input variables, the traces and signals of
         learning rules as '<projection>.<name>') and '<projection>.w' (the weight history,
         returned as '<projection>.w.history' [recorded steps, *weight shape]); they are kept
         after the steps n = 0, every, 2 every, ... ``count`` names spike variables whose
-        totals over the run are returned as '<variable>.count' [batch, *shape].
+        totals over the run are returned as '<variable>.count' [batch, *shape] (found from
+        the spikes' events, never from a dense array). With ``events``, a recorded spike
+        variable (bool) is returned as its events instead of [kept, batch, *shape]: the
+        arrays '<variable>.events.step', '.events.batch', '.events.index' (the recorded
+        step's row, the sample, the neuron's flat index), which are np.nonzero of the dense
+        recording reshaped to [kept, batch, n], so sorted by step, then sample, then neuron,
+        and '<variable>.events.shape' [kept, batch, *shape] (int64) to rebuild it; the
+        indices are int32 (int64 past 2**31 - 1).
         After every step the state is checked for NaN and inf: the first one raises
         NonFiniteError (population or projection, variable, step), or with
         ``allow_nonfinite`` is appended to ``self.nonfinite`` and the run goes on unchecked.
@@ -400,20 +440,29 @@ class SimulationBase:
         self.learning = bool(learn)
         self.accumulate = bool(accumulate)
         self.updates = {attribute: np.zeros_like(getattr(self, attribute))
-                        for attribute in self.WEIGHTS.values()}
+                        for attribute in self.WEIGHTS.values()} if self.accumulate else {}
         inputs = self._inputs(steps, inputs)
         every = int(every)
         if every < 1:
             raise ValueError(f"every must be a positive number of steps, not {every}")
-        recorders = self._recorders(record, -(-steps // every))
-        counters = {key: np.zeros((self.batch, int(np.prod(self.VARIABLES[key][1]))), np.int64)
-                    for key in count}
+        recorders = self._recorders(record, -(-steps // every), events, count if every == 1
+                                    else ())
+        counted = {r.key for r in recorders if isinstance(r, _Spikes) and r.total is not None}
+        counters = [_Spikes(key, self.VARIABLES[key][0], steps, self.batch,
+                            self.VARIABLES[key][1], keep=False, count=True)
+                    for key in dict.fromkeys(count) if key not in counted]
         self._loop(steps, inputs, every, recorders, counters, progress, allow_nonfinite)
-        out = {key: buffer.reshape(shape) for key, _, buffer, shape in recorders}
-        for key, total in counters.items():
-            out[key + ".count"] = total.reshape((self.batch,) + tuple(self.VARIABLES[key][1]))
+        out = {}
+        for recorder in recorders + counters:
+            out.update(recorder.results())
+        plastic = {entry[0] for entry in self.CHECKED if entry[1] == "projection"}
         for name, attribute in self.WEIGHTS.items():
-            out[name + ".w"] = getattr(self, attribute).copy()
+            weights = getattr(self, attribute)
+            if attribute in plastic:
+                out[name + ".w"] = weights.copy()
+            else:  # no rule changes it: the array itself, read-only (no copy of every weight)
+                out[name + ".w"] = weights.view()
+                out[name + ".w"].flags.writeable = False
             if self.accumulate:
                 out[name + ".dw"] = self.updates[attribute]
         return out
@@ -436,21 +485,26 @@ class SimulationBase:
                                  f"{steps} needed")
         return inputs
 
-    def _recorders(self, record, kept):
-        """(output key, attribute, buffer, shape) for every recorded name, ``kept`` steps."""
+    def _recorders(self, record, kept, events, count):
+        """A recorder (_Dense or _Spikes) for every recorded name, ``kept`` steps; spike
+        variables as events when ``events``, also counted when named in ``count``."""
         recorders = []
-        for key in record:
+        for key in dict.fromkeys(record):
             if key.endswith(".w") and key[:-2] in self.WEIGHTS:
                 attribute = self.WEIGHTS[key[:-2]]
                 shape = tuple(getattr(self, attribute).shape)
-                recorders.append((key + ".history", attribute,
-                                  np.zeros((kept,) + shape, self.dtype), (kept,) + shape))
+                recorders.append(_Dense(key + ".history", attribute,
+                                        np.zeros((kept,) + shape, self.dtype), (kept,) + shape))
                 continue
             attribute, shape = self.VARIABLES[key]
-            dtype = bool if np.asarray(self._state(attribute)).dtype == bool else self.dtype
-            recorders.append((key, attribute, np.zeros((kept, self.batch, int(np.prod(shape))),
-                                                       dtype),
-                              (kept, self.batch) + tuple(shape)))
+            spikes = np.asarray(self._state(attribute)).dtype == bool
+            if spikes and events:
+                recorders.append(_Spikes(key, attribute, kept, self.batch, shape,
+                                         count=key in count))
+                continue
+            buffer = np.zeros((kept, self.batch, int(np.prod(shape))), bool if spikes
+                              else self.dtype)
+            recorders.append(_Dense(key, attribute, buffer, (kept, self.batch) + tuple(shape)))
         return recorders
 
     def _loop(self, steps, inputs, every, recorders, counters, progress, allow_nonfinite):
@@ -462,10 +516,10 @@ class SimulationBase:
             for n in range(steps):
                 self.step(n, inputs)
                 if n % every == 0:
-                    for _, attribute, buffer, _ in recorders:
-                        buffer[n // every] = self._state(attribute).reshape(buffer.shape[1:])
-                for key, total in counters.items():
-                    total += getattr(self, self.VARIABLES[key][0])
+                    for recorder in recorders:
+                        recorder.keep(self._state(recorder.attribute))
+                for counter in counters:
+                    counter.keep(getattr(self, counter.attribute))
                 if checking and (self._faulty or watched):
                     fault = self._nonfinite(n, watched)
                     if fault is not None:
@@ -477,3 +531,88 @@ class SimulationBase:
                     self._faulty.clear()
                 if progress is not None:
                     progress(n + 1)
+
+
+#: bytes of spikes gathered before they are searched for the spiking neurons (per variable)
+_BLOCK_BYTES = 1 << 20
+
+
+def _index_type(limit):
+    """int32 for indices up to ``limit``, int64 past 2**31 - 1."""
+    return np.int32 if limit <= np.iinfo(np.int32).max else np.int64
+
+
+class _Dense:
+    """A recorded variable kept whole: ``buffer`` [kept, ...] gets its value after each
+    recorded step; returned as ``shape``."""
+
+    def __init__(self, key, attribute, buffer, shape):
+        self.key, self.attribute, self.buffer, self.shape = key, attribute, buffer, shape
+        self.row = 0
+
+    def keep(self, value):
+        self.buffer[self.row] = value.reshape(self.buffer.shape[1:])
+        self.row += 1
+
+    def results(self):
+        return {self.key: self.buffer.reshape(self.shape)}
+
+
+class _Spikes:
+    """A spike variable [batch, *shape] seen after each of ``rows`` steps, kept as events and/or
+    counted, never held as a dense [rows, batch, n] array. Up to _BLOCK_BYTES of consecutive
+    steps are copied into a block whose spiking entries are found at once (np.flatnonzero); the
+    flat position f of a spike in the rows r0.. of a block is the event (step r0 + f // (B n),
+    sample f % (B n) // n, neuron f % n), so the events come out in the order of np.nonzero of
+    the dense [rows, batch, n], and the count of (sample, neuron) is its number of events."""
+
+    def __init__(self, key, attribute, rows, batch, shape, keep=True, count=False):
+        self.key, self.attribute = key, attribute
+        self.shape = (int(rows), int(batch)) + tuple(int(k) for k in shape)
+        self.neurons = max(1, int(np.prod(shape, dtype=np.int64)))
+        self.width = int(batch) * self.neurons
+        depth = max(1, min(int(rows), _BLOCK_BYTES // self.width))
+        self.block = np.zeros((depth, self.width), bool)
+        self.filled = self.row = 0
+        self.found = [] if keep else None  # (first row, flat positions) of each block
+        self.total = np.zeros(self.width, np.int64) if count else None
+
+    def keep(self, value):
+        self.block[self.filled] = value.reshape(-1)
+        self.filled += 1
+        if self.filled == len(self.block):
+            self._search()
+
+    def _search(self):
+        if not self.filled:
+            return
+        flat = np.flatnonzero(self.block[:self.filled])
+        if self.total is not None:
+            np.add.at(self.total, flat % self.width, 1)
+        if self.found is not None:
+            self.found.append((self.row, flat.astype(_index_type(self.filled * self.width))))
+        self.row += self.filled
+        self.filled = 0
+
+    def results(self):
+        self._search()
+        out = {}
+        if self.total is not None:
+            out[self.key + ".count"] = self.total.reshape(self.shape[1:])
+        if self.found is None:
+            return out
+        size = sum(len(flat) for _, flat in self.found)
+        fields = {"step": np.empty(size, _index_type(self.shape[0])),
+                  "batch": np.empty(size, _index_type(self.shape[1])),
+                  "index": np.empty(size, _index_type(self.neurons))}
+        at = 0
+        for first, flat in self.found:
+            end = at + len(flat)
+            row, rest = np.divmod(flat, self.width)
+            fields["step"][at:end] = row + first
+            fields["batch"][at:end], fields["index"][at:end] = np.divmod(rest, self.neurons)
+            at = end
+        self.found = []
+        out.update({f"{self.key}.events.{name}": array for name, array in fields.items()})
+        out[self.key + ".events.shape"] = np.array(self.shape, np.int64)
+        return out
