@@ -36,7 +36,8 @@ from snnc.passes import DEFAULT_PIPELINE, run_pipeline
 __version__ = "0.1.0"
 
 #: the Python API of :mod:`snnc.facade`, imported when first used (``import snnc`` stays light)
-FACADE = ("Result", "SnncWarning", "Training", "compile", "load_network", "simulate", "train")
+FACADE = ("Result", "SnncWarning", "SpikeEvents", "Training", "compile", "load_network", "simulate",
+          "spikes_dense", "train")
 
 __all__ = [
     "CompileError", "Diagnostic", "Diagnostics", "Module", "Network", "Program", "Severity",

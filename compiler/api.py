@@ -194,6 +194,7 @@ class Simulation:
     targets: dict[str, np.ndarray]
     reward: np.ndarray | None
     spiking: list[str]  # spike variables whose totals are counted
+    dense: bool = False  # recorded spikes kept as [steps, batch, *shape], not as events
     out: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
 
@@ -215,8 +216,13 @@ class Simulation:
         labels = self.targets.get("label")
         if labels is None or not self.net.losses or labels.ndim != 1:
             return None
+        from snnc.recordings import spikes_dense
         loss = self.net.losses[0]
-        values = self.out.get(f"{loss.population}.{loss.variable}")
+        try:
+            values = spikes_dense(self.out, f"{loss.population}.{loss.variable}") \
+                if loss.variable == "s" else self.out.get(f"{loss.population}.{loss.variable}")
+        except KeyError:
+            values = None
         if values is None or values.shape[0] != self.steps or values.shape[1] != len(labels):
             return None
         labels = labels.astype(np.int64)
@@ -225,7 +231,8 @@ class Simulation:
         return correct, len(labels)
 
     def recordings(self, every: int) -> dict[str, np.ndarray]:
-        """What ``snnc run -o`` saves: the recordings, final weights, dt, steps, record_every."""
+        """What ``snnc run -o`` saves: the recordings (spikes as events unless ``dense``:
+        :mod:`snnc.recordings`), final weights, dt, steps, record_every."""
         saved = {k: v for k, v in self.out.items() if not k.endswith(".count")}
         saved.update(dt=np.float64(self.net.settings.dt), steps=np.int64(self.steps),
                      record_every=np.int64(every))
@@ -235,18 +242,19 @@ class Simulation:
 def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: int = 1,
                        delivery: str = "same_step", record: str | None = None,
                        input_file: str | None = None, every: int = 1,
-                       split: str | None = None,
-                       inputs: dict[str, Any] | None = None) -> Simulation | None:
+                       split: str | None = None, inputs: dict[str, Any] | None = None,
+                       dense: bool = False) -> Simulation | None:
     """Check that the reference simulator runs ``net``, load its module and the data of
     ``input_file`` (an .npz: spikes, targets, reward), check that the inputs' spike files hold
     ``steps`` steps, and choose what to record (``record``: as ``snnc run --record``); None
     after errors (E5xx, E604, E605, E615, E617). ``split``: read a data file in the layout of
     ``snnc train`` (``<split>.<input>``, ``<split>.label``); with labels and a loss the
     readout is recorded too, for :meth:`Simulation.accuracy`. ``inputs``: the arrays of such
-    a file given from Python instead of ``input_file`` (:func:`input_arrays`)."""
+    a file given from Python instead of ``input_file`` (:func:`input_arrays`). Recorded
+    spikes are kept as events (:mod:`snnc.recordings`) unless ``dense``."""
     if inputs is not None:
         return prepare_from_arrays(net, diag, steps, inputs, batch=batch, delivery=delivery,
-                                   record=record, every=every)
+                                   record=record, every=every, dense=dense)
     from snnc.backends.reference.inputs import (
         check_events,
         load_inputs,
@@ -275,7 +283,8 @@ def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: in
     if "label" in targets and net.losses:
         loss = net.losses[0]
         recorded = list(dict.fromkeys([*recorded, f"{loss.population}.{loss.variable}"]))
-    return Simulation(net, module, steps, batch, recorded, inputs, targets, reward, spiking)
+    return Simulation(net, module, steps, batch, recorded, inputs, targets, reward, spiking,
+                      dense)
 
 
 def input_arrays(net: Network, inputs: dict[str, Any], diag: Diagnostics
@@ -355,7 +364,8 @@ def simulate(run: Simulation, diag: Diagnostics, *, dtype: str = "float64",
     try:
         run.out = sim.run(run.steps, run.inputs, record=run.record, progress=progress,
                           targets=run.targets, reward=run.reward, learn=learn, every=every,
-                          count=run.spiking, allow_nonfinite=allow_nonfinite)
+                          count=run.spiking, allow_nonfinite=allow_nonfinite,
+                          events=not run.dense)
     except run.module.TargetError as error:  # targets or a reward of the wrong shape or range
         diag.error("E604", None, f"--input: {error}")
         return None

@@ -35,8 +35,10 @@ from snnc import api, output
 from snnc.diagnostics import CompileError, Diagnostics, Severity, render
 from snnc.ir.network import Network
 from snnc.passes import DEFAULT_PIPELINE
+from snnc.recordings import SpikeEvents, spikes_dense
 
-__all__ = ["Result", "SnncWarning", "Training", "compile", "load_network", "simulate", "train"]
+__all__ = ["Result", "SnncWarning", "SpikeEvents", "Training", "compile", "load_network",
+           "simulate", "spikes_dense", "train"]
 
 Path = str | os.PathLike
 
@@ -115,7 +117,7 @@ def simulate(source: Path | Network, steps: int | None = None, *,
              batch: int | None = None, weights: Path | None = None, learn: bool = True,
              record: str | Iterable[str] | None = None, seed: int | None = None,
              delivery: str = "same_step", dtype: str = "float64", every: int = 1,
-             allow_nonfinite: bool = False) -> Result:
+             allow_nonfinite: bool = False, dense: bool = False) -> Result:
     """Simulate with the reference simulator, as ``snnc run`` does; the recorded arrays.
 
     ``inputs``: {name: array} (spikes [steps, *shape] or [steps, batch, *shape] per data
@@ -126,7 +128,9 @@ def simulate(source: Path | Network, steps: int | None = None, *,
     ('hidden.s', 'out.v', '<projection>.w', 'spikes', 'v', ...) as a list or a comma-separated
     string; default the program's record statements, else all spikes. ``weights``, ``learn``:
     as :func:`load_network` (``learn=False`` also keeps the weights fixed). ``seed``: the
-    Poisson inputs' seed (default: the network's); ``delivery``: same_step or next_step."""
+    Poisson inputs' seed (default: the network's); ``delivery``: same_step or next_step.
+    Recorded spikes are kept as events (``result.events('hidden.s')``; ``result['hidden.s']``
+    rebuilds the bool array when asked) unless ``dense`` (``snnc run --record-dense``)."""
     from snnc.ir.discrete import DELIVERIES, step_count
     if delivery not in DELIVERIES:
         raise ValueError(f"delivery must be one of {', '.join(DELIVERIES)}, not {delivery!r}")
@@ -157,7 +161,7 @@ def simulate(source: Path | Network, steps: int | None = None, *,
         raise ValueError("steps, batch and every must be positive")
     run = api.prepare_simulation(net, diag, steps, batch=batch, delivery=delivery,
                                  record=record, input_file=file, every=every, split=split,
-                                 inputs=arrays)
+                                 inputs=arrays, dense=dense)
     if run is not None:
         run = api.simulate(run, diag, dtype=dtype, seed=seed, learn=learn, every=every,
                            allow_nonfinite=allow_nonfinite)
@@ -310,24 +314,41 @@ def pyplot():
 
 
 class Result(Mapping):
-    """What :func:`simulate` recorded, by name, as ``snnc run -o`` saves it: '<population>.<var>'
-    [steps, batch, *shape] (every ``every``-th step), a rule's traces and signals
-    '<projection>.<name>', weight histories '<projection>.w.history' and the final weights
-    '<projection>.w'. ``simulation`` is the run of :mod:`snnc.api`; ``diagnostics`` its
-    warnings and notes."""
+    """What :func:`simulate` recorded, by name: '<population>.<var>' [steps, batch, *shape]
+    (every ``every``-th step), a rule's traces and signals '<projection>.<name>', weight
+    histories '<projection>.w.history' and the final weights '<projection>.w'. Spikes
+    recorded as events (the default) are held as events (:meth:`events`, as ``save`` writes
+    them: :mod:`snnc.recordings`); ``result['hidden.s']`` rebuilds their bool array
+    [steps, batch, *shape] each time it is asked. ``simulation`` is the run of
+    :mod:`snnc.api`; ``diagnostics`` its warnings and notes."""
 
     def __init__(self, run: api.Simulation, every: int, diagnostics: Diagnostics):
+        from snnc.recordings import is_event_key, names
         self.simulation, self.every, self.diagnostics = run, every, diagnostics
-        self._arrays = {k: v for k, v in run.out.items() if not k.endswith(".count")}
+        self._spikes = names(run.out)
+        self._arrays = {k: v for k, v in run.out.items()
+                        if not k.endswith(".count") and not is_event_key(k)}
+        self._names = list(dict.fromkeys(k.rpartition(".events.")[0] if is_event_key(k) else k
+                                         for k in run.out if not k.endswith(".count")))
 
     def __getitem__(self, name: str):
+        if name in self._spikes:
+            return spikes_dense(self.simulation.out, name)
         return self._arrays[name]
 
     def __iter__(self):
-        return iter(self._arrays)
+        return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self._arrays)
+        return len(self._names)
+
+    def events(self, name: str) -> SpikeEvents:
+        """The spikes ``name`` ('hidden.s') as events: ``step``, ``batch``, ``index`` (one
+        entry per spike, sorted) and the dense ``shape``; from a dense recording too."""
+        from snnc.recordings import events_of
+        if name not in self._spikes and not name.endswith(".s"):
+            raise KeyError(f"{name!r} is not a recorded spike variable")
+        return events_of(self.simulation.out, name)
 
     steps = property(lambda self: self.simulation.steps, doc="simulated steps")
     batch = property(lambda self: self.simulation.batch, doc="samples run side by side")
@@ -358,7 +379,9 @@ class Result(Mapping):
         return os.fspath(path)
 
     def __repr__(self) -> str:
-        names = [f"{k} {list(v.shape)}" for k, v in self._arrays.items()]
+        names = [f"{k} {list(self.events(k).shape)} ({len(self.events(k).step):,} spikes)"
+                 if k in self._spikes else f"{k} {list(self._arrays[k].shape)}"
+                 for k in self._names]
         shown = ", ".join(names[:6]) + (f", ... {len(names) - 6} more" if len(names) > 6 else "")
         accuracy = self.accuracy()
         return f"<snnc.Result: {self.steps} steps, batch {self.batch}: {shown}" + \

@@ -130,7 +130,7 @@ def test_the_runtime_names_a_module_imports_are_the_ones_it_uses(workspace):
     text = (emit("cuba", "reference", workspace)[0] / "simulation.py").read_text()
     taken = {line.split(" = ")[0] for line in text.splitlines() if " = _runtime." in line}
     assert taken == {"NonFiniteError", "SimulationBase", "TargetError", "RESET_ZERO",
-                     "_decay_deliver", "_neuron"}
+                     "_propagate", "_neuron"}
 
 
 def test_provenance_comments_name_parameters_units_and_decays(workspace):
@@ -201,7 +201,7 @@ def test_the_output_runs_standalone_from_another_directory(tmp_path, how, numba)
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["compile", str(source), "--emit", "reference", "-o", str(out)]) == 0
         assert main(["run", str(source), "--steps", "80", "--batch", "2", "--record",
-                     "hid.s,out.s,out.v", "-o", str(tmp_path / "run.npz")]) == 0
+                     "hid.s,out.s,out.v", "--record-dense", "-o", str(tmp_path / "run.npz")]) == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = dict(os.environ, SNNC_NO_NUMBA=numba)

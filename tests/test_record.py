@@ -10,6 +10,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from snnc import recordings
 from snnc.api import compile_network
 from snnc.cli import main
 from snnc.diagnostics import Diagnostics
@@ -18,6 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 STDP = str(ROOT / "examples" / "stdp.snn")
 RSTDP = str(ROOT / "examples" / "rstdp.snn")
 EPROP = str(ROOT / "examples" / "eprop_randman.snn")
+CUBA = str(ROOT / "examples" / "cuba.snn")
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +33,13 @@ def run(*argv) -> int:
 
 
 def load(path) -> dict:
+    """The arrays of a recording, with the spikes saved as events also rebuilt as bool arrays
+    [steps, batch, *shape] under their own name."""
     with np.load(path) as data:
-        return {key: data[key] for key in data.files}
+        arrays = {key: data[key] for key in data.files}
+    for name in recordings.names(arrays):
+        arrays[name] = recordings.spikes_dense(arrays, name)
+    return arrays
 
 
 @pytest.mark.parametrize("path", sorted(glob.glob(str(ROOT / "examples" / "*.snn"))),
@@ -82,6 +89,23 @@ def test_record_option_every_n_steps(tmp_path):
         assert np.array_equal(b[key], a[key][::10]), key
     assert np.array_equal(a["poisson_in->out.w"], b["poisson_in->out.w"])
     assert "out.s" not in b  # only what was asked for (spikes are still counted)
+
+
+def test_spikes_every_n_steps_are_the_events_of_those_steps(tmp_path):
+    every, sparse, dense = (tmp_path / f"{name}.npz" for name in ("every", "sparse", "dense"))
+    assert run(CUBA, "--steps", "95", "--batch", "2", "--record", "exc.s", "-o", every) == 0
+    for out, option in ((sparse, ()), (dense, ("--record-dense",))):
+        assert run(CUBA, "--steps", "95", "--batch", "2", "--record", "exc.s",
+                   "--record-every", "10", *option, "-o", out) == 0
+    a, b, c = load(every), load(sparse), load(dense)
+    assert "exc.s.events.step" not in c  # --record-dense: no events
+    assert c["exc.s"].dtype == bool and c["exc.s"].shape == (10, 2, 3200)
+    assert a["exc.s"][::10].sum() > 10  # spikes at the kept steps, of both samples
+    assert a["exc.s"][::10, 1].any()
+    assert np.array_equal(b["exc.s"], a["exc.s"][::10])
+    assert np.array_equal(c["exc.s"], a["exc.s"][::10])
+    assert list(b["exc.s.events.shape"]) == [10, 2, 3200]
+    assert b["exc.s.events.step"].max() < 10  # rows of the kept steps, not step numbers
 
 
 def test_signals_are_recordable(tmp_path):

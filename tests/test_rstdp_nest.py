@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import snnc
+from snnc import recordings
 from snnc.backends.nest.rules import NotPairStdp, recognise_rule
 from snnc.cli import main
 from snnc.diagnostics import Diagnostics
@@ -80,8 +81,7 @@ def run(tmp_path, pre, drive, reward, delay: int, delivery: str, text: str | Non
     code = main(["run", str(source), "--input", str(data), "--steps", str(STEPS), "--delivery",
                  delivery, "--record", "post.s,pre_in->post.w", "-o", str(out), "--force"])
     assert code == 0
-    with np.load(out) as f:
-        return {key: f[key] for key in f.files}
+    return recordings.load(out)
 
 
 def jumps(pre_arrivals: np.ndarray, post_steps: np.ndarray, nest: dict) -> list:

@@ -11,6 +11,7 @@ import pytest
 
 import snnc.backends.reference.runtime
 from snnc.cli import main
+from snnc.recordings import spikes_dense
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RANDMAN = str(ROOT / "examples" / "eprop_randman.snn")
@@ -30,10 +31,13 @@ def test_run_records_saves_rates_and_reports(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "200 steps of 1 ms" in text and "out" in text
     with np.load(out) as data:
-        assert data["out.s"].shape == (200, 1, 10) and data["out.v"].shape == (200, 1, 10)
+        assert "out.s" not in data.files  # spikes are saved as events
+        assert list(data["out.s.events.shape"]) == [200, 1, 10]
+        assert spikes_dense(data, "out.s").shape == (200, 1, 10)
+        assert data["out.v"].shape == (200, 1, 10)
         assert data["poisson_in->out.w"].shape == (10, 100)
         assert float(data["dt"]) == 1e-3 and int(data["steps"]) == 200
-        spikes = data["out.s"].sum(axis=(0, 1))
+        spikes = spikes_dense(data, "out.s").sum(axis=(0, 1))
     with np.load(rates) as data:
         assert np.allclose(data["out"], spikes / 0.2)
 
@@ -46,7 +50,9 @@ def test_run_with_input_data_and_batch(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["batch"] == 3 and report["spikes"]["hidden"] > 0
     with np.load(tmp_path / "o.npz") as out:
-        assert out["hidden.s"].shape == (50, 3, 128) and out["out.v"].shape == (50, 3, 10)
+        hidden = spikes_dense(out, "hidden.s")
+        assert hidden.shape == (50, 3, 128) and out["out.v"].shape == (50, 3, 10)
+        assert hidden.sum() == report["spikes"]["hidden"]
 
 
 @pytest.mark.parametrize("array,message", [
@@ -111,6 +117,27 @@ def test_plot_writes_pictures(tmp_path, capsys):
     pictures = sorted(p for p in os.listdir(tmp_path / "pics") if p != ".snnc-output")
     assert pictures == ["raster.png", "voltages.png", "weights.png"]
     assert all((tmp_path / "pics" / p).read_bytes()[:4] == b"\x89PNG" for p in pictures)
+    # the raster drawn from the events is the one drawn from the dense spikes
+    with np.load(out) as data:
+        assert data["poisson_in.s.events.step"].size > 50  # a raster with spikes to draw
+    dense = tmp_path / "dense.npz"
+    assert main(["run", STDP, "--steps", "100", "-o", str(dense), "--record", "spikes",
+                 "--record-dense"]) == 0
+    assert main(["plot", str(dense), "-o", str(tmp_path / "dense")]) == 0
+    assert (tmp_path / "dense" / "raster.png").read_bytes() == \
+        (tmp_path / "pics" / "raster.png").read_bytes()
+
+
+def test_plot_refuses_broken_events(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "o.npz"
+    np.savez(out, **{"a.s.events.step": np.array([0, 5]), "a.s.events.batch": np.array([0, 0]),
+                     "a.s.events.index": np.array([1, 2]), "a.s.events.shape": np.array([3, 1, 4]),
+                     "dt": np.array(1e-3)})
+    assert main(["plot", str(out), "-o", str(tmp_path / "pics")]) == 1
+    err = capsys.readouterr().err
+    assert "E604" in err and "'a.s.events.step' holds values outside 0 .. 2" in err
+    assert "Traceback" not in err
 
 
 def test_exact_oracles_are_refused_as_online_rules(tmp_path, capsys):

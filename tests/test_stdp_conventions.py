@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import snnc
+from snnc import recordings
 from snnc.cli import main
 from snnc.diagnostics import Diagnostics
 
@@ -78,8 +79,7 @@ def run(tmp_path, rule: str, pre: np.ndarray, drive: np.ndarray, *, delay: int =
                  "--delivery", delivery, "--record", "post.s,pre_in->post.w", "-o", str(out),
                  "--force"])
     assert code == 0
-    with np.load(out) as f:
-        return {key: f[key] for key in f.files}
+    return recordings.load(out)
 
 
 def decay(tau: float, integration: str) -> float:

@@ -35,7 +35,8 @@ def run(args) -> int:
     except FileProblem as problem:
         print(f"error[{problem.code}]: {problem.message}", file=sys.stderr)
         return EXIT_ERRORS
-    problems = recording_problems(data, args.recording)
+    from snnc.recordings import problems as event_problems
+    problems = recording_problems(data, args.recording) + event_problems(data, args.recording)
     for problem in problems:
         print(f"error[E604]: {problem}", file=sys.stderr)
     if problems:

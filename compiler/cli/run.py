@@ -26,9 +26,15 @@ EPILOG = ("input data (.npz): one array per data input, named like the input, of
           "also 'target.<readout>' (labels [batch] for cross-entropy, values [steps, batch, "
           "n] for mse), 'label' (class labels for local readouts) and 'reward' [steps] or "
           "[steps, batch].\n"
-          "output (.npz): 'pop.var' arrays [steps, batch, *shape] for every recorded "
-          "variable (with --record-every N: [ceil(steps / N), batch, *shape], kept after "
-          "the steps 0, N, 2N, ...); a recorded trace or signal of a learning rule as "
+          "output (.npz, compressed, byte-identical for the same input and seed): "
+          "'pop.var' arrays [steps, batch, *shape] for every recorded variable (with "
+          "--record-every N: [ceil(steps / N), batch, *shape], kept after the steps 0, N, "
+          "2N, ...), except spikes: 'pop.s' is saved as its events, "
+          "'pop.s.events.step', '.batch', '.index' (int32 vectors: the recorded step, "
+          "the sample, the neuron's flat index; np.nonzero of the dense array, sorted) and "
+          "'pop.s.events.shape' [steps, batch, *shape] (--record-dense: the bool array "
+          "itself; in Python snnc.recordings.spikes_dense(np.load(OUT), 'pop.s') rebuilds "
+          "it); a recorded trace or signal of a learning rule as "
           "'<projection>.<name>' [steps, batch, *its shape] (per pre neuron [n_pre], per "
           "post neuron [n_post], per synapse [post, pre] dense or [synapses]); a recorded "
           "weight history as '<projection>.w.history' [steps, *weight shape]; "
@@ -71,6 +77,9 @@ def add_parser(commands) -> None:
                              "default: the program's 'record' statements, else all spikes")
     parser.add_argument("--record-every", type=int, default=1, metavar="N",
                         help="keep the recorded variables every N steps (default 1: every step)")
+    parser.add_argument("--record-dense", action="store_true",
+                        help="keep recorded spikes as bool arrays [steps, batch, *shape] "
+                             "(default: as events, step, sample and neuron of each spike)")
     parser.add_argument("--allow-nonfinite", action="store_true",
                         help="NaN or inf in the state is a warning (W616) instead of an error")
     parser.add_argument("-o", "--output", metavar="OUT.npz", help="where to save the recordings")
@@ -117,7 +126,8 @@ def run(args) -> int:
         steps = step_count(net.settings)
     prepared = api.prepare_simulation(net, diag, steps, batch=args.batch, delivery=args.delivery,
                                       record=args.record, input_file=args.input,
-                                      every=args.record_every, split=args.split)
+                                      every=args.record_every, split=args.split,
+                                      dense=args.record_dense)
     done = None if prepared is None else simulate(prepared, diag, args)
     if done is None:
         print_diagnostics(diag)

@@ -16,6 +16,8 @@ import sys
 import numpy as np
 import pytest
 
+from snnc import recordings
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DEFAULT = pathlib.Path.home() / ".cache" / "snnc" / "lava-0.10.0" / "bin" / "python"
@@ -69,8 +71,7 @@ class Programs:
         result = subprocess.run([self.python, "run.py", "--steps", str(steps), "-o", str(output),
                                  *extra], cwd=program, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
-        with np.load(output) as archive:
-            return {key: archive[key] for key in archive.files}
+        return recordings.load(output)  # spikes saved as events, also as bool arrays
 
     def reference(self, source: pathlib.Path, steps: int, record: str,
                   *extra: str) -> dict[str, np.ndarray]:
@@ -78,8 +79,7 @@ class Programs:
         result = snnc("run", str(source), "--delivery", "next_step", "--steps", str(steps),
                       "--record", record, "-o", str(output), *extra)
         assert result.returncode == 0, result.stdout + result.stderr
-        with np.load(output) as archive:
-            return {key: archive[key] for key in archive.files}
+        return recordings.load(output)  # spikes saved as events, also as bool arrays
 
 
 @pytest.fixture

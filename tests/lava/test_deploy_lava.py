@@ -19,6 +19,7 @@ import sys
 import numpy as np
 import pytest
 
+from snnc import recordings
 from snnc.training.metrics import REDUCTIONS, evaluate
 
 EPROP = pathlib.Path(__file__).resolve().parents[2] / "examples" / "randman" / "eprop_random.snn"
@@ -50,7 +51,7 @@ class Deployed:
                       str(self.data), "--split", "test", "--record", "hidden.s,out.v",
                       "-o", str(reference))
         assert result.returncode == 0, result.stdout + result.stderr
-        self.reference = dict(np.load(reference))
+        self.reference = recordings.load(reference)
         self.labels = np.load(self.data)["test.label"]
         self.runs: dict[tuple, dict] = {}
 
@@ -64,7 +65,7 @@ class Deployed:
             output = self.folder / f"lava-{len(self.runs)}.npz"
             result = self.run_py(*args, "-o", str(output))
             assert result.returncode == 0, result.stdout + result.stderr
-            self.runs[args] = dict(np.load(output), stdout=result.stdout)
+            self.runs[args] = dict(recordings.load(output), stdout=result.stdout)
         return self.runs[args]
 
     def split_run(self, precision: str) -> dict[str, np.ndarray]:

@@ -18,6 +18,8 @@ import sys
 import numpy as np
 import pytest
 
+from snnc import recordings
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
@@ -52,8 +54,9 @@ def snnc(*args: str) -> subprocess.CompletedProcess:
 
 
 def load(path: pathlib.Path) -> dict[str, np.ndarray]:
-    with np.load(path) as archive:
-        return {key: archive[key] for key in archive.files}
+    """The arrays of a recording; spikes saved as events also as bool arrays [steps, batch,
+    *shape] under their names."""
+    return recordings.load(path)
 
 
 class Programs:

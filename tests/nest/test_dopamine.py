@@ -27,6 +27,8 @@ import sys
 import numpy as np
 import pytest
 
+from snnc import recordings
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS = 1000
 
@@ -69,16 +71,14 @@ def compiled(tmp_path_factory):
     result = snnc("compile", str(source), "--emit", "nest", "-o", str(program),
                   "--connectivity", "exact")
     assert result.returncode == 0, result.stderr
-    with np.load(recording) as archive:
-        return program, recording, inputs, {key: archive[key] for key in archive.files}
+    return program, recording, inputs, recordings.load(recording)
 
 
 def run_program(program, *args) -> dict:
     result = subprocess.run([sys.executable, "run.py", *args], cwd=program,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    with np.load(program / args[-1]) as archive:
-        return {key: archive[key] for key in archive.files}
+    return recordings.load(program / args[-1])
 
 
 def initial_weights(program: pathlib.Path) -> np.ndarray:

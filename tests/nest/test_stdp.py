@@ -31,6 +31,8 @@ import sys
 import numpy as np
 import pytest
 
+from snnc import recordings
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS, K, D_NEST, FLUSH = 1000, 8, 1, 2000
 
@@ -119,16 +121,14 @@ def compiled(tmp_path_factory):
                              "nest", "-o", str(program), "--connectivity", "exact", "--poisson",
                              "exact"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    with np.load(recording) as archive:
-        return source, recording, program, {key: archive[key] for key in archive.files}
+    return source, recording, program, recordings.load(recording)
 
 
 def run_program(program, *args) -> dict:
     result = subprocess.run([sys.executable, "run.py", *args], cwd=program,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    with np.load(program / args[-1]) as archive:
-        return {key: archive[key] for key in archive.files}
+    return recordings.load(program / args[-1])
 
 
 def test_replayed_spikes_give_snnc_weights(compiled):

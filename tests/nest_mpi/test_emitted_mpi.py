@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import pytest
 
+from snnc import recordings
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SYNFIRE = ROOT / "examples" / "synfire.snn"
 #: recurrent CubaLIF with a receptor, a delay and Poisson drive (spans both ranks' neurons)
@@ -42,8 +44,7 @@ def snnc(*args: str) -> subprocess.CompletedProcess:
 
 
 def load(path: pathlib.Path) -> dict[str, np.ndarray]:
-    with np.load(path) as archive:
-        return {key: archive[key] for key in archive.files}
+    return recordings.load(path)
 
 
 def run_nest(mpi, program: pathlib.Path, output: pathlib.Path, steps: int, ranks: int,

@@ -28,7 +28,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from snnc import peers
+from snnc import peers, recordings
 from snnc.api import load_network
 from snnc.cli import main
 from snnc.diagnostics import Diagnostics
@@ -62,7 +62,7 @@ def deploy(example: pathlib.Path, folder: pathlib.Path, *export_flags: str) -> d
     log = json.loads((folder / "run" / "log.json").read_text())
     return {"nir": folder / "nir" / "network.nir", "inputs": split["test.units"],
             "labels": split["test.label"].astype(np.int64),
-            "snnc": dict(np.load(folder / "snnc.npz")),
+            "snnc": recordings.load(folder / "snnc.npz"),  # spikes rebuilt from events
             "logged": log["epochs"][-1]["test"]["accuracy"], "reduction": net.losses[0].reduction}
 
 

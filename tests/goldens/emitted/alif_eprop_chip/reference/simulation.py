@@ -45,7 +45,6 @@ RESET_SUBTRACT = _runtime.RESET_SUBTRACT
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
 _batch_outer = _runtime._batch_outer
-_decay_add = _runtime._decay_add
 _neuron = _runtime._neuron
 _propagate = _runtime._propagate
 _surrogate_piecewise_linear = _runtime._surrogate_piecewise_linear
@@ -90,8 +89,8 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'lsnn', 'v', [('p0_i', 'i')]),
-    ('p1_u', 'population', 'out', 'v', [('p1_i', 'i')]),
+    ('p0_fault', 'population', 'lsnn', 'v', [('p0_i', 'i')]),
+    ('p1_fault', 'population', 'out', 'v', [('p1_i', 'i')]),
     ('w0', 'projection', 'sensors->lsnn', 'w', [('w0_r0_zbar', 'zbar'), ('w0_r0_eps_a', 'eps_a'), ('w0_r0_sig_L', 'L')]),
     ('w1', 'projection', 'lsnn->lsnn', 'w', [('w1_r0_zbar', 'zbar'), ('w1_r0_eps_a', 'eps_a'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'lsnn->out', 'w', [('w2_r0_zbar', 'zbar'), ('w2_r0_sig_err', 'err')]),
@@ -111,28 +110,6 @@ class Simulation(SimulationBase):
         self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
         self.w2 = self._array('w2')  # lsnn->out: [3, 100] dense
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_no_memory = np.zeros(100, self.dtype)
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_no_memory = np.zeros(3, self.dtype)
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
         self.w0_r0_feedback = self._array('w0_r0_feedback')  # fixed random feedback
         self.w1_r0_feedback = self._array('w1_r0_feedback')  # fixed random feedback
         self.reset()
@@ -141,24 +118,25 @@ class Simulation(SimulationBase):
         """Back to the initial state (weights are kept)."""
         self.x0_s = np.zeros((self.batch, 40), dtype=bool)
         self.p0_v = np.empty((self.batch, 100), self.dtype)
-        self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 100), self.dtype)
-        self.p0_j = np.zeros((self.batch, 100), self.dtype)
-        self.p0_i = np.zeros((self.batch, 100), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 100), np.int64)
+        self.p0_v[:] = 0.0
+        self.p0_i = np.zeros((self.batch, 100), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 100), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p0_a = np.zeros((self.batch, 100), self.dtype)
         self.p0_s = np.zeros((self.batch, 100), dtype=bool)
         self.p0_u = np.zeros((self.batch, 100), self.dtype)  # membrane before the reset
         self.p0_ring = np.zeros((2, self.batch, 100), dtype=bool)
         self.p1_v = np.empty((self.batch, 3), self.dtype)
-        self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 3), self.dtype)
-        self.p1_j = np.zeros((self.batch, 3), self.dtype)
-        self.p1_i = np.zeros((self.batch, 3), self.dtype)
-        self.p1_ref = np.zeros((self.batch, 3), np.int64)
+        self.p1_v[:] = 0.0
+        self.p1_i = np.zeros((self.batch, 3), self.dtype)  # i
+        self.p1_i_in = np.zeros((self.batch, 3), self.dtype)  # decay * i + input
+        self.p1_currents = (self.p1_i,)
+        self.p1_arriving = (self.p1_i_in,)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p1_a = np.zeros((self.batch, 3), self.dtype)
         self.p1_s = np.zeros((self.batch, 3), dtype=bool)
-        self.p1_u = np.zeros((self.batch, 3), self.dtype)  # membrane before the reset
         self.w0_r0_zbar = np.zeros((self.batch, 40), self.dtype)  # trace zbar, per pre neuron
         self.w0_r0_eps_a = np.zeros((self.batch, 100, 40), self.dtype)  # trace eps_a, per synapse
         self.w0_r0_sig_L = np.zeros((self.batch, 100), self.dtype)  # signal L = random_feedback
@@ -180,15 +158,17 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 0.6, v_reset = 0, beta_adapt = 0.07, bias = 0, v_init = 0, r = 1
         #   reset = subtract, refractory = 0 steps
         # projection sensors->lsnn: sensors -> lsnn, dense [100, 40], delay 0 steps, learning
-        self.p0_j += self.x0_s.astype(self.dtype) @ self.w0.T
+        self.p0_i_in += self.x0_s.astype(self.dtype) @ self.w0.T
         # projection lsnn->lsnn: lsnn -> lsnn, 1985 synapses, delay 1 step, learning
         _propagate(spikes=self.p0_ring[(n - 1) % 2], indptr=self.w1_indptr, post=self.w1_post,
-                   weights=self.w1, out=self.p0_j)
-        _decay_add(current=self.p0_i, decay=self.p0_no_memory, delivered=self.p0_j, total=self.p0_total)
+                   weights=self.w1, out=self.p0_i_in)
         # membrane of lsnn
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_SUBTRACT,
-                       refractory=0, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving, decays=(0.0,),
+                        a_mem=0.951229424500714, v_leak=0.0, c_in=1.0, bias=0.0, threshold=0.6, v_reset=0.0,
+                        beta=0.07, rho=0.9950124791926823, reset=RESET_SUBTRACT, refractory=0, spiking=True,
+                        ref=None, adapt=self.p0_a, spikes=self.p0_s, u=self.p0_u)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         self.p0_ring[n % 2] = self.p0_s
         # readout out[3]: LI (as Readout)
@@ -196,12 +176,14 @@ class Simulation(SimulationBase):
         #   input_scale = one -> c_in = 1
         #   v_leak = 0, bias = 0, v_init = 0, r = 1
         # projection lsnn->out: lsnn -> out, dense [3, 100], delay 0 steps, learning
-        self.p1_j += self.p0_s.astype(self.dtype) @ self.w2.T
-        _decay_add(current=self.p1_i, decay=self.p1_no_memory, delivered=self.p1_j, total=self.p1_total)
+        self.p1_i_in += self.p0_s.astype(self.dtype) @ self.w2.T
         # membrane of out
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_NONE,
-                       refractory=0, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=False,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving, decays=(0.0,),
+                        a_mem=0.951229424500714, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0,
+                        beta=0.0, rho=0.0, reset=RESET_NONE, refractory=0, spiking=False, ref=None,
+                        adapt=None, spikes=self.p1_s, u=None)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         if self.learning:
             self.p1_error[...] = self._error(n, readout='out', loss='mse', value=self.p1_v)
@@ -210,12 +192,12 @@ class Simulation(SimulationBase):
             self.w0_r0_zbar *= 0.951229424500714
             self.w0_r0_zbar += self.x0_s.astype(self.dtype)
             # rule eprop_alif, <stdlib>/eprop.snn:38: trace eps_a = psi * zbar + (decay(post.tau_adapt) - psi * post.beta_adapt) * eps_a
-            self.w0_r0_eps_a[...] = (((_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold))[:, :, None] * self.w0_r0_zbar[:, None, :]) + ((0.9950124791926823 - ((_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold)) * 0.07))[:, :, None] * self.w0_r0_eps_a))
+            self.w0_r0_eps_a[...] = (((_surrogate_piecewise_linear(self.p0_u - 0.6 - 0.07 * self.p0_a, gamma=0.3, threshold=0.6))[:, :, None] * self.w0_r0_zbar[:, None, :]) + ((0.9950124791926823 - ((_surrogate_piecewise_linear(self.p0_u - 0.6 - 0.07 * self.p0_a, gamma=0.3, threshold=0.6)) * 0.07))[:, :, None] * self.w0_r0_eps_a))
             # rule eprop_alif, <stdlib>/eprop.snn:39: signal L = random_feedback(from = readout)
             self.w0_r0_sig_L[...] = self.p1_error @ self.w0_r0_feedback.T
             dw = np.zeros((self.batch, 100, 40), self.dtype)
             # rule eprop_alif, <stdlib>/eprop.snn:40: dw = -L * psi * (zbar - post.beta_adapt * eps_a)
-            dw += (((-self.w0_r0_sig_L) * (_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold)))[:, :, None] * (self.w0_r0_zbar[:, None, :] - (0.07 * self.w0_r0_eps_a)))
+            dw += (((-self.w0_r0_sig_L) * (_surrogate_piecewise_linear(self.p0_u - 0.6 - 0.07 * self.p0_a, gamma=0.3, threshold=0.6)))[:, :, None] * (self.w0_r0_zbar[:, None, :] - (0.07 * self.w0_r0_eps_a)))
             if self.accumulate:
                 self.updates['w0'] += 0.001 * dw.mean(axis=0)
             else:
@@ -225,12 +207,12 @@ class Simulation(SimulationBase):
             self.w1_r0_zbar *= 0.951229424500714
             self.w1_r0_zbar += self.p0_ring[(n - 1) % 2].astype(self.dtype)
             # rule eprop_alif, <stdlib>/eprop.snn:38: trace eps_a = psi * zbar + (decay(post.tau_adapt) - psi * post.beta_adapt) * eps_a
-            self.w1_r0_eps_a[...] = (((_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold))[:, self.w1_post] * self.w1_r0_zbar[:, self.w1_pre]) + ((0.9950124791926823 - ((_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold)) * 0.07))[:, self.w1_post] * self.w1_r0_eps_a))
+            self.w1_r0_eps_a[...] = (((_surrogate_piecewise_linear(self.p0_u - 0.6 - 0.07 * self.p0_a, gamma=0.3, threshold=0.6))[:, self.w1_post] * self.w1_r0_zbar[:, self.w1_pre]) + ((0.9950124791926823 - ((_surrogate_piecewise_linear(self.p0_u - 0.6 - 0.07 * self.p0_a, gamma=0.3, threshold=0.6)) * 0.07))[:, self.w1_post] * self.w1_r0_eps_a))
             # rule eprop_alif, <stdlib>/eprop.snn:39: signal L = random_feedback(from = readout)
             self.w1_r0_sig_L[...] = self.p1_error @ self.w1_r0_feedback.T
             dw = np.zeros((self.batch, 1985), self.dtype)
             # rule eprop_alif, <stdlib>/eprop.snn:40: dw = -L * psi * (zbar - post.beta_adapt * eps_a)
-            dw += (((-self.w1_r0_sig_L) * (_surrogate_piecewise_linear(self.p0_u - self.p0_threshold - self.p0_beta_adapt * self.p0_a, gamma=0.3, threshold=self.p0_threshold)))[:, self.w1_post] * (self.w1_r0_zbar[:, self.w1_pre] - (0.07 * self.w1_r0_eps_a)))
+            dw += (((-self.w1_r0_sig_L) * (_surrogate_piecewise_linear(self.p0_u - 0.6 - 0.07 * self.p0_a, gamma=0.3, threshold=0.6)))[:, self.w1_post] * (self.w1_r0_zbar[:, self.w1_pre] - (0.07 * self.w1_r0_eps_a)))
             if self.accumulate:
                 self.updates['w1'] += 0.001 * dw.mean(axis=0)
             else:

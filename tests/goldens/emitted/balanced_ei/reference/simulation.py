@@ -43,7 +43,6 @@ NonFiniteError = _runtime.NonFiniteError
 RESET_ZERO = _runtime.RESET_ZERO
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
-_decay_add = _runtime._decay_add
 _neuron = _runtime._neuron
 _propagate = _runtime._propagate
 
@@ -82,8 +81,8 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'exc', 'v', [('p0_i', 'i')]),
-    ('p1_u', 'population', 'inh', 'v', [('p1_i', 'i')]),
+    ('p0_fault', 'population', 'exc', 'v', [('p0_i', 'i')]),
+    ('p1_fault', 'population', 'inh', 'v', [('p1_i', 'i')]),
 ]
 
 
@@ -118,28 +117,8 @@ class Simulation(SimulationBase):
         self.w5_post = self.data['w5_post']
         self.w5_pre = self.data['w5_pre']
         self.w5_indptr = self.data['w5_indptr']
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_a_syn = self._array('p0_a_syn')
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_a_syn = self._array('p1_a_syn')
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
+        self.p0_v_init = self._array('p0_v_init')  # per neuron
+        self.p1_v_init = self._array('p1_v_init')  # per neuron
         self.reset()
 
     def reset(self):
@@ -148,23 +127,23 @@ class Simulation(SimulationBase):
         self.x0_s = np.zeros((self.batch, 100), dtype=bool)
         self.p0_v = np.empty((self.batch, 400), self.dtype)
         self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 400), self.dtype)
-        self.p0_j = np.zeros((self.batch, 400), self.dtype)
-        self.p0_i = np.zeros((self.batch, 400), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 400), np.int64)
+        self.p0_i = np.zeros((self.batch, 400), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 400), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p0_a = np.zeros((self.batch, 400), self.dtype)
         self.p0_s = np.zeros((self.batch, 400), dtype=bool)
-        self.p0_u = np.zeros((self.batch, 400), self.dtype)  # membrane before the reset
         self.p0_ring = np.zeros((2, self.batch, 400), dtype=bool)
         self.p1_v = np.empty((self.batch, 100), self.dtype)
         self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 100), self.dtype)
-        self.p1_j = np.zeros((self.batch, 100), self.dtype)
-        self.p1_i = np.zeros((self.batch, 100), self.dtype)
-        self.p1_ref = np.zeros((self.batch, 100), np.int64)
+        self.p1_i = np.zeros((self.batch, 100), self.dtype)  # i
+        self.p1_i_in = np.zeros((self.batch, 100), self.dtype)  # decay * i + input
+        self.p1_currents = (self.p1_i,)
+        self.p1_arriving = (self.p1_i_in,)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p1_a = np.zeros((self.batch, 100), self.dtype)
         self.p1_s = np.zeros((self.batch, 100), dtype=bool)
-        self.p1_u = np.zeros((self.batch, 100), self.dtype)  # membrane before the reset
         self.p1_ring = np.zeros((2, self.batch, 100), dtype=bool)
 
     def step(self, n, inputs):
@@ -179,18 +158,20 @@ class Simulation(SimulationBase):
         #   reset = zero, refractory = 0 steps
         # projection drive->exc: drive -> exc, 7910 synapses, delay 0 steps
         _propagate(spikes=self.x0_s, indptr=self.w0_indptr, post=self.w0_post, weights=self.w0,
-                   out=self.p0_j)
+                   out=self.p0_i_in)
         # projection exc->exc: exc -> exc, 16009 synapses, delay 1 step (0 as written, same_step delivery)
         _propagate(spikes=self.p0_ring[(n - 1) % 2], indptr=self.w2_indptr, post=self.w2_post,
-                   weights=self.w2, out=self.p0_j)
+                   weights=self.w2, out=self.p0_i_in)
         # projection inh->exc: inh -> exc, 4078 synapses, delay 1 step (0 as written, same_step delivery)
         _propagate(spikes=self.p1_ring[(n - 1) % 2], indptr=self.w4_indptr, post=self.w4_post,
-                   weights=self.w4, out=self.p0_j)
-        _decay_add(current=self.p0_i, decay=self.p0_a_syn, delivered=self.p0_j, total=self.p0_total)
+                   weights=self.w4, out=self.p0_i_in)
         # membrane of exc
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving,
+                        decays=(0.8187307530779818,), a_mem=0.951229424500714, v_leak=0.0, c_in=1.0,
+                        bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO,
+                        refractory=0, spiking=True, ref=None, adapt=None, spikes=self.p0_s, u=None)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         self.p0_ring[n % 2] = self.p0_s
         # population inh[100]: CubaLIF (as Cuba)
@@ -201,17 +182,19 @@ class Simulation(SimulationBase):
         #   reset = zero, refractory = 0 steps
         # projection drive->inh: drive -> inh, 1968 synapses, delay 0 steps
         _propagate(spikes=self.x0_s, indptr=self.w1_indptr, post=self.w1_post, weights=self.w1,
-                   out=self.p1_j)
+                   out=self.p1_i_in)
         # projection exc->inh: exc -> inh, 4173 synapses, delay 0 steps
         _propagate(spikes=self.p0_s, indptr=self.w3_indptr, post=self.w3_post, weights=self.w3,
-                   out=self.p1_j)
+                   out=self.p1_i_in)
         # projection inh->inh: inh -> inh, 1014 synapses, delay 1 step (0 as written, same_step delivery)
         _propagate(spikes=self.p1_ring[(n - 1) % 2], indptr=self.w5_indptr, post=self.w5_post,
-                   weights=self.w5, out=self.p1_j)
-        _decay_add(current=self.p1_i, decay=self.p1_a_syn, delivered=self.p1_j, total=self.p1_total)
+                   weights=self.w5, out=self.p1_i_in)
         # membrane of inh
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=True,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving,
+                        decays=(0.8187307530779818,), a_mem=0.951229424500714, v_leak=0.0, c_in=1.0,
+                        bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO,
+                        refractory=0, spiking=True, ref=None, adapt=None, spikes=self.p1_s, u=None)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         self.p1_ring[n % 2] = self.p1_s

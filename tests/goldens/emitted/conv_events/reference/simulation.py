@@ -44,7 +44,6 @@ RESET_NONE = _runtime.RESET_NONE
 RESET_ZERO = _runtime.RESET_ZERO
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
-_decay_add = _runtime._decay_add
 _neuron = _runtime._neuron
 _propagate = _runtime._propagate
 
@@ -86,10 +85,10 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'conv1', 'v', [('p0_i', 'i')]),
-    ('p1_u', 'population', 'pool1', 'v', [('p1_i', 'i')]),
-    ('p2_u', 'population', 'conv2', 'v', [('p2_i', 'i')]),
-    ('p3_u', 'population', 'classes', 'v', [('p3_i', 'i')]),
+    ('p0_fault', 'population', 'conv1', 'v', [('p0_i', 'i')]),
+    ('p1_fault', 'population', 'pool1', 'v', [('p1_i', 'i')]),
+    ('p2_fault', 'population', 'conv2', 'v', [('p2_i', 'i')]),
+    ('p3_fault', 'population', 'classes', 'v', [('p3_i', 'i')]),
 ]
 
 
@@ -113,91 +112,47 @@ class Simulation(SimulationBase):
         self.w2_pre = self.data['w2_pre']
         self.w2_indptr = self.data['w2_indptr']
         self.w3 = self._array('w3')  # conv2->classes: [10, 2592] dense
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_no_memory = np.zeros(18496, self.dtype)
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_no_memory = np.zeros(4624, self.dtype)
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
-        self.p2_v_init = self._array('p2_v_init')
-        self.p2_no_memory = np.zeros(2592, self.dtype)
-        self.p2_params = self._array('p2_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p2_a_mem = self.p2_params[0]
-        self.p2_v_leak = self.p2_params[1]
-        self.p2_c_in = self.p2_params[2]
-        self.p2_bias = self.p2_params[3]
-        self.p2_threshold = self.p2_params[4]
-        self.p2_v_reset = self.p2_params[5]
-        self.p2_beta_adapt = self.p2_params[6]
-        self.p2_rho = self.p2_params[7]
-        self.p3_v_init = self._array('p3_v_init')
-        self.p3_no_memory = np.zeros(10, self.dtype)
-        self.p3_params = self._array('p3_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p3_a_mem = self.p3_params[0]
-        self.p3_v_leak = self.p3_params[1]
-        self.p3_c_in = self.p3_params[2]
-        self.p3_bias = self.p3_params[3]
-        self.p3_threshold = self.p3_params[4]
-        self.p3_v_reset = self.p3_params[5]
-        self.p3_beta_adapt = self.p3_params[6]
-        self.p3_rho = self.p3_params[7]
         self.reset()
 
     def reset(self):
         """Back to the initial state (weights are kept)."""
         self.x0_s = np.zeros((self.batch, 2312), dtype=bool)
         self.p0_v = np.empty((self.batch, 18496), self.dtype)
-        self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 18496), self.dtype)
-        self.p0_j = np.zeros((self.batch, 18496), self.dtype)
-        self.p0_i = np.zeros((self.batch, 18496), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 18496), np.int64)
+        self.p0_v[:] = 0.0
+        self.p0_i = np.zeros((self.batch, 18496), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 18496), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p0_a = np.zeros((self.batch, 18496), self.dtype)
         self.p0_s = np.zeros((self.batch, 18496), dtype=bool)
-        self.p0_u = np.zeros((self.batch, 18496), self.dtype)  # membrane before the reset
         self.p1_v = np.empty((self.batch, 4624), self.dtype)
-        self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 4624), self.dtype)
-        self.p1_j = np.zeros((self.batch, 4624), self.dtype)
-        self.p1_i = np.zeros((self.batch, 4624), self.dtype)
-        self.p1_ref = np.zeros((self.batch, 4624), np.int64)
+        self.p1_v[:] = 0.0
+        self.p1_i = np.zeros((self.batch, 4624), self.dtype)  # i
+        self.p1_i_in = np.zeros((self.batch, 4624), self.dtype)  # decay * i + input
+        self.p1_currents = (self.p1_i,)
+        self.p1_arriving = (self.p1_i_in,)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p1_a = np.zeros((self.batch, 4624), self.dtype)
         self.p1_s = np.zeros((self.batch, 4624), dtype=bool)
-        self.p1_u = np.zeros((self.batch, 4624), self.dtype)  # membrane before the reset
         self.p2_v = np.empty((self.batch, 2592), self.dtype)
-        self.p2_v[:] = self.p2_v_init
-        self.p2_total = np.zeros((self.batch, 2592), self.dtype)
-        self.p2_j = np.zeros((self.batch, 2592), self.dtype)
-        self.p2_i = np.zeros((self.batch, 2592), self.dtype)
-        self.p2_ref = np.zeros((self.batch, 2592), np.int64)
+        self.p2_v[:] = 0.0
+        self.p2_i = np.zeros((self.batch, 2592), self.dtype)  # i
+        self.p2_i_in = np.zeros((self.batch, 2592), self.dtype)  # decay * i + input
+        self.p2_currents = (self.p2_i,)
+        self.p2_arriving = (self.p2_i_in,)
+        self.p2_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p2_a = np.zeros((self.batch, 2592), self.dtype)
         self.p2_s = np.zeros((self.batch, 2592), dtype=bool)
-        self.p2_u = np.zeros((self.batch, 2592), self.dtype)  # membrane before the reset
         self.p3_v = np.empty((self.batch, 10), self.dtype)
-        self.p3_v[:] = self.p3_v_init
-        self.p3_total = np.zeros((self.batch, 10), self.dtype)
-        self.p3_j = np.zeros((self.batch, 10), self.dtype)
-        self.p3_i = np.zeros((self.batch, 10), self.dtype)
-        self.p3_ref = np.zeros((self.batch, 10), np.int64)
+        self.p3_v[:] = 0.0
+        self.p3_i = np.zeros((self.batch, 10), self.dtype)  # i
+        self.p3_i_in = np.zeros((self.batch, 10), self.dtype)  # decay * i + input
+        self.p3_currents = (self.p3_i,)
+        self.p3_arriving = (self.p3_i_in,)
+        self.p3_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p3_a = np.zeros((self.batch, 10), self.dtype)
         self.p3_s = np.zeros((self.batch, 10), dtype=bool)
-        self.p3_u = np.zeros((self.batch, 10), self.dtype)  # membrane before the reset
 
     def step(self, n, inputs):
         """Advance one step; ``inputs`` maps data-input names to arrays [steps, batch, n]."""
@@ -209,12 +164,14 @@ class Simulation(SimulationBase):
         #   reset = zero, refractory = 0 steps
         # projection retina->conv1: retina -> conv1, 320000 synapses, delay 0 steps
         _propagate(spikes=self.x0_s, indptr=self.w0_indptr, post=self.w0_post, weights=self.w0,
-                   out=self.p0_j)
-        _decay_add(current=self.p0_i, decay=self.p0_no_memory, delivered=self.p0_j, total=self.p0_total)
+                   out=self.p0_i_in)
         # membrane of conv1
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving, decays=(0.0,),
+                        a_mem=1.0, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0,
+                        rho=0.0, reset=RESET_ZERO, refractory=0, spiking=True, ref=None, adapt=None,
+                        spikes=self.p0_s, u=None)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         # population pool1[16, 17, 17]: IF (as ConvIF)
         #   input_scale = one -> c_in = 1
@@ -222,12 +179,14 @@ class Simulation(SimulationBase):
         #   reset = zero, refractory = 0 steps
         # projection conv1->pool1: conv1 -> pool1, 18496 synapses, delay 0 steps
         _propagate(spikes=self.p0_s, indptr=self.w1_indptr, post=self.w1_post, weights=self.w1,
-                   out=self.p1_j)
-        _decay_add(current=self.p1_i, decay=self.p1_no_memory, delivered=self.p1_j, total=self.p1_total)
+                   out=self.p1_i_in)
         # membrane of pool1
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=True,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving, decays=(0.0,),
+                        a_mem=1.0, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0,
+                        rho=0.0, reset=RESET_ZERO, refractory=0, spiking=True, ref=None, adapt=None,
+                        spikes=self.p1_s, u=None)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         # population conv2[32, 9, 9]: IF (as ConvIF)
         #   input_scale = one -> c_in = 1
@@ -235,22 +194,26 @@ class Simulation(SimulationBase):
         #   reset = zero, refractory = 0 steps
         # projection pool1->conv2: pool1 -> conv2, 320000 synapses, delay 0 steps
         _propagate(spikes=self.p1_s, indptr=self.w2_indptr, post=self.w2_post, weights=self.w2,
-                   out=self.p2_j)
-        _decay_add(current=self.p2_i, decay=self.p2_no_memory, delivered=self.p2_j, total=self.p2_total)
+                   out=self.p2_i_in)
         # membrane of conv2
-        if not _neuron(v=self.p2_v, total=self.p2_total, params=self.p2_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p2_ref, adapt=self.p2_a, spikes=self.p2_s, spiking=True,
-                       u=self.p2_u):
+        fault = _neuron(v=self.p2_v, currents=self.p2_currents, arriving=self.p2_arriving, decays=(0.0,),
+                        a_mem=1.0, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0,
+                        rho=0.0, reset=RESET_ZERO, refractory=0, spiking=True, ref=None, adapt=None,
+                        spikes=self.p2_s, u=None)
+        if fault:
+            self.p2_fault = fault
             self._faulty.append(2)
         # readout classes[10]: LI
         #   tau_mem = 20 ms -> a_mem = 1 - dt/tau_mem = 0.95
         #   input_scale = one -> c_in = 1
         #   v_leak = 0, bias = 0, v_init = 0, r = 1
         # projection conv2->classes: conv2 -> classes, dense [10, 2592], delay 0 steps
-        self.p3_j += self.p2_s.astype(self.dtype) @ self.w3.T
-        _decay_add(current=self.p3_i, decay=self.p3_no_memory, delivered=self.p3_j, total=self.p3_total)
+        self.p3_i_in += self.p2_s.astype(self.dtype) @ self.w3.T
         # membrane of classes
-        if not _neuron(v=self.p3_v, total=self.p3_total, params=self.p3_params, reset=RESET_NONE,
-                       refractory=0, ref=self.p3_ref, adapt=self.p3_a, spikes=self.p3_s, spiking=False,
-                       u=self.p3_u):
+        fault = _neuron(v=self.p3_v, currents=self.p3_currents, arriving=self.p3_arriving, decays=(0.0,),
+                        a_mem=0.95, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0,
+                        rho=0.0, reset=RESET_NONE, refractory=0, spiking=False, ref=None, adapt=None,
+                        spikes=self.p3_s, u=None)
+        if fault:
+            self.p3_fault = fault
             self._faulty.append(3)

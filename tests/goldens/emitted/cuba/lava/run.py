@@ -3,9 +3,12 @@
     python run.py --steps 200 [--input data.npz] [--precision fixed_pt] [-o recording.npz]
     python run.py --input data.npz --split test [--samples 100] [--precision fixed_pt] -o out.npz
 
-The output has the layout of `snnc run -o`: 'dt', 'steps', '<population>.s' (bool) and
-'<population>.v' arrays [steps, samples, *shape], and the final weights '<projection>.w' ([post,
-pre] for dense projections, one value per synapse in CSR order by pre neuron otherwise).
+The output has the layout of `snnc run -o`: 'dt', 'steps', '<population>.v' arrays [steps,
+samples, *shape], the spikes '<population>.s' as events ('<population>.s.events.step', '.batch',
+'.index', one entry per spike, and '.shape' [steps, samples, *shape]; --record-dense: bool
+arrays [steps, samples, *shape]), and the final weights '<projection>.w' ([post, pre] for dense
+projections, one value per synapse in CSR order by pre neuron otherwise); compressed, the same
+recordings giving the same bytes.
 
 --input: an .npz with an array [steps, *shape] (one sample) or [steps, samples, *shape] per data
 input, named like the input, and 'reward' [steps] for rules that read the reward; or, with --split, a data file of `snnc train --save-data`
@@ -24,6 +27,7 @@ command line or the data is one line 'run.py: error: ...' and exit status 1.
 """
 
 import argparse
+import io
 import os
 import sys
 import tempfile
@@ -212,12 +216,59 @@ def output_path(path):
     return path
 
 
-def write_npz(path, arrays):
-    """Write `arrays` to `path` atomically: a temporary file in the same folder, renamed over
+def index_type(limit):
+    """int32 for indices up to `limit`, int64 past 2**31 - 1."""
+    return np.int32 if limit < 2**31 else np.int64
+
+
+def spike_events(arrays):
+    """`arrays` with every recorded spike array '<population>.s' (bool [steps, samples,
+    *shape]) replaced by its events, as snnc run -o saves them: '<population>.s.events.step',
+    '.batch' and '.index' (np.nonzero of the spikes as [steps, samples, neurons], so sorted
+    by step, sample, neuron; the neuron's flat index) and '.shape' (the dense shape, int64)."""
+    out = {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if not (name.endswith(".s") and array.dtype == bool and array.ndim >= 2):
+            out[name] = array
+            continue
+        found = np.nonzero(array.reshape(array.shape[0], array.shape[1], -1))
+        limits = (array.shape[0], array.shape[1], int(np.prod(array.shape[2:])))
+        for field, values, limit in zip(("step", "batch", "index"), found, limits, strict=True):
+            out[f"{name}.events.{field}"] = values.astype(index_type(limit))
+        out[f"{name}.events.shape"] = np.array(array.shape, np.int64)
+    return out
+
+
+def spikes_dense(arrays, name):
+    """The spikes `name` of a recording as bool [steps, samples, *shape], from its events
+    ('<name>.events.*') or its dense array; None when it has neither."""
+    shape = arrays.get(f"{name}.events.shape")
+    if shape is None:
+        return None if arrays.get(name) is None else np.asarray(arrays[name]).astype(bool)
+    shape = tuple(int(k) for k in shape)
+    dense = np.zeros(shape, bool)
+    dense.reshape(shape[0], shape[1], -1)[tuple(
+        arrays[f"{name}.events.{field}"] for field in ("step", "batch", "index"))] = True
+    return dense
+
+
+def write_npz(path, arrays, dense=False):
+    """Write `arrays` to `path` in the layout of snnc run -o: recorded spikes as their events
+    unless `dense` (spike_events), deflated, the members sorted and dated 1980-01-01 (the same
+    arrays give the same bytes). Atomically: a temporary file in the same folder, renamed over
     it (an interrupted or failed write leaves no partial file and a previous one as it was)."""
+    arrays = arrays if dense else spike_events(arrays)
     temporary = f"{path}.{os.getpid()}.tmp.npz"
     try:
-        np.savez(temporary, **arrays)
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in sorted(arrays):
+                member = io.BytesIO()
+                np.lib.format.write_array(member, np.asarray(arrays[name]), allow_pickle=False)
+                info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, member.getvalue())
         os.replace(temporary, path)
     except OSError as error:
         raise Problem(f"-o: cannot write {path!r} ({error.strerror or error})") from None
@@ -321,6 +372,9 @@ def arguments(argv):
                         default="floating_pt")
     parser.add_argument("--record", help="comma-separated '<population>.s|v' (default: the "
                                          "program's record statements)")
+    parser.add_argument("--record-dense", action="store_true",
+                        help="save spikes as bool arrays [steps, samples, *shape] (default: "
+                             "events, the step, sample and neuron of each spike)")
     parser.add_argument("-o", "--output", default="recording.npz")
     return parser.parse_args(argv)
 
@@ -393,7 +447,7 @@ def main(argv=None):
             split = f" {args.split}" if args.split else ""
             print(f"  accuracy {100 * correct / samples:.1f} % ({correct:,} of {samples:,}"
                   f"{split} samples, readout {key})")
-        write_npz(output, out)
+        write_npz(output, out, args.record_dense)
     except (Problem, ValueError, KeyError) as error:
         print(f"run.py: error: {error}", file=sys.stderr)
         return 1

@@ -43,8 +43,8 @@ NonFiniteError = _runtime.NonFiniteError
 RESET_ZERO = _runtime.RESET_ZERO
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
-_decay_deliver = _runtime._decay_deliver
 _neuron = _runtime._neuron
+_propagate = _runtime._propagate
 
 NAME = 'cuba'
 DT = 0.0001
@@ -77,8 +77,8 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'exc', 'v', [('p0_r0', 'receptor excitatory'), ('p0_r1', 'receptor inhibitory')]),
-    ('p1_u', 'population', 'inh', 'v', [('p1_r0', 'receptor excitatory'), ('p1_r1', 'receptor inhibitory')]),
+    ('p0_fault', 'population', 'exc', 'v', [('p0_r0', 'receptor excitatory'), ('p0_r1', 'receptor inhibitory')]),
+    ('p1_fault', 'population', 'inh', 'v', [('p1_r0', 'receptor excitatory'), ('p1_r1', 'receptor inhibitory')]),
 ]
 
 
@@ -105,55 +105,37 @@ class Simulation(SimulationBase):
         self.w3_post = self.data['w3_post']
         self.w3_pre = self.data['w3_pre']
         self.w3_indptr = self.data['w3_indptr']
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_r0_decay = np.full(3200, 0.9801986733067553, self.dtype)
-        self.p0_r1_decay = np.full(3200, 0.9900498337491681, self.dtype)
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_r0_decay = np.full(800, 0.9801986733067553, self.dtype)
-        self.p1_r1_decay = np.full(800, 0.9900498337491681, self.dtype)
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
+        self.p0_v_init = self._array('p0_v_init')  # per neuron
+        self.p1_v_init = self._array('p1_v_init')  # per neuron
         self.reset()
 
     def reset(self):
         """Back to the initial state (weights are kept)."""
         self.p0_v = np.empty((self.batch, 3200), self.dtype)
         self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 3200), self.dtype)
-        self.p0_j = np.zeros((self.batch, 3200), self.dtype)
         self.p0_r0 = np.zeros((self.batch, 3200), self.dtype)  # receptor excitatory
+        self.p0_r0_in = np.zeros((self.batch, 3200), self.dtype)  # decay * r0 + input
         self.p0_r1 = np.zeros((self.batch, 3200), self.dtype)  # receptor inhibitory
-        self.p0_ref = np.zeros((self.batch, 3200), np.int64)
+        self.p0_r1_in = np.zeros((self.batch, 3200), self.dtype)  # decay * r1 + input
+        self.p0_currents = (self.p0_r0, self.p0_r1)
+        self.p0_arriving = (self.p0_r0_in, self.p0_r1_in)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p0_ref = np.zeros((self.batch, 3200), np.int32)  # refractory steps left
         self.p0_a = np.zeros((self.batch, 3200), self.dtype)
         self.p0_s = np.zeros((self.batch, 3200), dtype=bool)
-        self.p0_u = np.zeros((self.batch, 3200), self.dtype)  # membrane before the reset
         self.p0_ring = np.zeros((2, self.batch, 3200), dtype=bool)
         self.p1_v = np.empty((self.batch, 800), self.dtype)
         self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 800), self.dtype)
-        self.p1_j = np.zeros((self.batch, 800), self.dtype)
         self.p1_r0 = np.zeros((self.batch, 800), self.dtype)  # receptor excitatory
+        self.p1_r0_in = np.zeros((self.batch, 800), self.dtype)  # decay * r0 + input
         self.p1_r1 = np.zeros((self.batch, 800), self.dtype)  # receptor inhibitory
-        self.p1_ref = np.zeros((self.batch, 800), np.int64)
+        self.p1_r1_in = np.zeros((self.batch, 800), self.dtype)  # decay * r1 + input
+        self.p1_currents = (self.p1_r0, self.p1_r1)
+        self.p1_arriving = (self.p1_r0_in, self.p1_r1_in)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p1_ref = np.zeros((self.batch, 800), np.int32)  # refractory steps left
         self.p1_a = np.zeros((self.batch, 800), self.dtype)
         self.p1_s = np.zeros((self.batch, 800), dtype=bool)
-        self.p1_u = np.zeros((self.batch, 800), self.dtype)  # membrane before the reset
         self.p1_ring = np.zeros((2, self.batch, 800), dtype=bool)
 
     def step(self, n, inputs):
@@ -167,15 +149,19 @@ class Simulation(SimulationBase):
         #   receptor excitatory: tau = 5 ms -> a = exp(-dt/tau) = 0.980199
         #   receptor inhibitory: tau = 10 ms -> a = exp(-dt/tau) = 0.99005
         # projection exc->exc: exc -> exc, 205013 synapses, delay 1 step (0 as written, same_step delivery), receptor excitatory
-        _decay_deliver(current=self.p0_r0, decay=self.p0_r0_decay, spikes=self.p0_ring[(n - 1) % 2],
-                       indptr=self.w0_indptr, post=self.w0_post, weights=self.w0, total=self.p0_total)
+        _propagate(spikes=self.p0_ring[(n - 1) % 2], indptr=self.w0_indptr, post=self.w0_post,
+                   weights=self.w0, out=self.p0_r0_in)
         # projection inh->exc: inh -> exc, 51390 synapses, delay 1 step (0 as written, same_step delivery), receptor inhibitory
-        _decay_deliver(current=self.p0_r1, decay=self.p0_r1_decay, spikes=self.p1_ring[(n - 1) % 2],
-                       indptr=self.w2_indptr, post=self.w2_post, weights=self.w2, total=self.p0_total)
+        _propagate(spikes=self.p1_ring[(n - 1) % 2], indptr=self.w2_indptr, post=self.w2_post,
+                   weights=self.w2, out=self.p0_r1_in)
         # membrane of exc
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_ZERO,
-                       refractory=50, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving,
+                        decays=(0.9801986733067553, 0.9900498337491681), a_mem=0.9950124791926823,
+                        v_leak=-0.049, c_in=0.00498752080731768, bias=0.0, threshold=-0.05, v_reset=-0.06,
+                        beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=50, spiking=True, ref=self.p0_ref,
+                        adapt=None, spikes=self.p0_s, u=None)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         self.p0_ring[n % 2] = self.p0_s
         # population inh[800]: LIF (as CubaNeuron)
@@ -187,14 +173,18 @@ class Simulation(SimulationBase):
         #   receptor excitatory: tau = 5 ms -> a = exp(-dt/tau) = 0.980199
         #   receptor inhibitory: tau = 10 ms -> a = exp(-dt/tau) = 0.99005
         # projection exc->inh: exc -> inh, 51081 synapses, delay 0 steps, receptor excitatory
-        _decay_deliver(current=self.p1_r0, decay=self.p1_r0_decay, spikes=self.p0_s, indptr=self.w1_indptr,
-                       post=self.w1_post, weights=self.w1, total=self.p1_total)
+        _propagate(spikes=self.p0_s, indptr=self.w1_indptr, post=self.w1_post, weights=self.w1,
+                   out=self.p1_r0_in)
         # projection inh->inh: inh -> inh, 12761 synapses, delay 1 step (0 as written, same_step delivery), receptor inhibitory
-        _decay_deliver(current=self.p1_r1, decay=self.p1_r1_decay, spikes=self.p1_ring[(n - 1) % 2],
-                       indptr=self.w3_indptr, post=self.w3_post, weights=self.w3, total=self.p1_total)
+        _propagate(spikes=self.p1_ring[(n - 1) % 2], indptr=self.w3_indptr, post=self.w3_post,
+                   weights=self.w3, out=self.p1_r1_in)
         # membrane of inh
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_ZERO,
-                       refractory=50, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=True,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving,
+                        decays=(0.9801986733067553, 0.9900498337491681), a_mem=0.9950124791926823,
+                        v_leak=-0.049, c_in=0.00498752080731768, bias=0.0, threshold=-0.05, v_reset=-0.06,
+                        beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=50, spiking=True, ref=self.p1_ref,
+                        adapt=None, spikes=self.p1_s, u=None)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         self.p1_ring[n % 2] = self.p1_s

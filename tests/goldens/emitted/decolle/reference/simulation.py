@@ -44,7 +44,6 @@ RESET_ZERO = _runtime.RESET_ZERO
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
 _batch_outer = _runtime._batch_outer
-_decay_add = _runtime._decay_add
 _local_error = _runtime._local_error
 _neuron = _runtime._neuron
 _surrogate_sigmoid = _runtime._surrogate_sigmoid
@@ -93,9 +92,9 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'layer1', 'v', [('p0_i', 'i')]),
-    ('p1_u', 'population', 'layer2', 'v', [('p1_i', 'i')]),
-    ('p2_u', 'population', 'layer3', 'v', [('p2_i', 'i')]),
+    ('p0_fault', 'population', 'layer1', 'v', [('p0_i', 'i')]),
+    ('p1_fault', 'population', 'layer2', 'v', [('p1_i', 'i')]),
+    ('p2_fault', 'population', 'layer3', 'v', [('p2_i', 'i')]),
     ('w0', 'projection', 'events->layer1', 'w', [('w0_r0_q', 'q'), ('w0_r0_p', 'p'), ('w0_r0_sig_L', 'L')]),
     ('w1', 'projection', 'layer1->layer2', 'w', [('w1_r0_q', 'q'), ('w1_r0_p', 'p'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'layer2->layer3', 'w', [('w2_r0_q', 'q'), ('w2_r0_p', 'p'), ('w2_r0_sig_L', 'L')]),
@@ -112,39 +111,6 @@ class Simulation(SimulationBase):
         self.w0 = self._array('w0')  # events->layer1: [512, 2048] dense
         self.w1 = self._array('w1')  # layer1->layer2: [256, 512] dense
         self.w2 = self._array('w2')  # layer2->layer3: [128, 256] dense
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_a_syn = self._array('p0_a_syn')
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_a_syn = self._array('p1_a_syn')
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
-        self.p2_v_init = self._array('p2_v_init')
-        self.p2_a_syn = self._array('p2_a_syn')
-        self.p2_params = self._array('p2_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p2_a_mem = self.p2_params[0]
-        self.p2_v_leak = self.p2_params[1]
-        self.p2_c_in = self.p2_params[2]
-        self.p2_bias = self.p2_params[3]
-        self.p2_threshold = self.p2_params[4]
-        self.p2_v_reset = self.p2_params[5]
-        self.p2_beta_adapt = self.p2_params[6]
-        self.p2_rho = self.p2_params[7]
         self.w0_r0_local = self._array('w0_r0_local')  # fixed random local readout
         self.w1_r0_local = self._array('w1_r0_local')  # fixed random local readout
         self.w2_r0_local = self._array('w2_r0_local')  # fixed random local readout
@@ -154,29 +120,32 @@ class Simulation(SimulationBase):
         """Back to the initial state (weights are kept)."""
         self.x0_s = np.zeros((self.batch, 2048), dtype=bool)
         self.p0_v = np.empty((self.batch, 512), self.dtype)
-        self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 512), self.dtype)
-        self.p0_j = np.zeros((self.batch, 512), self.dtype)
-        self.p0_i = np.zeros((self.batch, 512), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 512), np.int64)
+        self.p0_v[:] = 0.0
+        self.p0_i = np.zeros((self.batch, 512), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 512), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p0_a = np.zeros((self.batch, 512), self.dtype)
         self.p0_s = np.zeros((self.batch, 512), dtype=bool)
         self.p0_u = np.zeros((self.batch, 512), self.dtype)  # membrane before the reset
         self.p1_v = np.empty((self.batch, 256), self.dtype)
-        self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 256), self.dtype)
-        self.p1_j = np.zeros((self.batch, 256), self.dtype)
-        self.p1_i = np.zeros((self.batch, 256), self.dtype)
-        self.p1_ref = np.zeros((self.batch, 256), np.int64)
+        self.p1_v[:] = 0.0
+        self.p1_i = np.zeros((self.batch, 256), self.dtype)  # i
+        self.p1_i_in = np.zeros((self.batch, 256), self.dtype)  # decay * i + input
+        self.p1_currents = (self.p1_i,)
+        self.p1_arriving = (self.p1_i_in,)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p1_a = np.zeros((self.batch, 256), self.dtype)
         self.p1_s = np.zeros((self.batch, 256), dtype=bool)
         self.p1_u = np.zeros((self.batch, 256), self.dtype)  # membrane before the reset
         self.p2_v = np.empty((self.batch, 128), self.dtype)
-        self.p2_v[:] = self.p2_v_init
-        self.p2_total = np.zeros((self.batch, 128), self.dtype)
-        self.p2_j = np.zeros((self.batch, 128), self.dtype)
-        self.p2_i = np.zeros((self.batch, 128), self.dtype)
-        self.p2_ref = np.zeros((self.batch, 128), np.int64)
+        self.p2_v[:] = 0.0
+        self.p2_i = np.zeros((self.batch, 128), self.dtype)  # i
+        self.p2_i_in = np.zeros((self.batch, 128), self.dtype)  # decay * i + input
+        self.p2_currents = (self.p2_i,)
+        self.p2_arriving = (self.p2_i_in,)
+        self.p2_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p2_a = np.zeros((self.batch, 128), self.dtype)
         self.p2_s = np.zeros((self.batch, 128), dtype=bool)
         self.p2_u = np.zeros((self.batch, 128), self.dtype)  # membrane before the reset
@@ -201,12 +170,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 0 steps
         # projection events->layer1: events -> layer1, dense [512, 2048], delay 0 steps, learning
-        self.p0_j += self.x0_s.astype(self.dtype) @ self.w0.T
-        _decay_add(current=self.p0_i, decay=self.p0_a_syn, delivered=self.p0_j, total=self.p0_total)
+        self.p0_i_in += self.x0_s.astype(self.dtype) @ self.w0.T
         # membrane of layer1
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving,
+                        decays=(0.8187307530779818,), a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0,
+                        bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO,
+                        refractory=0, spiking=True, ref=None, adapt=None, spikes=self.p0_s, u=self.p0_u)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         # population layer2[256]: CubaLIF (as DecolleLIF)
         #   tau_mem = 10 ms -> a_mem = exp(-dt/tau_mem) = 0.904837
@@ -215,12 +186,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 0 steps
         # projection layer1->layer2: layer1 -> layer2, dense [256, 512], delay 0 steps, learning
-        self.p1_j += self.p0_s.astype(self.dtype) @ self.w1.T
-        _decay_add(current=self.p1_i, decay=self.p1_a_syn, delivered=self.p1_j, total=self.p1_total)
+        self.p1_i_in += self.p0_s.astype(self.dtype) @ self.w1.T
         # membrane of layer2
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=True,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving,
+                        decays=(0.8187307530779818,), a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0,
+                        bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO,
+                        refractory=0, spiking=True, ref=None, adapt=None, spikes=self.p1_s, u=self.p1_u)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         # population layer3[128]: CubaLIF (as DecolleLIF)
         #   tau_mem = 10 ms -> a_mem = exp(-dt/tau_mem) = 0.904837
@@ -229,12 +202,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 0 steps
         # projection layer2->layer3: layer2 -> layer3, dense [128, 256], delay 0 steps, learning
-        self.p2_j += self.p1_s.astype(self.dtype) @ self.w2.T
-        _decay_add(current=self.p2_i, decay=self.p2_a_syn, delivered=self.p2_j, total=self.p2_total)
+        self.p2_i_in += self.p1_s.astype(self.dtype) @ self.w2.T
         # membrane of layer3
-        if not _neuron(v=self.p2_v, total=self.p2_total, params=self.p2_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p2_ref, adapt=self.p2_a, spikes=self.p2_s, spiking=True,
-                       u=self.p2_u):
+        fault = _neuron(v=self.p2_v, currents=self.p2_currents, arriving=self.p2_arriving,
+                        decays=(0.8187307530779818,), a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0,
+                        bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO,
+                        refractory=0, spiking=True, ref=None, adapt=None, spikes=self.p2_s, u=self.p2_u)
+        if fault:
+            self.p2_fault = fault
             self._faulty.append(2)
         if self.learning:
             # learning: decolle on events->layer1
@@ -248,7 +223,7 @@ class Simulation(SimulationBase):
             self.w0_r0_sig_L[...] = _local_error(self.p0_s.astype(self.dtype) @ self.w0_r0_local.T, self._labels(n, 10), 'mse') @ self.w0_r0_local
             dw_sum = np.zeros_like(self.w0)
             # rule decolle, <stdlib>/decolle.snn:9: dw = -L * surrogate(post.v) * p
-            dw_sum += _batch_outer(((-self.w0_r0_sig_L) * _surrogate_sigmoid(self.p0_u - self.p0_threshold, beta=4.0)), self.w0_r0_p, self.batch)
+            dw_sum += _batch_outer(((-self.w0_r0_sig_L) * _surrogate_sigmoid(self.p0_u - 1.0, beta=4.0)), self.w0_r0_p, self.batch)
             if self.accumulate:
                 self.updates['w0'] += 0.001 * dw_sum / self.batch
             else:
@@ -264,7 +239,7 @@ class Simulation(SimulationBase):
             self.w1_r0_sig_L[...] = _local_error(self.p1_s.astype(self.dtype) @ self.w1_r0_local.T, self._labels(n, 10), 'mse') @ self.w1_r0_local
             dw_sum = np.zeros_like(self.w1)
             # rule decolle, <stdlib>/decolle.snn:9: dw = -L * surrogate(post.v) * p
-            dw_sum += _batch_outer(((-self.w1_r0_sig_L) * _surrogate_sigmoid(self.p1_u - self.p1_threshold, beta=4.0)), self.w1_r0_p, self.batch)
+            dw_sum += _batch_outer(((-self.w1_r0_sig_L) * _surrogate_sigmoid(self.p1_u - 1.0, beta=4.0)), self.w1_r0_p, self.batch)
             if self.accumulate:
                 self.updates['w1'] += 0.001 * dw_sum / self.batch
             else:
@@ -280,7 +255,7 @@ class Simulation(SimulationBase):
             self.w2_r0_sig_L[...] = _local_error(self.p2_s.astype(self.dtype) @ self.w2_r0_local.T, self._labels(n, 10), 'mse') @ self.w2_r0_local
             dw_sum = np.zeros_like(self.w2)
             # rule decolle, <stdlib>/decolle.snn:9: dw = -L * surrogate(post.v) * p
-            dw_sum += _batch_outer(((-self.w2_r0_sig_L) * _surrogate_sigmoid(self.p2_u - self.p2_threshold, beta=4.0)), self.w2_r0_p, self.batch)
+            dw_sum += _batch_outer(((-self.w2_r0_sig_L) * _surrogate_sigmoid(self.p2_u - 1.0, beta=4.0)), self.w2_r0_p, self.batch)
             if self.accumulate:
                 self.updates['w2'] += 0.001 * dw_sum / self.batch
             else:

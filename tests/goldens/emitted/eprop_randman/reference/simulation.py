@@ -45,7 +45,6 @@ RESET_SUBTRACT = _runtime.RESET_SUBTRACT
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
 _batch_outer = _runtime._batch_outer
-_decay_add = _runtime._decay_add
 _neuron = _runtime._neuron
 _surrogate_fast_sigmoid = _runtime._surrogate_fast_sigmoid
 
@@ -86,8 +85,8 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'hidden', 'v', [('p0_i', 'i')]),
-    ('p1_u', 'population', 'out', 'v', [('p1_i', 'i')]),
+    ('p0_fault', 'population', 'hidden', 'v', [('p0_i', 'i')]),
+    ('p1_fault', 'population', 'out', 'v', [('p1_i', 'i')]),
     ('w0', 'projection', 'units->hidden', 'w', [('w0_r0_zbar', 'zbar'), ('w0_r0_sig_L', 'L')]),
     ('w1', 'projection', 'hidden->hidden', 'w', [('w1_r0_zbar', 'zbar'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'hidden->out', 'w', [('w2_r0_zbar', 'zbar'), ('w2_r0_sig_err', 'err')]),
@@ -104,28 +103,6 @@ class Simulation(SimulationBase):
         self.w0 = self._array('w0')  # units->hidden: [128, 20] dense
         self.w1 = self._array('w1')  # hidden->hidden: [128, 128] dense
         self.w2 = self._array('w2')  # hidden->out: [10, 128] dense
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_a_syn = self._array('p0_a_syn')
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_no_memory = np.zeros(10, self.dtype)
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
         self.w0_r0_feedback = self._array('w0_r0_feedback')  # fixed random feedback
         self.w1_r0_feedback = self._array('w1_r0_feedback')  # fixed random feedback
         self.reset()
@@ -134,24 +111,25 @@ class Simulation(SimulationBase):
         """Back to the initial state (weights are kept)."""
         self.x0_s = np.zeros((self.batch, 20), dtype=bool)
         self.p0_v = np.empty((self.batch, 128), self.dtype)
-        self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 128), self.dtype)
-        self.p0_j = np.zeros((self.batch, 128), self.dtype)
-        self.p0_i = np.zeros((self.batch, 128), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 128), np.int64)
+        self.p0_v[:] = 0.0
+        self.p0_i = np.zeros((self.batch, 128), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 128), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p0_a = np.zeros((self.batch, 128), self.dtype)
         self.p0_s = np.zeros((self.batch, 128), dtype=bool)
         self.p0_u = np.zeros((self.batch, 128), self.dtype)  # membrane before the reset
         self.p0_ring = np.zeros((2, self.batch, 128), dtype=bool)
         self.p1_v = np.empty((self.batch, 10), self.dtype)
-        self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 10), self.dtype)
-        self.p1_j = np.zeros((self.batch, 10), self.dtype)
-        self.p1_i = np.zeros((self.batch, 10), self.dtype)
-        self.p1_ref = np.zeros((self.batch, 10), np.int64)
+        self.p1_v[:] = 0.0
+        self.p1_i = np.zeros((self.batch, 10), self.dtype)  # i
+        self.p1_i_in = np.zeros((self.batch, 10), self.dtype)  # decay * i + input
+        self.p1_currents = (self.p1_i,)
+        self.p1_arriving = (self.p1_i_in,)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p1_a = np.zeros((self.batch, 10), self.dtype)
         self.p1_s = np.zeros((self.batch, 10), dtype=bool)
-        self.p1_u = np.zeros((self.batch, 10), self.dtype)  # membrane before the reset
         self.w0_r0_zbar = np.zeros((self.batch, 20), self.dtype)  # trace zbar, per pre neuron
         self.w0_r0_sig_L = np.zeros((self.batch, 128), self.dtype)  # signal L = random_feedback
         self.p1_error = np.zeros((self.batch, 10), self.dtype)
@@ -171,14 +149,16 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = subtract, refractory = 0 steps
         # projection units->hidden: units -> hidden, dense [128, 20], delay 0 steps, learning
-        self.p0_j += self.x0_s.astype(self.dtype) @ self.w0.T
+        self.p0_i_in += self.x0_s.astype(self.dtype) @ self.w0.T
         # projection hidden->hidden: hidden -> hidden, dense [128, 128], delay 1 step (0 as written, same_step delivery), learning
-        self.p0_j += self.p0_ring[(n - 1) % 2].astype(self.dtype) @ self.w1.T
-        _decay_add(current=self.p0_i, decay=self.p0_a_syn, delivered=self.p0_j, total=self.p0_total)
+        self.p0_i_in += self.p0_ring[(n - 1) % 2].astype(self.dtype) @ self.w1.T
         # membrane of hidden
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_SUBTRACT,
-                       refractory=0, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving,
+                        decays=(0.9048374180359595,), a_mem=0.951229424500714, v_leak=0.0, c_in=1.0,
+                        bias=0.0, threshold=1.0, v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_SUBTRACT,
+                        refractory=0, spiking=True, ref=None, adapt=None, spikes=self.p0_s, u=self.p0_u)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         self.p0_ring[n % 2] = self.p0_s
         # readout out[10]: LI
@@ -186,12 +166,14 @@ class Simulation(SimulationBase):
         #   input_scale = one -> c_in = 1
         #   v_leak = 0, bias = 0, v_init = 0, r = 1
         # projection hidden->out: hidden -> out, dense [10, 128], delay 0 steps, learning
-        self.p1_j += self.p0_s.astype(self.dtype) @ self.w2.T
-        _decay_add(current=self.p1_i, decay=self.p1_no_memory, delivered=self.p1_j, total=self.p1_total)
+        self.p1_i_in += self.p0_s.astype(self.dtype) @ self.w2.T
         # membrane of out
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_NONE,
-                       refractory=0, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=False,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving, decays=(0.0,),
+                        a_mem=0.951229424500714, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0,
+                        beta=0.0, rho=0.0, reset=RESET_NONE, refractory=0, spiking=False, ref=None,
+                        adapt=None, spikes=self.p1_s, u=None)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         if self.learning:
             self.p1_error[...] = self._error(n, readout='out', loss='cross_entropy', value=self.p1_v)
@@ -203,7 +185,7 @@ class Simulation(SimulationBase):
             self.w0_r0_sig_L[...] = self.p1_error @ self.w0_r0_feedback.T
             dw_sum = np.zeros_like(self.w0)
             # rule eprop, <stdlib>/eprop.snn:14: dw = -L * surrogate(post.v) * zbar
-            dw_sum += _batch_outer(((-self.w0_r0_sig_L) * _surrogate_fast_sigmoid(self.p0_u - self.p0_threshold, beta=10.0)), self.w0_r0_zbar, self.batch)
+            dw_sum += _batch_outer(((-self.w0_r0_sig_L) * _surrogate_fast_sigmoid(self.p0_u - 1.0, beta=10.0)), self.w0_r0_zbar, self.batch)
             if self.accumulate:
                 self.updates['w0'] += 0.002 * dw_sum / self.batch
             else:
@@ -216,7 +198,7 @@ class Simulation(SimulationBase):
             self.w1_r0_sig_L[...] = self.p1_error @ self.w1_r0_feedback.T
             dw_sum = np.zeros_like(self.w1)
             # rule eprop, <stdlib>/eprop.snn:14: dw = -L * surrogate(post.v) * zbar
-            dw_sum += _batch_outer(((-self.w1_r0_sig_L) * _surrogate_fast_sigmoid(self.p0_u - self.p0_threshold, beta=10.0)), self.w1_r0_zbar, self.batch)
+            dw_sum += _batch_outer(((-self.w1_r0_sig_L) * _surrogate_fast_sigmoid(self.p0_u - 1.0, beta=10.0)), self.w1_r0_zbar, self.batch)
             if self.accumulate:
                 self.updates['w1'] += 0.002 * dw_sum / self.batch
             else:

@@ -43,7 +43,6 @@ NonFiniteError = _runtime.NonFiniteError
 RESET_ZERO = _runtime.RESET_ZERO
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
-_decay_add = _runtime._decay_add
 _neuron = _runtime._neuron
 
 NAME = 'stdp_poisson'
@@ -76,7 +75,7 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'out', 'v', [('p0_i', 'i')]),
+    ('p0_fault', 'population', 'out', 'v', [('p0_i', 'i')]),
     ('w0', 'projection', 'poisson_in->out', 'w', [('w0_r0_x_pre', 'x_pre'), ('w0_r0_y_post', 'y_post')]),
 ]
 
@@ -89,17 +88,6 @@ class Simulation(SimulationBase):
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
         self.w0 = self._array('w0')  # poisson_in->out: [10, 100] dense
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_no_memory = np.zeros(10, self.dtype)
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
         self.reset()
 
     def reset(self):
@@ -107,14 +95,15 @@ class Simulation(SimulationBase):
         self.x0_rng = np.random.default_rng([self.seed, 0])
         self.x0_s = np.zeros((self.batch, 100), dtype=bool)
         self.p0_v = np.empty((self.batch, 10), self.dtype)
-        self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 10), self.dtype)
-        self.p0_j = np.zeros((self.batch, 10), self.dtype)
-        self.p0_i = np.zeros((self.batch, 10), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 10), np.int64)
+        self.p0_v[:] = 0.0
+        self.p0_i = np.zeros((self.batch, 10), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 10), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p0_ref = np.zeros((self.batch, 10), np.int32)  # refractory steps left
         self.p0_a = np.zeros((self.batch, 10), self.dtype)
         self.p0_s = np.zeros((self.batch, 10), dtype=bool)
-        self.p0_u = np.zeros((self.batch, 10), self.dtype)  # membrane before the reset
         self.w0_r0_x_pre = np.zeros((self.batch, 100), self.dtype)  # trace x_pre, per pre neuron
         self.w0_r0_y_post = np.zeros((self.batch, 10), self.dtype)  # trace y_post, per post neuron
 
@@ -128,12 +117,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 2 steps
         # projection poisson_in->out: poisson_in -> out, dense [10, 100], delay 0 steps, learning
-        self.p0_j += self.x0_s.astype(self.dtype) @ self.w0.T
-        _decay_add(current=self.p0_i, decay=self.p0_no_memory, delivered=self.p0_j, total=self.p0_total)
+        self.p0_i_in += self.x0_s.astype(self.dtype) @ self.w0.T
         # membrane of out
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_ZERO,
-                       refractory=2, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving, decays=(0.0,),
+                        a_mem=0.951229424500714, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0,
+                        beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=2, spiking=True, ref=self.p0_ref,
+                        adapt=None, spikes=self.p0_s, u=None)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         if self.learning:
             # learning: stdp on poisson_in->out

@@ -43,7 +43,6 @@ NonFiniteError = _runtime.NonFiniteError
 RESET_ZERO = _runtime.RESET_ZERO
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
-_decay_add = _runtime._decay_add
 _neuron = _runtime._neuron
 _surrogate_fast_sigmoid = _runtime._surrogate_fast_sigmoid
 
@@ -84,8 +83,8 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'hidden', 'v', [('p0_i', 'i')]),
-    ('p1_u', 'population', 'out', 'v', [('p1_i', 'i')]),
+    ('p0_fault', 'population', 'hidden', 'v', [('p0_i', 'i')]),
+    ('p1_fault', 'population', 'out', 'v', [('p1_i', 'i')]),
     ('w0', 'projection', 'frozen_noise->hidden', 'w', [('w0_r0_psp', 'psp'), ('w0_r0_lp0', 'lowpass at <stdlib>/superspike.snn:8:23'), ('w0_r0_elig', 'elig'), ('w0_r0_lp1', 'lowpass at <stdlib>/superspike.snn:9:24'), ('w0_r0_sig_err', 'err')]),
     ('w1', 'projection', 'hidden->out', 'w', [('w1_r0_psp', 'psp'), ('w1_r0_lp0', 'lowpass at <stdlib>/superspike.snn:8:23'), ('w1_r0_elig', 'elig'), ('w1_r0_lp1', 'lowpass at <stdlib>/superspike.snn:9:24'), ('w1_r0_sig_err', 'err')]),
 ]
@@ -100,28 +99,6 @@ class Simulation(SimulationBase):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
         self.w0 = self._array('w0')  # frozen_noise->hidden: [32, 100] dense
         self.w1 = self._array('w1')  # hidden->out: [4, 32] dense
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_no_memory = np.zeros(32, self.dtype)
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_no_memory = np.zeros(4, self.dtype)
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
         self.w0_r0_feedback = self._array('w0_r0_feedback')  # fixed random feedback
         self.w1_r0_feedback = self._array('w1_r0_feedback')  # fixed random feedback
         self.reset()
@@ -130,20 +107,22 @@ class Simulation(SimulationBase):
         """Back to the initial state (weights are kept)."""
         self.x0_s = np.zeros((self.batch, 100), dtype=bool)
         self.p0_v = np.empty((self.batch, 32), self.dtype)
-        self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 32), self.dtype)
-        self.p0_j = np.zeros((self.batch, 32), self.dtype)
-        self.p0_i = np.zeros((self.batch, 32), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 32), np.int64)
+        self.p0_v[:] = 0.0
+        self.p0_i = np.zeros((self.batch, 32), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 32), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p0_a = np.zeros((self.batch, 32), self.dtype)
         self.p0_s = np.zeros((self.batch, 32), dtype=bool)
         self.p0_u = np.zeros((self.batch, 32), self.dtype)  # membrane before the reset
         self.p1_v = np.empty((self.batch, 4), self.dtype)
-        self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 4), self.dtype)
-        self.p1_j = np.zeros((self.batch, 4), self.dtype)
-        self.p1_i = np.zeros((self.batch, 4), self.dtype)
-        self.p1_ref = np.zeros((self.batch, 4), np.int64)
+        self.p1_v[:] = 0.0
+        self.p1_i = np.zeros((self.batch, 4), self.dtype)  # i
+        self.p1_i_in = np.zeros((self.batch, 4), self.dtype)  # decay * i + input
+        self.p1_currents = (self.p1_i,)
+        self.p1_arriving = (self.p1_i_in,)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
         self.p1_a = np.zeros((self.batch, 4), self.dtype)
         self.p1_s = np.zeros((self.batch, 4), dtype=bool)
         self.p1_u = np.zeros((self.batch, 4), self.dtype)  # membrane before the reset
@@ -169,12 +148,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 0 steps
         # projection frozen_noise->hidden: frozen_noise -> hidden, dense [32, 100], delay 0 steps, learning
-        self.p0_j += self.x0_s.astype(self.dtype) @ self.w0.T
-        _decay_add(current=self.p0_i, decay=self.p0_no_memory, delivered=self.p0_j, total=self.p0_total)
+        self.p0_i_in += self.x0_s.astype(self.dtype) @ self.w0.T
         # membrane of hidden
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving, decays=(0.0,),
+                        a_mem=0.951229424500714, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0,
+                        beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=0, spiking=True, ref=None,
+                        adapt=None, spikes=self.p0_s, u=self.p0_u)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         # population out[4]: LIF (as SuperSpikeLIF)
         #   tau_mem = 10 ms -> a_mem = exp(-dt/tau_mem) = 0.951229
@@ -182,12 +163,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 0 steps
         # projection hidden->out: hidden -> out, dense [4, 32], delay 0 steps, learning
-        self.p1_j += self.p0_s.astype(self.dtype) @ self.w1.T
-        _decay_add(current=self.p1_i, decay=self.p1_no_memory, delivered=self.p1_j, total=self.p1_total)
+        self.p1_i_in += self.p0_s.astype(self.dtype) @ self.w1.T
         # membrane of out
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_ZERO,
-                       refractory=0, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=True,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving, decays=(0.0,),
+                        a_mem=0.951229424500714, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0, v_reset=0.0,
+                        beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=0, spiking=True, ref=None,
+                        adapt=None, spikes=self.p1_s, u=self.p1_u)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         if self.learning:
             self.p1_error[...] = self._error(n, readout='out', loss='mse', value=self.p1_s)
@@ -199,7 +182,7 @@ class Simulation(SimulationBase):
             self.w0_r0_psp += self.w0_r0_lp0
             # rule superspike, <stdlib>/superspike.snn:9: trace elig = lowpass(lowpass(surrogate(post.v) * psp, tau_rise), tau_decay)
             self.w0_r0_lp1 *= 0.9048374180359595
-            self.w0_r0_lp1 += (_surrogate_fast_sigmoid(self.p0_u - self.p0_threshold, beta=5.0)[:, :, None] * self.w0_r0_psp[:, None, :])
+            self.w0_r0_lp1 += (_surrogate_fast_sigmoid(self.p0_u - 1.0, beta=5.0)[:, :, None] * self.w0_r0_psp[:, None, :])
             self.w0_r0_elig *= 0.951229424500714
             self.w0_r0_elig += self.w0_r0_lp1
             # rule superspike, <stdlib>/superspike.snn:10: signal err = random_feedback(from = readout)
@@ -219,7 +202,7 @@ class Simulation(SimulationBase):
             self.w1_r0_psp += self.w1_r0_lp0
             # rule superspike, <stdlib>/superspike.snn:9: trace elig = lowpass(lowpass(surrogate(post.v) * psp, tau_rise), tau_decay)
             self.w1_r0_lp1 *= 0.9048374180359595
-            self.w1_r0_lp1 += (_surrogate_fast_sigmoid(self.p1_u - self.p1_threshold, beta=5.0)[:, :, None] * self.w1_r0_psp[:, None, :])
+            self.w1_r0_lp1 += (_surrogate_fast_sigmoid(self.p1_u - 1.0, beta=5.0)[:, :, None] * self.w1_r0_psp[:, None, :])
             self.w1_r0_elig *= 0.951229424500714
             self.w1_r0_elig += self.w1_r0_lp1
             # rule superspike, <stdlib>/superspike.snn:10: signal err = random_feedback(from = readout)

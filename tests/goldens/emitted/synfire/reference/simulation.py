@@ -43,7 +43,6 @@ NonFiniteError = _runtime.NonFiniteError
 RESET_ZERO = _runtime.RESET_ZERO
 SimulationBase = _runtime.SimulationBase
 TargetError = _runtime.TargetError
-_decay_add = _runtime._decay_add
 _neuron = _runtime._neuron
 _propagate = _runtime._propagate
 
@@ -91,11 +90,11 @@ BOUNDS = {
 #: state checked for NaN/inf after every step, in update order: (attribute, kind, owner,
 #: variable, [(attribute, variable) of the currents that feed it, named when they fail])
 CHECKED = [
-    ('p0_u', 'population', 'g1', 'v', [('p0_i', 'i')]),
-    ('p1_u', 'population', 'g2', 'v', [('p1_i', 'i')]),
-    ('p2_u', 'population', 'g3', 'v', [('p2_i', 'i')]),
-    ('p3_u', 'population', 'g4', 'v', [('p3_i', 'i')]),
-    ('p4_u', 'population', 'g5', 'v', [('p4_i', 'i')]),
+    ('p0_fault', 'population', 'g1', 'v', [('p0_i', 'i')]),
+    ('p1_fault', 'population', 'g2', 'v', [('p1_i', 'i')]),
+    ('p2_fault', 'population', 'g3', 'v', [('p2_i', 'i')]),
+    ('p3_fault', 'population', 'g4', 'v', [('p3_i', 'i')]),
+    ('p4_fault', 'population', 'g5', 'v', [('p4_i', 'i')]),
 ]
 
 
@@ -115,61 +114,6 @@ class Simulation(SimulationBase):
         self.w5_post = self.data['w5_post']
         self.w5_pre = self.data['w5_pre']
         self.w5_indptr = self.data['w5_indptr']
-        self.p0_v_init = self._array('p0_v_init')
-        self.p0_no_memory = np.zeros(20, self.dtype)
-        self.p0_params = self._array('p0_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p0_a_mem = self.p0_params[0]
-        self.p0_v_leak = self.p0_params[1]
-        self.p0_c_in = self.p0_params[2]
-        self.p0_bias = self.p0_params[3]
-        self.p0_threshold = self.p0_params[4]
-        self.p0_v_reset = self.p0_params[5]
-        self.p0_beta_adapt = self.p0_params[6]
-        self.p0_rho = self.p0_params[7]
-        self.p1_v_init = self._array('p1_v_init')
-        self.p1_no_memory = np.zeros(20, self.dtype)
-        self.p1_params = self._array('p1_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p1_a_mem = self.p1_params[0]
-        self.p1_v_leak = self.p1_params[1]
-        self.p1_c_in = self.p1_params[2]
-        self.p1_bias = self.p1_params[3]
-        self.p1_threshold = self.p1_params[4]
-        self.p1_v_reset = self.p1_params[5]
-        self.p1_beta_adapt = self.p1_params[6]
-        self.p1_rho = self.p1_params[7]
-        self.p2_v_init = self._array('p2_v_init')
-        self.p2_no_memory = np.zeros(20, self.dtype)
-        self.p2_params = self._array('p2_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p2_a_mem = self.p2_params[0]
-        self.p2_v_leak = self.p2_params[1]
-        self.p2_c_in = self.p2_params[2]
-        self.p2_bias = self.p2_params[3]
-        self.p2_threshold = self.p2_params[4]
-        self.p2_v_reset = self.p2_params[5]
-        self.p2_beta_adapt = self.p2_params[6]
-        self.p2_rho = self.p2_params[7]
-        self.p3_v_init = self._array('p3_v_init')
-        self.p3_no_memory = np.zeros(20, self.dtype)
-        self.p3_params = self._array('p3_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p3_a_mem = self.p3_params[0]
-        self.p3_v_leak = self.p3_params[1]
-        self.p3_c_in = self.p3_params[2]
-        self.p3_bias = self.p3_params[3]
-        self.p3_threshold = self.p3_params[4]
-        self.p3_v_reset = self.p3_params[5]
-        self.p3_beta_adapt = self.p3_params[6]
-        self.p3_rho = self.p3_params[7]
-        self.p4_v_init = self._array('p4_v_init')
-        self.p4_no_memory = np.zeros(20, self.dtype)
-        self.p4_params = self._array('p4_params')  # rows: a_mem, v_leak, c_in, bias, threshold, v_reset, beta_adapt, rho
-        self.p4_a_mem = self.p4_params[0]
-        self.p4_v_leak = self.p4_params[1]
-        self.p4_c_in = self.p4_params[2]
-        self.p4_bias = self.p4_params[3]
-        self.p4_threshold = self.p4_params[4]
-        self.p4_v_reset = self.p4_params[5]
-        self.p4_beta_adapt = self.p4_params[6]
-        self.p4_rho = self.p4_params[7]
         self.reset()
 
     def reset(self):
@@ -177,54 +121,59 @@ class Simulation(SimulationBase):
         self.x0_rng = np.random.default_rng([self.seed, 0])
         self.x0_s = np.zeros((self.batch, 20), dtype=bool)
         self.p0_v = np.empty((self.batch, 20), self.dtype)
-        self.p0_v[:] = self.p0_v_init
-        self.p0_total = np.zeros((self.batch, 20), self.dtype)
-        self.p0_j = np.zeros((self.batch, 20), self.dtype)
-        self.p0_i = np.zeros((self.batch, 20), self.dtype)
-        self.p0_ref = np.zeros((self.batch, 20), np.int64)
+        self.p0_v[:] = 0.0
+        self.p0_i = np.zeros((self.batch, 20), self.dtype)  # i
+        self.p0_i_in = np.zeros((self.batch, 20), self.dtype)  # decay * i + input
+        self.p0_currents = (self.p0_i,)
+        self.p0_arriving = (self.p0_i_in,)
+        self.p0_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p0_ref = np.zeros((self.batch, 20), np.int32)  # refractory steps left
         self.p0_a = np.zeros((self.batch, 20), self.dtype)
         self.p0_s = np.zeros((self.batch, 20), dtype=bool)
-        self.p0_u = np.zeros((self.batch, 20), self.dtype)  # membrane before the reset
         self.p0_ring = np.zeros((4, self.batch, 20), dtype=bool)
         self.p1_v = np.empty((self.batch, 20), self.dtype)
-        self.p1_v[:] = self.p1_v_init
-        self.p1_total = np.zeros((self.batch, 20), self.dtype)
-        self.p1_j = np.zeros((self.batch, 20), self.dtype)
-        self.p1_i = np.zeros((self.batch, 20), self.dtype)
-        self.p1_ref = np.zeros((self.batch, 20), np.int64)
+        self.p1_v[:] = 0.0
+        self.p1_i = np.zeros((self.batch, 20), self.dtype)  # i
+        self.p1_i_in = np.zeros((self.batch, 20), self.dtype)  # decay * i + input
+        self.p1_currents = (self.p1_i,)
+        self.p1_arriving = (self.p1_i_in,)
+        self.p1_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p1_ref = np.zeros((self.batch, 20), np.int32)  # refractory steps left
         self.p1_a = np.zeros((self.batch, 20), self.dtype)
         self.p1_s = np.zeros((self.batch, 20), dtype=bool)
-        self.p1_u = np.zeros((self.batch, 20), self.dtype)  # membrane before the reset
         self.p1_ring = np.zeros((4, self.batch, 20), dtype=bool)
         self.p2_v = np.empty((self.batch, 20), self.dtype)
-        self.p2_v[:] = self.p2_v_init
-        self.p2_total = np.zeros((self.batch, 20), self.dtype)
-        self.p2_j = np.zeros((self.batch, 20), self.dtype)
-        self.p2_i = np.zeros((self.batch, 20), self.dtype)
-        self.p2_ref = np.zeros((self.batch, 20), np.int64)
+        self.p2_v[:] = 0.0
+        self.p2_i = np.zeros((self.batch, 20), self.dtype)  # i
+        self.p2_i_in = np.zeros((self.batch, 20), self.dtype)  # decay * i + input
+        self.p2_currents = (self.p2_i,)
+        self.p2_arriving = (self.p2_i_in,)
+        self.p2_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p2_ref = np.zeros((self.batch, 20), np.int32)  # refractory steps left
         self.p2_a = np.zeros((self.batch, 20), self.dtype)
         self.p2_s = np.zeros((self.batch, 20), dtype=bool)
-        self.p2_u = np.zeros((self.batch, 20), self.dtype)  # membrane before the reset
         self.p2_ring = np.zeros((4, self.batch, 20), dtype=bool)
         self.p3_v = np.empty((self.batch, 20), self.dtype)
-        self.p3_v[:] = self.p3_v_init
-        self.p3_total = np.zeros((self.batch, 20), self.dtype)
-        self.p3_j = np.zeros((self.batch, 20), self.dtype)
-        self.p3_i = np.zeros((self.batch, 20), self.dtype)
-        self.p3_ref = np.zeros((self.batch, 20), np.int64)
+        self.p3_v[:] = 0.0
+        self.p3_i = np.zeros((self.batch, 20), self.dtype)  # i
+        self.p3_i_in = np.zeros((self.batch, 20), self.dtype)  # decay * i + input
+        self.p3_currents = (self.p3_i,)
+        self.p3_arriving = (self.p3_i_in,)
+        self.p3_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p3_ref = np.zeros((self.batch, 20), np.int32)  # refractory steps left
         self.p3_a = np.zeros((self.batch, 20), self.dtype)
         self.p3_s = np.zeros((self.batch, 20), dtype=bool)
-        self.p3_u = np.zeros((self.batch, 20), self.dtype)  # membrane before the reset
         self.p3_ring = np.zeros((4, self.batch, 20), dtype=bool)
         self.p4_v = np.empty((self.batch, 20), self.dtype)
-        self.p4_v[:] = self.p4_v_init
-        self.p4_total = np.zeros((self.batch, 20), self.dtype)
-        self.p4_j = np.zeros((self.batch, 20), self.dtype)
-        self.p4_i = np.zeros((self.batch, 20), self.dtype)
-        self.p4_ref = np.zeros((self.batch, 20), np.int64)
+        self.p4_v[:] = 0.0
+        self.p4_i = np.zeros((self.batch, 20), self.dtype)  # i
+        self.p4_i_in = np.zeros((self.batch, 20), self.dtype)  # decay * i + input
+        self.p4_currents = (self.p4_i,)
+        self.p4_arriving = (self.p4_i_in,)
+        self.p4_fault = 0.0  # nan, inf or -inf: the membrane was not finite
+        self.p4_ref = np.zeros((self.batch, 20), np.int32)  # refractory steps left
         self.p4_a = np.zeros((self.batch, 20), self.dtype)
         self.p4_s = np.zeros((self.batch, 20), dtype=bool)
-        self.p4_u = np.zeros((self.batch, 20), self.dtype)  # membrane before the reset
         self.p4_ring = np.zeros((6, self.batch, 20), dtype=bool)
 
     def step(self, n, inputs):
@@ -237,15 +186,17 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 2 steps
         # projection source->g1: source -> g1, dense [20, 20], delay 0 steps
-        self.p0_j += self.x0_s.astype(self.dtype) @ self.w0.T
+        self.p0_i_in += self.x0_s.astype(self.dtype) @ self.w0.T
         # projection g5->g1: g5 -> g1, 20 synapses, delay 5 steps
         _propagate(spikes=self.p4_ring[(n - 5) % 6], indptr=self.w5_indptr, post=self.w5_post,
-                   weights=self.w5, out=self.p0_j)
-        _decay_add(current=self.p0_i, decay=self.p0_no_memory, delivered=self.p0_j, total=self.p0_total)
+                   weights=self.w5, out=self.p0_i_in)
         # membrane of g1
-        if not _neuron(v=self.p0_v, total=self.p0_total, params=self.p0_params, reset=RESET_ZERO,
-                       refractory=2, ref=self.p0_ref, adapt=self.p0_a, spikes=self.p0_s, spiking=True,
-                       u=self.p0_u):
+        fault = _neuron(v=self.p0_v, currents=self.p0_currents, arriving=self.p0_arriving, decays=(0.0,),
+                        a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0,
+                        v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=2, spiking=True,
+                        ref=self.p0_ref, adapt=None, spikes=self.p0_s, u=None)
+        if fault:
+            self.p0_fault = fault
             self._faulty.append(0)
         self.p0_ring[n % 4] = self.p0_s
         # population g2[20]: LIF (as Relay)
@@ -254,12 +205,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 2 steps
         # projection g1->g2: g1 -> g2, dense [20, 20], delay 3 steps
-        self.p1_j += self.p0_ring[(n - 3) % 4].astype(self.dtype) @ self.w1.T
-        _decay_add(current=self.p1_i, decay=self.p1_no_memory, delivered=self.p1_j, total=self.p1_total)
+        self.p1_i_in += self.p0_ring[(n - 3) % 4].astype(self.dtype) @ self.w1.T
         # membrane of g2
-        if not _neuron(v=self.p1_v, total=self.p1_total, params=self.p1_params, reset=RESET_ZERO,
-                       refractory=2, ref=self.p1_ref, adapt=self.p1_a, spikes=self.p1_s, spiking=True,
-                       u=self.p1_u):
+        fault = _neuron(v=self.p1_v, currents=self.p1_currents, arriving=self.p1_arriving, decays=(0.0,),
+                        a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0,
+                        v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=2, spiking=True,
+                        ref=self.p1_ref, adapt=None, spikes=self.p1_s, u=None)
+        if fault:
+            self.p1_fault = fault
             self._faulty.append(1)
         self.p1_ring[n % 4] = self.p1_s
         # population g3[20]: LIF (as Relay)
@@ -268,12 +221,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 2 steps
         # projection g2->g3: g2 -> g3, dense [20, 20], delay 3 steps
-        self.p2_j += self.p1_ring[(n - 3) % 4].astype(self.dtype) @ self.w2.T
-        _decay_add(current=self.p2_i, decay=self.p2_no_memory, delivered=self.p2_j, total=self.p2_total)
+        self.p2_i_in += self.p1_ring[(n - 3) % 4].astype(self.dtype) @ self.w2.T
         # membrane of g3
-        if not _neuron(v=self.p2_v, total=self.p2_total, params=self.p2_params, reset=RESET_ZERO,
-                       refractory=2, ref=self.p2_ref, adapt=self.p2_a, spikes=self.p2_s, spiking=True,
-                       u=self.p2_u):
+        fault = _neuron(v=self.p2_v, currents=self.p2_currents, arriving=self.p2_arriving, decays=(0.0,),
+                        a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0,
+                        v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=2, spiking=True,
+                        ref=self.p2_ref, adapt=None, spikes=self.p2_s, u=None)
+        if fault:
+            self.p2_fault = fault
             self._faulty.append(2)
         self.p2_ring[n % 4] = self.p2_s
         # population g4[20]: LIF (as Relay)
@@ -282,12 +237,14 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 2 steps
         # projection g3->g4: g3 -> g4, dense [20, 20], delay 3 steps
-        self.p3_j += self.p2_ring[(n - 3) % 4].astype(self.dtype) @ self.w3.T
-        _decay_add(current=self.p3_i, decay=self.p3_no_memory, delivered=self.p3_j, total=self.p3_total)
+        self.p3_i_in += self.p2_ring[(n - 3) % 4].astype(self.dtype) @ self.w3.T
         # membrane of g4
-        if not _neuron(v=self.p3_v, total=self.p3_total, params=self.p3_params, reset=RESET_ZERO,
-                       refractory=2, ref=self.p3_ref, adapt=self.p3_a, spikes=self.p3_s, spiking=True,
-                       u=self.p3_u):
+        fault = _neuron(v=self.p3_v, currents=self.p3_currents, arriving=self.p3_arriving, decays=(0.0,),
+                        a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0,
+                        v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=2, spiking=True,
+                        ref=self.p3_ref, adapt=None, spikes=self.p3_s, u=None)
+        if fault:
+            self.p3_fault = fault
             self._faulty.append(3)
         self.p3_ring[n % 4] = self.p3_s
         # population g5[20]: LIF (as Relay)
@@ -296,11 +253,13 @@ class Simulation(SimulationBase):
         #   v_leak = 0, threshold = 1, v_reset = 0, bias = 0, v_init = 0, r = 1
         #   reset = zero, refractory = 2 steps
         # projection g4->g5: g4 -> g5, dense [20, 20], delay 3 steps
-        self.p4_j += self.p3_ring[(n - 3) % 4].astype(self.dtype) @ self.w4.T
-        _decay_add(current=self.p4_i, decay=self.p4_no_memory, delivered=self.p4_j, total=self.p4_total)
+        self.p4_i_in += self.p3_ring[(n - 3) % 4].astype(self.dtype) @ self.w4.T
         # membrane of g5
-        if not _neuron(v=self.p4_v, total=self.p4_total, params=self.p4_params, reset=RESET_ZERO,
-                       refractory=2, ref=self.p4_ref, adapt=self.p4_a, spikes=self.p4_s, spiking=True,
-                       u=self.p4_u):
+        fault = _neuron(v=self.p4_v, currents=self.p4_currents, arriving=self.p4_arriving, decays=(0.0,),
+                        a_mem=0.9048374180359595, v_leak=0.0, c_in=1.0, bias=0.0, threshold=1.0,
+                        v_reset=0.0, beta=0.0, rho=0.0, reset=RESET_ZERO, refractory=2, spiking=True,
+                        ref=self.p4_ref, adapt=None, spikes=self.p4_s, u=None)
+        if fault:
+            self.p4_fault = fault
             self._faulty.append(4)
         self.p4_ring[n % 6] = self.p4_s
