@@ -19,6 +19,7 @@ This is the layout of Brian2's SpikeMonitor (``i``, ``t``) and NEST's spike reco
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -96,9 +97,21 @@ def with_dense(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def load(path) -> dict[str, np.ndarray]:
-    """:func:`with_dense` of the .npz file ``path`` (of ``snnc run -o`` or a run.py)."""
-    with np.load(path, allow_pickle=False) as archive:
-        return with_dense({name: archive[name] for name in archive.files})
+    """:func:`with_dense` of the .npz file ``path`` (of ``snnc run -o`` or a run.py).
+    ValueError when it is not an .npz archive of arrays or its events do not fit their shape
+    (:func:`problems`); FileNotFoundError when it is missing."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise ValueError("a single .npy array")
+            arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{str(path)!r} is not an .npz archive of recordings ({error})"
+                         ) from None
+    found = problems(arrays, str(path))
+    if found:
+        raise ValueError("; ".join(found))
+    return with_dense(arrays)
 
 
 def to_events(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -225,3 +225,19 @@ def test_event_problems_are_found():
     assert "outside 0 .. 2" in recordings.problems(bad, "f.npz")[0]
     shape = dict(good, **{"a.s.events.shape": np.array([0, 1, 3])})
     assert "steps and batch > 0" in recordings.problems(shape, "f.npz")[0]
+
+
+def test_load_refuses_a_broken_file_or_events_outside_their_shape(tmp_path):
+    """snnc.recordings.load: a file that is no .npz archive, or whose events do not fit
+    their shape, is a ValueError naming the file, never an IndexError or numpy's message."""
+    (tmp_path / "broken.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="broken.npz' is not an .npz archive of recordings"):
+        recordings.load(tmp_path / "broken.npz")
+    np.savez(tmp_path / "outside.npz", **{"h.s.events.step": np.array([9]),
+                                          "h.s.events.batch": np.array([0]),
+                                          "h.s.events.index": np.array([0]),
+                                          "h.s.events.shape": np.array([5, 1, 3])})
+    with pytest.raises(ValueError, match="outside 0 .. 4"):
+        recordings.load(tmp_path / "outside.npz")
+    with pytest.raises(FileNotFoundError):
+        recordings.load(tmp_path / "missing" / "x.npz")
