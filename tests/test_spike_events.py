@@ -110,11 +110,13 @@ def test_recording_and_counting_need_no_dense_array(monkeypatch):
     run of 2,000 steps needs beyond a run of 50 steps stays far below it with events, and
     reaches it with dense=True (so the measurement sees such an array). The blocks in which
     spikes are gathered are a fixed 2 x 64 KB here (1 MB per variable by default). A first,
-    untraced run compiles numba's kernels, whose allocations would otherwise be the peak."""
+    untraced run in each recording mode compiles numba's kernels (the event and the dense
+    gathering differ), whose allocations would otherwise be the peak."""
     net = snnc.load_network(CUBA)
     monkeypatch.setattr(simulation_runtime(net), "_BLOCK_BYTES", 1 << 16)  # built, imported
     dense_bytes = 2000 * 2 * 4000
-    simulate(net, 50, batch=2, dense=True)  # numba compiles (or loads) its kernels here, untraced
+    for dense in (False, True):  # numba compiles (or loads) its kernels here, untraced
+        simulate(net, 50, batch=2, dense=dense)
     base = peak_bytes(net, 50)
     assert peak_bytes(net, 2000) - base < dense_bytes / 20
     assert peak_bytes(net, 2000, dense=True) - base > dense_bytes * 0.95
