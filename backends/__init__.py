@@ -74,10 +74,23 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def backend_class(name: str):
+    """The class of backend ``name``. A built-in backend's package is named after it
+    (``snnc.backends.<name>``) and is imported alone, without the other backends and the
+    entry points (``snnc run`` needs only the reference simulator); any other name is looked
+    up in the whole :func:`registry`. KeyError for an unknown name."""
+    package = f"{__name__}.{name}"
+    if package in BUILTIN:
+        backend = importlib.import_module(package).BACKEND
+        if backend.name == name:
+            return backend
+    return registry()[name]
+
+
 def get_backend(name: str, **options):
     """The backend ``name`` with ``options`` (its dataclass fields); KeyError for an unknown
     name, :class:`MissingExtra` when its extra is not installed."""
-    backend = registry()[name]
+    backend = backend_class(name)
     for module in backend.extra_modules:
         if importlib.util.find_spec(module) is None:
             raise MissingExtra(f"backend '{name}' needs: pip install 'snnc[{backend.extra}]' "

@@ -22,8 +22,10 @@ def compile_text(text: str):
     return net
 
 
-def load_module(net, folder, *, numba: bool = False, delivery: str = "same_step"):
-    """Emit ``net`` into ``folder`` and import it (numpy kernels unless ``numba``)."""
+def load_module(net, folder, *, numba: bool = False, native: bool = False,
+                delivery: str = "same_step"):
+    """Emit ``net`` into ``folder`` and import it: numpy kernels unless ``numba``; the steps
+    in Python unless ``native`` (then in C where the network has a C version)."""
     os.makedirs(folder, exist_ok=True)
     for name, content in ReferenceBackend(delivery=delivery).emit(net).items():
         with open(os.path.join(folder, name), "wb" if isinstance(content, bytes) else "w") as f:
@@ -31,19 +33,21 @@ def load_module(net, folder, *, numba: bool = False, delivery: str = "same_step"
     name = f"snnc_test_sim_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, os.path.join(folder, "simulation.py"))
     module = importlib.util.module_from_spec(spec)
-    previous = os.environ.get("SNNC_NO_NUMBA")
-    if numba:
-        os.environ.pop("SNNC_NO_NUMBA", None)
-    else:
-        os.environ["SNNC_NO_NUMBA"] = "1"
+    previous = {key: os.environ.get(key) for key in ("SNNC_NO_NUMBA", "SNNC_NO_NATIVE")}
+    for key, wanted in (("SNNC_NO_NUMBA", numba), ("SNNC_NO_NATIVE", native)):
+        if wanted:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = "1"
     try:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     finally:
-        if previous is None:
-            os.environ.pop("SNNC_NO_NUMBA", None)
-        else:
-            os.environ["SNNC_NO_NUMBA"] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     return module
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import snnc
 from snnc import Diagnostics, api
-from snnc.backends import base, declared_options, get_backend, registry
+from snnc.backends import BUILTIN, backend_class, base, declared_options, get_backend, registry
 from snnc.cli import main
 from snnc.passes import (
     DEFAULT_PIPELINE,
@@ -172,6 +172,24 @@ def test_every_backend_keeps_the_contract():
         == [("delivery", ["lava", "nest", "nir", "reference"]), ("mapping", ["lava", "nir"]),
             ("connectivity", ["nest"]), ("poisson", ["nest"]), ("record_neurons", ["nest"]),
             ("allow_lossy", ["nir"])]
+
+
+def test_a_built_in_backend_is_imported_alone():
+    """``get_backend("reference")`` (what ``snnc run`` asks for) loads the reference package
+    only: not the other backends, not the entry points; every built-in package is named after
+    its backend (what that shortcut relies on), and the shortcut gives the registry's class."""
+    code = ("import sys; from snnc.backends import get_backend, BUILTIN; "
+            "get_backend('reference'); "
+            "print(sorted(p for p in BUILTIN if p in sys.modules), "
+            "'importlib.metadata' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['snnc.backends.reference']", "False"]
+    for package in BUILTIN:
+        name = package.rsplit(".", 1)[1]
+        assert registry()[name].name == name and backend_class(name) is registry()[name]
+    with pytest.raises(KeyError):
+        backend_class("loihi9")
 
 
 def test_old_names_still_answer():

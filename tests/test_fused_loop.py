@@ -88,7 +88,10 @@ def both(net, folder):
     pytest.importorskip("numba")
     fast = load_module(net, folder / "fast", numba=True)
     slow = load_module(net, folder / "slow", numba=False)
+    for module in (fast, slow):  # what a run's Python loop does first (numba for fast only)
+        module._runtime._accelerate(vars(module))
     assert fast._neuron is not slow._neuron and hasattr(fast._neuron, "signatures")
+    assert not hasattr(slow._neuron, "signatures")
     return fast, slow
 
 

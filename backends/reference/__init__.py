@@ -2,7 +2,8 @@
 
 ``emit(net)`` returns ``simulation.py`` (generated from ``templates/simulation.py.j2``), its
 library ``snnc_runtime.py`` (a copy of :mod:`snnc.backends.reference.runtime`) and
-``network.npz`` (weights, indices and per-neuron parameters). The CLI runs the same module
+``network.npz`` (weights, indices and per-neuron parameters), and for networks without inputs
+or learning ``simulation.c``, the same steps in C (:mod:`.native`). The CLI runs the same module
 in-process (:mod:`snnc.backends.reference.runner`).
 """
 
@@ -33,8 +34,11 @@ class ReferenceBackend(Backend):
         from snnc import __version__
         if self.delivery not in DELIVERIES:
             raise ValueError(f"unknown delivery {self.delivery!r}")
-        source, data = render(build_plan(net, self.delivery), __version__)
-        return {"simulation.py": source, "snnc_runtime.py": runtime_source(), "network.npz": data}
+        source, data, native = render(build_plan(net, self.delivery), __version__)
+        files = {"simulation.py": source, "snnc_runtime.py": runtime_source(), "network.npz": data}
+        if native is not None:  # the steps as C, compiled by the runtime where a compiler is
+            files["simulation.c"] = native
+        return files
 
 
 BACKEND = ReferenceBackend

@@ -27,6 +27,7 @@ from importlib import resources
 import numpy as np
 
 from snnc.backends.artifacts import literal, save_npz
+from snnc.backends.reference.native import NativeLoop, c_source
 from snnc.backends.reference.provenance import population_comments, projection_comment
 from snnc.ir.discrete import Plan, PopulationPlan, ProjectionPlan
 from snnc.literals import py, py_comment
@@ -94,6 +95,12 @@ class Emitter:
     surrogates: set[str] = field(default_factory=set)
     #: population -> its currents' decays as ``_neuron``'s argument (code)
     decays: dict[str, str] = field(default_factory=dict)
+    #: the step as C (:mod:`.native`), recorded beside the Python; None once the step does
+    #: something the C loop does not (inputs, dense projections, learning)
+    native: NativeLoop | None = field(default_factory=NativeLoop)
+    #: population -> (name, decay) of its currents for the C loop: a literal, or
+    #: (attribute, index) of a per-neuron vector
+    native_currents: dict[str, list[tuple[str, object]]] = field(default_factory=dict)
 
     # -- naming -------------------------------------------------------------------------------
     def pop_id(self, name: str) -> str:
@@ -130,9 +137,13 @@ class Emitter:
             self.reset.append(f"self.{ident}_ring = np.zeros(({depth}, self.batch, {size}), "
                               "dtype=bool)")
             self.step.append(f"self.{ident}_ring[n % {depth}] = self.{ident}_s")
+            if self.native is not None:
+                self.native.store_ring(ident, depth, size)
 
     # -- blocks -------------------------------------------------------------------------------
     def emit_inputs(self) -> None:
+        if self.plan.inputs:
+            self.native = None  # inputs are fed from Python, step by step
         for x in self.plan.inputs:
             ident = self.input_id(x.name)
             self.step.append(f"# input {py_comment(x.name)}{list(x.shape)}: {x.source}")
@@ -213,12 +224,20 @@ class Emitter:
             ident = self.proj_id(p)
             step.append(projection_comment(self.plan, p))
             if self.weighs_at_synapse(p):
+                self.native = None
                 step.append(f"{buffer} += self.{ident}_next  # weighed last step")
                 continue
             spikes = self.spikes_at(p.pre, p.delay)
             if p.dense:
+                self.native = None  # BLAS sums in its own order
                 step.append(f"{buffer} += {spikes}.astype(self.dtype) @ self.{ident}.T")
             else:
+                if self.native is not None:
+                    source = self.source_id(p.pre)
+                    row = self.native.ring_row(source, p.delay, self.delays_of(p.pre) + 1,
+                                               p.n_pre)
+                    self.native.propagate(f"projection {p.name}", row, p.n_pre, p.n_post,
+                                          ident, len(p.weights), buffer[5:])
                 step += call("_propagate", spikes=spikes, indptr=f"self.{ident}_indptr",
                              post=f"self.{ident}_post", weights=f"self.{ident}", out=buffer)
 
@@ -286,6 +305,8 @@ class Emitter:
         decays = [uniform(decay) for _, _, decay, _ in currents]
         if all(d is not None for d in decays):
             self.decays[pop.name] = tuple_code(literal(d) for d in decays)
+            self.native_currents[pop.name] = [(name, literal(d))
+                                              for name, d in zip(names, decays, strict=True)]
         else:
             key = f"{ident}_decays"
             self.data[key] = np.stack([np.broadcast_to(np.asarray(decay, np.float64),
@@ -294,6 +315,7 @@ class Emitter:
             self.init.append(f"self.{key} = tuple(self._array({key!r}))  # per neuron: "
                              + ", ".join(names))
             self.decays[pop.name] = f"self.{key}"
+            self.native_currents[pop.name] = [(name, (key, c)) for c, name in enumerate(names)]
         for name, label, _, feeding in currents:
             if feeding:
                 self.deliver(feeding, f"self.{ident}_{name}_in")
@@ -332,6 +354,14 @@ class Emitter:
                       "adapt": f"self.{ident}_a" if pop.adaptive else "None",
                       "spikes": f"self.{ident}_s", "u": f"self.{ident}_u" if keep_u else "None"}
         self.step += call("_neuron", prefix="fault = ", **arguments)
+        if keep_u:
+            self.native = None  # only rules read it, and rules run in Python
+        if self.native is not None:
+            self.native.neuron(f"membrane of {pop.name}", ident, size,
+                               self.native_currents[pop.name],
+                               {name: arguments[name] for name in NEURON_PARAMS},
+                               RESETS[pop.reset], pop.refractory, pop.spiking, refractory,
+                               pop.adaptive, len(self.checked))
         self.step += ["if fault:", f"    self.{ident}_fault = fault",
                       f"    self._faulty.append({len(self.checked)})"]
 
@@ -373,8 +403,13 @@ class Emitter:
                 self.reset.append(f"self.{ident}_ring = np.zeros(({depth}, self.batch, "
                                   f"{pop.size}), dtype=bool)")
                 self.step.append(f"self.{ident}_ring[n % {depth}] = self.{ident}_s")
+                if self.native is not None:
+                    self.native.store_ring(ident, depth, pop.size)
         self.weigh_at_synapses()
+        before = (len(self.step), len(self.learn))
         emit_learning(self, self.plan, self.plan.net)
+        if (len(self.step), len(self.learn)) != before:
+            self.native = None  # rules run in Python
 
 
 def variables(emitter: Emitter) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -414,8 +449,9 @@ def used_names(names: list[str], lines: list[str]) -> list[str]:
                   if name in always or re.search(rf"(?<![\w.]){re.escape(name)}\b", text))
 
 
-def render(plan: Plan, version: str) -> tuple[str, bytes]:
-    """The generated module's source and its ``network.npz`` (deterministic bytes)."""
+def render(plan: Plan, version: str) -> tuple[str, bytes, str | None]:
+    """The generated module's source, its ``network.npz`` (deterministic bytes) and the C
+    version of its steps (``simulation.c``; None when the step has inputs or learning)."""
     emitter = Emitter(plan)
     emitter.build()
     from snnc.backends import templates
@@ -430,5 +466,6 @@ def render(plan: Plan, version: str) -> tuple[str, bytes]:
                 if emitter.proj_id(p) in emitter.bounds},
         inputs={x.name: (x.shape, x.source) for x in plan.inputs},
         events={x.name: len(x.spikes) for x in plan.inputs if x.source == "file"},
-        checked=emitter.checked, literal=literal)
-    return source, save_npz(emitter.data)
+        checked=emitter.checked, literal=literal, native=emitter.native)
+    native = None if emitter.native is None else c_source(emitter.native, plan.name, version)
+    return source, save_npz(emitter.data), native

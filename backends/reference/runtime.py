@@ -201,98 +201,228 @@ def _transpose_deliver(error, pre, post, weights, out):
         out[b] += np.bincount(pre, weights=weights * error[b, post], minlength=out.shape[1])
 
 
-try:
-    import numba
-except ImportError:  # the numpy kernels above stay in use
-    numba = None
+# ---- numba: the same kernels compiled, bound when a run first takes the Python loop ----------
 
-if numba is not None and not os.environ.get("SNNC_NO_NUMBA"):
-    from numba.extending import overload
+#: SNNC_NO_NUMBA set when this module was loaded: the numpy kernels stay in use
+_NUMBA_WANTED = not os.environ.get("SNNC_NO_NUMBA")
+_NUMBA = {}  # kernel name -> its numba version, once compiled (or loaded from numba's cache)
+#: the kernels the generated module calls, rebound to their numba versions
+_KERNELS = ("_propagate", "_neuron")
 
-    def _at(x, k):
-        """x[k] for a per-neuron vector, x itself for a scalar (numba picks one by type)."""
 
-    def _like(x, array):
-        """A scalar parameter in ``array``'s dtype (float32 simulations compute in float32,
-        as numpy does with a Python float); a per-neuron vector as it is."""
+def _at(x, k):
+    """x[k] for a per-neuron vector, x itself for a scalar (numba picks one by type)."""
+    return x[k] if isinstance(x, np.ndarray) else x
 
-    @overload(_at)
-    def _at_typed(x, k):
-        if isinstance(x, numba.types.Array):
-            return lambda x, k: x[k]
-        return lambda x, k: x
 
-    @overload(_like)
-    def _like_typed(x, array):
-        if isinstance(x, numba.types.Array):
-            return lambda x, array: x
-        dtype = array.dtype
-        return lambda x, array: dtype(x)
+def _like(x, array):
+    """A scalar parameter in ``array``'s dtype (float32 simulations compute in float32,
+    as numpy does with a Python float); a per-neuron vector as it is."""
+    return x if isinstance(x, np.ndarray) else array.dtype.type(x)
 
-    @numba.njit(cache=True)
-    def _propagate(spikes, indptr, post, weights, out):  # noqa: F811
-        for b in range(spikes.shape[0]):
-            ob = out[b]
-            for j in range(spikes.shape[1]):
-                if spikes[b, j]:
-                    for s in range(indptr[j], indptr[j + 1]):
-                        ob[post[s]] += weights[s]
 
-    _integrate = numba.njit(cache=True)(_integrate)  # noqa: F811
-    _fires = numba.njit(cache=True)(_fires)  # noqa: F811
-    _adapt = numba.njit(cache=True)(_adapt)  # noqa: F811
-    _reset_value = numba.njit(cache=True)(_reset_value)  # noqa: F811
-    _fault = numba.njit(cache=True)(_fault)  # noqa: F811
+def _propagate_loop(spikes, indptr, post, weights, out):
+    """``_propagate`` as loops (compiled by numba)."""
+    for b in range(spikes.shape[0]):
+        ob = out[b]
+        for j in range(spikes.shape[1]):
+            if spikes[b, j]:
+                for s in range(indptr[j], indptr[j + 1]):
+                    ob[post[s]] += weights[s]
 
-    @numba.njit(cache=True)
-    def _neuron(v, currents, arriving, decays, a_mem, v_leak, c_in, bias,  # noqa: F811
-                threshold, v_reset, beta, rho, reset, refractory, spiking, ref, adapt, spikes,
-                u):
-        # One pass over the neurons. The currents are tuples, so their number is a constant
-        # of each compiled version and the loop over them unrolls; None arguments remove
-        # their branches when compiled; the selects are branch-free, so the loop vectorises.
-        a_mem, v_leak, c_in, bias = _like(a_mem, v), _like(v_leak, v), _like(c_in, v), \
-            _like(bias, v)
-        threshold, v_reset = _like(threshold, v), _like(v_reset, v)
-        beta, rho = _like(beta, v), _like(rho, v)
-        zero = _like(0.0, v)
-        bad = nans = high = 0
-        for b in range(v.shape[0]):
-            vb, sb = v[b], spikes[b]
-            for k in range(v.shape[1]):
-                total = zero
-                for c in range(len(currents)):
-                    x = arriving[c][b, k]
-                    currents[c][b, k] = x
-                    arriving[c][b, k] = _at(_like(decays[c], v), k) * x
-                    total += x
-                x = _integrate(vb[k], total, _at(a_mem, k), _at(v_leak, k), _at(c_in, k),
-                               _at(bias, k))
-                bad += (x - x) != 0.0  # NaN for NaN and inf
-                nans += x != x
-                high += x == np.inf
-                if not spiking:
-                    vb[k] = x
-                    if u is not None:
-                        u[b, k] = x
-                    continue
-                if ref is not None:
-                    held = ref[b, k] > 0
-                    x = _at(v_reset, k) if held else x
-                    left = ref[b, k] - 1 if held else ref[b, k]
+
+def _neuron_loop(v, currents, arriving, decays, a_mem, v_leak, c_in, bias, threshold,
+                 v_reset, beta, rho, reset, refractory, spiking, ref, adapt, spikes, u):
+    """``_neuron`` as one pass over the neurons (compiled by numba). The currents are tuples,
+    so their number is a constant of each compiled version and the loop over them unrolls;
+    None arguments remove their branches when compiled; the selects are branch-free, so the
+    loop vectorises."""
+    a_mem, v_leak, c_in, bias = _like(a_mem, v), _like(v_leak, v), _like(c_in, v), \
+        _like(bias, v)
+    threshold, v_reset = _like(threshold, v), _like(v_reset, v)
+    beta, rho = _like(beta, v), _like(rho, v)
+    zero = _like(0.0, v)
+    bad = nans = high = 0
+    for b in range(v.shape[0]):
+        vb, sb = v[b], spikes[b]
+        for k in range(v.shape[1]):
+            total = zero
+            for c in range(len(currents)):
+                x = arriving[c][b, k]
+                currents[c][b, k] = x
+                arriving[c][b, k] = _at(_like(decays[c], v), k) * x
+                total += x
+            x = _integrate(vb[k], total, _at(a_mem, k), _at(v_leak, k), _at(c_in, k),
+                           _at(bias, k))
+            bad += (x - x) != 0.0  # NaN for NaN and inf
+            nans += x != x
+            high += x == np.inf
+            if not spiking:
+                vb[k] = x
                 if u is not None:
                     u[b, k] = x
-                if adapt is None:
-                    fire = x > _at(threshold, k)
-                else:
-                    fire = _fires(x, _at(threshold, k), _at(beta, k), adapt[b, k])
-                    adapt[b, k] = _adapt(adapt[b, k], _at(rho, k), fire)
-                sb[k] = fire
-                after = _reset_value(x, _at(threshold, k), _at(v_reset, k), reset)
-                vb[k] = after if fire else x
-                if ref is not None:
-                    ref[b, k] = refractory if fire else left
-        return _fault(bad, nans, high)
+                continue
+            if ref is not None:
+                held = ref[b, k] > 0
+                x = _at(v_reset, k) if held else x
+                left = ref[b, k] - 1 if held else ref[b, k]
+            if u is not None:
+                u[b, k] = x
+            if adapt is None:
+                fire = x > _at(threshold, k)
+            else:
+                fire = _fires(x, _at(threshold, k), _at(beta, k), adapt[b, k])
+                adapt[b, k] = _adapt(adapt[b, k], _at(rho, k), fire)
+            sb[k] = fire
+            after = _reset_value(x, _at(threshold, k), _at(v_reset, k), reset)
+            vb[k] = after if fire else x
+            if ref is not None:
+                ref[b, k] = refractory if fire else left
+    return _fault(bad, nans, high)
+
+
+def _accelerate(namespace):
+    """Bind the numba versions of the kernels in ``namespace`` (the generated module's
+    globals) where it holds the numpy ones; numba is imported and the kernels compiled (or
+    loaded from numba's cache beside this file) on the first call. Nothing without numba or
+    with SNNC_NO_NUMBA."""
+    global _integrate, _fires, _adapt, _reset_value, _fault
+    if not _NUMBA_WANTED:
+        return
+    if not _NUMBA:
+        try:
+            import numba
+            from numba.extending import overload
+        except ImportError:  # the numpy kernels stay in use
+            return
+        plain_at, plain_like = _at, _like
+
+        def _at_typed(x, k):
+            if isinstance(x, numba.types.Array):
+                return lambda x, k: x[k]
+            return lambda x, k: x
+
+        def _like_typed(x, array):
+            if isinstance(x, numba.types.Array):
+                return lambda x, array: x
+            dtype = array.dtype
+            return lambda x, array: dtype(x)
+
+        overload(plain_at)(_at_typed)
+        overload(plain_like)(_like_typed)
+        jit = numba.njit(cache=True)
+        _integrate, _fires, _adapt = jit(_integrate), jit(_fires), jit(_adapt)
+        _reset_value, _fault = jit(_reset_value), jit(_fault)
+        _NUMBA.update(_propagate=jit(_propagate_loop), _neuron=jit(_neuron_loop))
+    for name in _KERNELS:
+        if namespace.get(name) is globals()[name]:
+            namespace[name] = _NUMBA[name]
+
+
+# ---- the native loop: simulation.c compiled with the system's C compiler ----------------------
+
+#: SNNC_NO_NATIVE set when this module was loaded: the steps stay in Python
+_NATIVE_WANTED = not os.environ.get("SNNC_NO_NATIVE")
+#: no contraction into fused multiply-adds, no fast-math: C computes what numpy computes
+#: (-fno-trapping-math only lets comparisons of floats vectorise: the values stay the same);
+#: for this machine's processor (its description is part of the library's key), or for any
+#: processor of its kind where the compiler does not know -march=native
+_C_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math",
+            "-fno-trapping-math")
+_C_HOST = ("-march=native",)
+_LIBRARIES = {}  # compiled library's key -> its step function (None: it did not compile)
+_C_TYPES = {"float64": "double", "float32": "float", "int64": "int64_t", "int32": "int32_t"}
+
+
+def _compiler():
+    """The C compiler: $CC, else cc, gcc or clang on the PATH; None when there is none."""
+    import shutil
+    names = ([os.environ["CC"]] if os.environ.get("CC") else []) + ["cc", "gcc", "clang"]
+    return next((path for path in map(shutil.which, names) if path), None)
+
+
+def _processor():
+    """This machine's processor as the compiler sees it for -march=native: its architecture
+    and, where Linux describes it, the model and feature flags of its first core."""
+    import platform
+    described = [platform.machine()]
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.split(":")[0].strip() in ("model name", "flags", "Features"):
+                    described.append(line.strip())
+                elif not line.strip() and len(described) > 1:
+                    break
+    except OSError:
+        pass
+    return "\n".join(described)
+
+
+def _native_function(folder, defines):
+    """The step function of ``folder``/simulation.c compiled with ``defines`` (the C types of
+    its arrays), or None (no compiler, no C file, or it did not compile: then a
+    RuntimeWarning once). The library is kept in ``folder``/__pycache__ as
+    simulation.<digest>.so, the digest of the compiler, its flags, the defines and the source;
+    where that folder cannot be written, it is compiled into a temporary folder per process."""
+    import ctypes
+    import hashlib
+    import subprocess
+    import tempfile
+    import warnings
+
+    compiler = _compiler()
+    try:
+        with open(os.path.join(folder, "simulation.c"), "rb") as handle:
+            source = defines.encode() + handle.read()
+    except OSError:
+        return None
+    if compiler is None:
+        return None
+    key = hashlib.sha256("\0".join((compiler, *_C_FLAGS, *_C_HOST, _processor())).encode()
+                         + b"\0" + source).hexdigest()[:16]
+    if key in _LIBRARIES:
+        return _LIBRARIES[key]
+    _LIBRARIES[key] = None
+    library = os.path.join(folder, "__pycache__", f"simulation.{key}.so")
+    if not os.path.exists(library):
+        try:
+            os.makedirs(os.path.dirname(library), exist_ok=True)
+            work = tempfile.mkdtemp(prefix="snnc-c-", dir=os.path.dirname(library))
+        except OSError:  # a folder we may not write: compile for this process only
+            work = tempfile.mkdtemp(prefix="snnc-c-")
+            library = os.path.join(work, "simulation.so")
+        c_file, built = os.path.join(work, "simulation.c"), os.path.join(work, "built.so")
+        with open(c_file, "wb") as handle:
+            handle.write(source)
+        for host in (_C_HOST, ()):
+            try:
+                result = subprocess.run([compiler, *_C_FLAGS, *host, "-o", built, c_file],
+                                        capture_output=True, text=True, timeout=600)
+            except (OSError, subprocess.SubprocessError) as error:
+                result, reason = None, str(error)
+                break
+            reason = (result.stderr.strip().splitlines() or ["no message"])[0]
+            if result.returncode == 0:
+                break
+        if result is None or result.returncode != 0:
+            warnings.warn(f"the C compiler {compiler} failed on {folder}/simulation.c "
+                          f"({reason}); the steps run in Python", RuntimeWarning, stacklevel=4)
+            return None
+        os.replace(built, library)
+        os.unlink(c_file)
+        if os.path.dirname(library) != work:
+            os.rmdir(work)
+    function = ctypes.CDLL(library).snnc_steps
+    function.restype = ctypes.c_int64
+    function.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64] + \
+        [ctypes.c_void_p] * 6 + [ctypes.c_int32, ctypes.c_void_p]
+    _LIBRARIES[key] = function
+    return function
+
+
+def _pointers(arrays):
+    """The addresses of ``arrays`` as a C array of pointers."""
+    return np.array([array.ctypes.data for array in arrays], np.uintp)
 
 
 class SimulationBase:
@@ -309,6 +439,7 @@ class SimulationBase:
             with np.load(os.path.join(folder, "network.npz"), allow_pickle=False) as archive:
                 data = {key: archive[key] for key in archive.files}
         self.data = data
+        self.folder = folder
         self.batch = int(batch)
         self.dtype = np.dtype(dtype)
         self.seed = int(seed)
@@ -508,7 +639,15 @@ class SimulationBase:
         return recorders
 
     def _loop(self, steps, inputs, every, recorders, counters, progress, allow_nonfinite):
-        """The steps, with recording, counting and the NaN/inf watch after each."""
+        """The steps, with recording, counting and the NaN/inf watch after each: in C
+        (``_native_loop``) where the network has a C version and this run allows it, else
+        step by step in Python with the numba kernels (when installed)."""
+        native = self._native(recorders + counters)
+        if native is not None:
+            self._native_loop(native, steps, every, recorders, counters, progress,
+                              allow_nonfinite)
+            return
+        _accelerate(type(self).step.__globals__)
         watched = [c for c in self.CHECKED if self.learning and c[1] == "projection"]
         checking = True
         self.nonfinite, self._faulty = [], []
@@ -531,6 +670,106 @@ class SimulationBase:
                     self._faulty.clear()
                 if progress is not None:
                     progress(n + 1)
+
+
+    def _native(self, recorders):
+        """(step function, the arrays it takes, their addresses) when this run can take the
+        native loop: the network has a C version (``NATIVE``), SNNC_NO_NATIVE was not set, a
+        C compiler is there, and every array has the type and size the C code expects
+        (checked before any pointer is passed, as are the synapses' indices: inside the
+        arrays they index). Else None."""
+        if self.NATIVE is None or not _NATIVE_WANTED or self.dtype.name not in _C_TYPES:
+            return None
+        kinds = {"real": (self.dtype.name,), "bool": ("bool",), "int32": ("int32",),
+                 "index": ("int32", "int64")}
+        arrays, defines = [], [f"#define SNNC_REAL {_C_TYPES[self.dtype.name]}"]
+        for k, (attribute, kind, index, per_sample, fixed) in enumerate(self.NATIVE["arrays"]):
+            array = getattr(self, attribute, None)
+            if index is not None and isinstance(array, tuple):
+                array = array[index]
+            if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or \
+                    array.dtype.name not in kinds[kind] or \
+                    array.size != per_sample * self.batch + fixed:
+                return None
+            arrays.append(array)
+            if kind == "index":
+                defines.append(f"#define SNNC_I{k} {_C_TYPES[array.dtype.name]}")
+        for indptr, post, weights, _, n_post in self.NATIVE["synapses"]:
+            indptr, post, weights = arrays[indptr], arrays[post], arrays[weights]
+            if indptr[0] != 0 or indptr[-1] != post.size or post.size != weights.size or \
+                    (np.diff(indptr) < 0).any() or \
+                    post.size and (post.min() < 0 or post.max() >= n_post):
+                return None
+        function = _native_function(self.folder, "\n".join(defines) + "\n")
+        return None if function is None else (function, arrays, _pointers(arrays))
+
+    def _native_loop(self, native, steps, every, recorders, counters, progress,
+                     allow_nonfinite):
+        """The steps in C, a block at a time: as many steps per call as the recorders'
+        buffers hold (a spike recorder's block, then its events are found in Python), the
+        C function copying each recorded variable into its buffer after each recorded step.
+        A step whose membrane was not finite ends the call; the NaN/inf watch then reports
+        it as the Python loop does (``_nonfinite``) and, with ``allow_nonfinite``, the rest
+        runs unchecked."""
+        function, _, pointers = native
+        slots = [(recorder, every) for recorder in recorders] + \
+            [(counter, 1) for counter in counters]
+        sources = [[getattr(self, part) for part in recorder.attribute.split("+")]
+                   for recorder, _ in slots]
+        buffers = [recorder.block if isinstance(recorder, _Spikes) else recorder.buffer
+                   for recorder, _ in slots]
+        for parts, buffer in zip(sources, buffers, strict=True):
+            for part in parts:
+                if not part.flags.c_contiguous or buffer.dtype != part.dtype or \
+                        buffer[0].nbytes != part.nbytes or len(parts) > 1 and \
+                        part.dtype != self.dtype:
+                    raise ValueError(f"a recorded array does not fit its buffer: {part.shape} "
+                                     f"{part.dtype} into rows of {buffer.shape[1:]} "
+                                     f"{buffer.dtype}")
+        src = _pointers([part for parts in sources for part in parts])
+        parts = np.array([len(parts) for parts in sources], np.int64)
+        dst = _pointers(buffers)
+        sizes = np.array([buffer[0].nbytes for buffer in buffers], np.int64)
+        periods = np.array([period for _, period in slots], np.int64)
+        rows = np.zeros(len(slots), np.int64)
+        faults = np.zeros(max(1, len(self.NATIVE["populations"])))
+        self.nonfinite, self._faulty = [], []
+        checking, n = True, 0
+        while n < steps:
+            count = steps - n if progress is None else min(steps - n, 1000)
+            for k, (recorder, period) in enumerate(slots):
+                spikes = isinstance(recorder, _Spikes)
+                rows[k] = recorder.filled if spikes else recorder.row
+                left = len(buffers[k]) - rows[k]
+                count = min(count, period * (-(-n // period) + int(left)) - n)
+            faults[:] = 0.0
+            done = function(n, count, self.batch, pointers.ctypes.data, len(slots),
+                            src.ctypes.data, parts.ctypes.data, dst.ctypes.data,
+                            sizes.ctypes.data,
+                            periods.ctypes.data, rows.ctypes.data, int(checking),
+                            faults.ctypes.data)
+            n += done
+            for k, (recorder, _) in enumerate(slots):
+                if isinstance(recorder, _Spikes):
+                    recorder.filled = int(rows[k])
+                    if recorder.filled == len(recorder.block):
+                        recorder._search()
+                else:
+                    recorder.row = int(rows[k])
+            faulty = [(attribute, number, float(value)) for (attribute, number), value
+                      in zip(self.NATIVE["populations"], faults[:len(self.NATIVE["populations"])],
+                             strict=True) if value]
+            for attribute, _, value in faulty:
+                setattr(self, attribute, value)
+            if checking and faulty:
+                self._faulty = [number for _, number, _ in faulty]
+                fault = self._nonfinite(n - 1, [])
+                if not allow_nonfinite:
+                    raise fault
+                self.nonfinite.append(fault)
+                checking = False
+            if progress is not None:
+                progress(n)
 
 
 #: bytes of spikes gathered before they are searched for the spiking neurons (per variable)

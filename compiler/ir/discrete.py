@@ -23,6 +23,7 @@ What a population computes is read from its model's properties (:mod:`snnc.model
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -121,13 +122,18 @@ def decay(settings: Settings, tau):
       over one step;
     - ``euler`` integration: ``a = 1 - dt / tau``, forward Euler.
 
-    Evaluated as written (``np.exp(-dt / tau)``, ``1.0 - dt / tau``), so every caller gets the
-    same bits. An array gives an array; a scalar gives a Python float.
+    Evaluated as written (``exp(-dt / tau)``, ``1.0 - dt / tau``), so every caller gets the
+    same bits; ``exp`` is the C library's (:func:`math.exp`, element by element for an array),
+    not numpy's, whose SIMD versions round the last bit differently on different processors
+    (AVX-512 or not): the same network gives the same constants on every machine. An array
+    gives an array; a scalar gives a Python float.
     """
     if settings.integration == "exact":
-        value = np.exp(-settings.dt / tau)
-    else:
-        value = 1.0 - settings.dt / tau
+        if isinstance(tau, np.ndarray):
+            ratio = np.asarray(-settings.dt / tau, dtype=np.float64)
+            return np.frompyfunc(math.exp, 1, 1)(ratio).astype(np.float64)
+        return math.exp(-settings.dt / tau)
+    value = 1.0 - settings.dt / tau
     return value if isinstance(value, np.ndarray) else float(value)
 
 
@@ -171,13 +177,13 @@ def update_order(net: Network, with_delayed: bool = False) -> tuple[list[str], s
     Edges with an explicit delay do not constrain the order (unless ``with_delayed``, which
     gives the cycles as a NIR importer sees them). Among the others, a depth-first search in
     declaration order marks as cycle-closing every edge that points back to a population still
-    on the search stack (self-loops included).
+    on the search stack (self-loops included). The order is topological over the other edges,
+    the first declared first among the populations whose predecessors are placed (the
+    lexicographical topological sort by declaration order).
     """
-    import networkx as nx
+    import heapq
 
     populations = [p.name for p in net.populations()]
-    graph = nx.DiGraph()
-    graph.add_nodes_from(populations)
     back: set[str] = set()
     edges = [p for p in net.projections() if (with_delayed or p.delay_steps == 0)
              and isinstance(net.node(p.pre), Population)]
@@ -197,11 +203,27 @@ def update_order(net: Network, with_delayed: bool = False) -> tuple[list[str], s
     for name in populations:
         if name not in state:
             visit(name)
+    # the forward edges form a DAG: Kahn's algorithm, taking among the populations whose
+    # predecessors are all placed the one declared first
+    successors: dict[str, set[str]] = {name: set() for name in populations}
     for p in edges:
         if p.name not in back:
-            graph.add_edge(p.pre, p.post)
+            successors[p.pre].add(p.post)
+    waiting = {name: 0 for name in populations}
+    for targets in successors.values():
+        for name in targets:
+            waiting[name] += 1
     rank = {name: i for i, name in enumerate(populations)}
-    order = list(nx.lexicographical_topological_sort(graph, key=lambda n: rank[n]))
+    ready = [(rank[name], name) for name in populations if waiting[name] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        order.append(name)
+        for target in successors[name]:
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                heapq.heappush(ready, (rank[target], target))
     return order, back
 
 

@@ -8,7 +8,9 @@ For each size (``--sizes``; 4k, 16k, 64k at 10,000 steps of 0.1 ms, 256k at 2,00
 connectivity, in one invocation, this script runs the same network in
 
 1. snnc: ``snnc run FILE --steps T --format json`` as a whole process (``snnc.cli.main`` in a
-   fresh interpreter, as the console script, :data:`SNNC_RUN`): its wall time
+   fresh interpreter, as the console script, :data:`SNNC_RUN`), after one unmeasured run of
+   one step that fills snnc's caches (the simulation generated, its C steps compiled: what
+   Brian2's compilation is for its binary): its wall time
    (``whole``) and CPU time (user + system: the steadier figure on a shared machine), the
    loop alone (the ``seconds`` it prints: ``Simulation.run`` only, the time
    snnc's ``api.simulate`` measures around it) and the child's peak RSS (``os.wait4``'s
@@ -306,7 +308,11 @@ def bench_one(neurons: int, kind: str, steps: int, args, workdir: str) -> dict:
                 "cpu_seconds": stats(b2["binary_cpu_seconds"]),
                 "synapses": sum(b2["synapses"].values()),
                 "rates_hz": {k: round(v, 3) for k, v in brian2_rates(b2, spec, steps).items()}}
-    log(f"{neurons} {kind}: snnc run x {args.repeats}")
+    log(f"{neurons} {kind}: snnc run x {args.repeats} (after one step to warm the caches)")
+    warm = snnc_run(path, 1, workdir)  # the simulation's cache entry, its C steps compiled
+    if "error" in warm:
+        result["snnc"] = {"status": "failed", "errors": [warm["error"]]}
+        return result
     runs = [snnc_run(path, steps, workdir) for _ in range(args.repeats)]
     result["snnc"] = summarise(runs, ("loop", "wall", "cpu", "loop_cpu"))
     if args.nest and neurons <= args.nest_max:

@@ -95,12 +95,15 @@ CHECKED = [
     ('w1', 'projection', 'lsnn->lsnn', 'w', [('w1_r0_zbar', 'zbar'), ('w1_r0_eps_a', 'eps_a'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'lsnn->out', 'w', [('w2_r0_zbar', 'zbar'), ('w2_r0_sig_err', 'err')]),
 ]
+#: no C version of the steps (inputs, dense projections or learning run in Python)
+NATIVE = None
 
 
 class Simulation(SimulationBase):
     """The network's state and step; ``run`` and the rest come from ``SimulationBase``."""
 
     VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED = VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED
+    NATIVE = NATIVE
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))

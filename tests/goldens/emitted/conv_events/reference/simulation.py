@@ -90,12 +90,15 @@ CHECKED = [
     ('p2_fault', 'population', 'conv2', 'v', [('p2_i', 'i')]),
     ('p3_fault', 'population', 'classes', 'v', [('p3_i', 'i')]),
 ]
+#: no C version of the steps (inputs, dense projections or learning run in Python)
+NATIVE = None
 
 
 class Simulation(SimulationBase):
     """The network's state and step; ``run`` and the rest come from ``SimulationBase``."""
 
     VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED = VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED
+    NATIVE = NATIVE
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))

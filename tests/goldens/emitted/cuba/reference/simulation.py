@@ -80,12 +80,52 @@ CHECKED = [
     ('p0_fault', 'population', 'exc', 'v', [('p0_r0', 'receptor excitatory'), ('p0_r1', 'receptor inhibitory')]),
     ('p1_fault', 'population', 'inh', 'v', [('p1_r0', 'receptor excitatory'), ('p1_r1', 'receptor inhibitory')]),
 ]
+#: the steps in C (simulation.c beside this file; snnc_runtime.SimulationBase._native_loop):
+#: the arrays its function takes, in order, as (attribute, kind, element of a tuple or None,
+#: elements per sample, elements more), the synapses of each projection as the positions of
+#: (indptr, post, weights) and (n_pre, n_post), and per population (its fault attribute, its
+#: index in CHECKED)
+NATIVE = {
+    "arrays": [
+        ('p0_ring', 'bool', None, 6400, 0),
+        ('w0_indptr', 'index', None, 0, 3201),
+        ('w0_post', 'index', None, 0, 205013),
+        ('w0', 'real', None, 0, 205013),
+        ('p0_r0_in', 'real', None, 3200, 0),
+        ('p1_ring', 'bool', None, 1600, 0),
+        ('w2_indptr', 'index', None, 0, 801),
+        ('w2_post', 'index', None, 0, 51390),
+        ('w2', 'real', None, 0, 51390),
+        ('p0_r1_in', 'real', None, 3200, 0),
+        ('p0_v', 'real', None, 3200, 0),
+        ('p0_r0', 'real', None, 3200, 0),
+        ('p0_r1', 'real', None, 3200, 0),
+        ('p0_s', 'bool', None, 3200, 0),
+        ('p0_ref', 'int32', None, 3200, 0),
+        ('w1_indptr', 'index', None, 0, 3201),
+        ('w1_post', 'index', None, 0, 51081),
+        ('w1', 'real', None, 0, 51081),
+        ('p1_r0_in', 'real', None, 800, 0),
+        ('w3_indptr', 'index', None, 0, 801),
+        ('w3_post', 'index', None, 0, 12761),
+        ('w3', 'real', None, 0, 12761),
+        ('p1_r1_in', 'real', None, 800, 0),
+        ('p1_v', 'real', None, 800, 0),
+        ('p1_r0', 'real', None, 800, 0),
+        ('p1_r1', 'real', None, 800, 0),
+        ('p1_s', 'bool', None, 800, 0),
+        ('p1_ref', 'int32', None, 800, 0),
+    ],
+    "synapses": [(1, 2, 3, 3200, 3200), (6, 7, 8, 800, 3200), (15, 16, 17, 3200, 800), (19, 20, 21, 800, 800)],
+    "populations": [('p0_fault', 0), ('p1_fault', 1)],
+}
 
 
 class Simulation(SimulationBase):
     """The network's state and step; ``run`` and the rest come from ``SimulationBase``."""
 
     VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED = VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED
+    NATIVE = NATIVE
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))

@@ -99,12 +99,15 @@ CHECKED = [
     ('w1', 'projection', 'layer1->layer2', 'w', [('w1_r0_q', 'q'), ('w1_r0_p', 'p'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'layer2->layer3', 'w', [('w2_r0_q', 'q'), ('w2_r0_p', 'p'), ('w2_r0_sig_L', 'L')]),
 ]
+#: no C version of the steps (inputs, dense projections or learning run in Python)
+NATIVE = None
 
 
 class Simulation(SimulationBase):
     """The network's state and step; ``run`` and the rest come from ``SimulationBase``."""
 
     VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED = VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED
+    NATIVE = NATIVE
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))

@@ -91,12 +91,15 @@ CHECKED = [
     ('w1', 'projection', 'hidden->hidden', 'w', [('w1_r0_zbar', 'zbar'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'hidden->out', 'w', [('w2_r0_zbar', 'zbar'), ('w2_r0_sig_err', 'err')]),
 ]
+#: no C version of the steps (inputs, dense projections or learning run in Python)
+NATIVE = None
 
 
 class Simulation(SimulationBase):
     """The network's state and step; ``run`` and the rest come from ``SimulationBase``."""
 
     VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED = VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED
+    NATIVE = NATIVE
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))

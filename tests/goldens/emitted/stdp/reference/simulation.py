@@ -78,12 +78,15 @@ CHECKED = [
     ('p0_fault', 'population', 'out', 'v', [('p0_i', 'i')]),
     ('w0', 'projection', 'poisson_in->out', 'w', [('w0_r0_x_pre', 'x_pre'), ('w0_r0_y_post', 'y_post')]),
 ]
+#: no C version of the steps (inputs, dense projections or learning run in Python)
+NATIVE = None
 
 
 class Simulation(SimulationBase):
     """The network's state and step; ``run`` and the rest come from ``SimulationBase``."""
 
     VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED = VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED
+    NATIVE = NATIVE
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))

@@ -96,12 +96,15 @@ CHECKED = [
     ('p3_fault', 'population', 'g4', 'v', [('p3_i', 'i')]),
     ('p4_fault', 'population', 'g5', 'v', [('p4_i', 'i')]),
 ]
+#: no C version of the steps (inputs, dense projections or learning run in Python)
+NATIVE = None
 
 
 class Simulation(SimulationBase):
     """The network's state and step; ``run`` and the rest come from ``SimulationBase``."""
 
     VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED = VARIABLES, INPUTS, EVENTS, WEIGHTS, CHECKED
+    NATIVE = NATIVE
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
