@@ -1,5 +1,5 @@
-"""The native loop (simulation.c, snnc.backends.reference.native): a network without inputs
-or learning runs its steps in C, compiled with the system's compiler.
+"""The native loop (simulation.c, snnc.backends.reference.native): a network without learning
+or dense projections runs its steps in C, compiled with the system's compiler.
 
 - C and the Python loop (numpy kernels, the independent reference here) give the same
   spikes, membranes, currents, adaptation, counts and events bit for bit, in float64 and
@@ -7,7 +7,9 @@ or learning runs its steps in C, compiled with the system's compiler.
   adaptation, recording every k steps;
 - a membrane that is not finite is reported as the Python loop reports it (the same error,
   the same step), or with allow_nonfinite the run goes on with the same results;
-- networks with inputs, learning or dense projections have no C version and run as before;
+- inputs of every kind (data, Poisson, file) are fed in blocks with the same spikes and the
+  Poisson generator left where the Python loop leaves it, also after a fault;
+- networks with learning or dense projections have no C version and run as before;
 - without a compiler, or when it fails (a warning), or when an array is not what the C code
   expects, the Python loop runs;
 - the library is compiled once per content and dtype; user names reach the C file only as
@@ -81,11 +83,13 @@ adapt -> out: fixed_fan_in(k = 3) { weight = 0.1 }
 """
 
 #: a membrane that overflows in its second step (a bias of 1e308, no reset), and one fed
-#: by its infinite spikes' weights
+#: by its infinite spikes' weights and a Poisson input
 EXPLODING = """network exploding {
   dt = 1 ms
   seed = 1
 }
+input noise[5]: poisson(rate = 300 Hz)
+noise -> b: fixed_fan_in(k = 1) { weight = 0.5 }
 population a: LIF[6] {
   tau_mem = 10 ms
   reset = none
@@ -93,6 +97,32 @@ population a: LIF[6] {
 }
 population b: LIF[4] { tau_mem = 10 ms }
 a -> b: fixed_fan_in(k = 1) { weight = 1e308 }
+"""
+
+#: every kind of input (data, Poisson, a file's spikes), an input's delayed spikes (its ring)
+FED = """network fed {{
+  dt = 1 ms
+  seed = 9
+}}
+input d[12]
+input pz[30]: poisson(rate = 80 Hz)
+input f[6]: file("{path}")
+population h: LIF[20] {{
+  tau_mem = 10 ms
+  threshold = 0.5
+}}
+population g: CubaLIF[8] {{
+  tau_mem = 15 ms
+  tau_syn = 4 ms
+  threshold = 0.4
+}}
+d -> h: sparse(p = 0.15) {{ weight = 0.6 }}
+pz -> h: fixed_fan_in(k = 4) {{
+  weight = 0.3
+  delay = 3 ms
+}}
+f -> g: fixed_fan_in(k = 1) {{ weight = 0.9 }}
+h -> g: sparse(p = 0.15) {{ weight = 0.4 }}
 """
 
 CASES = {"branches": (BRANCHES, 200), "cuba": ((ROOT / "examples" / "cuba.snn").read_text(), 300)}
@@ -179,20 +209,41 @@ def test_a_membrane_that_is_not_finite_is_reported_as_in_python(tmp_path):
     assert (errors[0].owner, errors[0].step, errors[0].value) == \
         (errors[1].owner, errors[1].step, errors[1].value)
     runs, reports = [], []
-    for module in (fast, slow):
+    for module in (fast, slow):  # the C loop stops at the fault and goes on unchecked
         sim = module.Simulation()
-        runs.append(sim.run(50, record=["a.v", "b.v", "b.s"], allow_nonfinite=True))
+        out = sim.run(50, record=["a.v", "b.v", "b.s", "noise.s"], allow_nonfinite=True)
+        runs.append({**out, "next draw": np.array(sim.x0_rng.random())})
         reports.append([str(fault) for fault in sim.nonfinite])
     assert reports[0] == reports[1] and len(reports[0]) == 1
+    assert runs[0]["noise.s"].sum() > 20
     assert_same(*runs)
 
 
+def test_inputs_of_every_kind_agree_over_consecutive_runs(tmp_path):
+    """Data, Poisson and file inputs fed a block of steps per call: the same spikes, the
+    same state, and the Poisson generator where the Python loop leaves it (a second run
+    continues its draws)."""
+    rng = np.random.default_rng(4)
+    np.save(tmp_path / "f.npy", rng.random((400, 6)) < 0.3)
+    fast, slow = pair(FED.format(path=tmp_path / "f.npy"), tmp_path)
+    data = rng.random((200, 3, 12)) < 0.2
+    runs = []
+    for module in (fast, slow):
+        sim = module.Simulation(batch=3)
+        first = sim.run(200, {"d": data}, record=every_variable(module))
+        second = sim.run(150, {"d": data[:150, :1]}, record=["pz.s", "h.v", "g.s"])
+        runs.append((first, second, sim.x1_rng.random()))
+    assert runs[0][0]["d.s"].sum() > 100 and runs[0][0]["g.s"].sum() > 10
+    for a, b in zip(runs[0][:2], runs[1][:2], strict=True):
+        assert_same(a, b)
+    assert runs[0][2] == runs[1][2]
+
+
 @pytest.mark.parametrize("extra", [
-    "input x[4]\nx -> syn: sparse(p = 0.5) { weight = 0.3 }\n",
     "plain -> out as dense_out: dense { weight = 0.1 }\n",
     "plain -> out as denser: sparse(p = 0.6) { weight = 0.1 }\n",
 ])
-def test_inputs_and_dense_projections_have_no_c_version(extra):
+def test_dense_projections_have_no_c_version(extra):
     files = ReferenceBackend().emit(compile_text(BRANCHES + extra))
     assert "simulation.c" not in files and "\nNATIVE = None\n" in files["simulation.py"]
 

@@ -2,8 +2,9 @@
 
 ``emit(net)`` returns ``simulation.py`` (generated from ``templates/simulation.py.j2``), its
 library ``snnc_runtime.py`` (a copy of :mod:`snnc.backends.reference.runtime`) and
-``network.npz`` (weights, indices and per-neuron parameters), and for networks without inputs
-or learning ``simulation.c``, the same steps in C (:mod:`.native`). The CLI runs the same module
+``network.npz`` (weights, indices and per-neuron parameters), and for networks without
+learning or dense projections ``simulation.c``, the same steps in C (:mod:`.native`). The CLI
+runs the same module
 in-process (:mod:`snnc.backends.reference.runner`).
 """
 

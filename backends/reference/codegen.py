@@ -96,7 +96,7 @@ class Emitter:
     #: population -> its currents' decays as ``_neuron``'s argument (code)
     decays: dict[str, str] = field(default_factory=dict)
     #: the step as C (:mod:`.native`), recorded beside the Python; None once the step does
-    #: something the C loop does not (inputs, dense projections, learning)
+    #: something the C loop does not (dense projections, learning)
     native: NativeLoop | None = field(default_factory=NativeLoop)
     #: population -> (name, decay) of its currents for the C loop: a literal, or
     #: (attribute, index) of a per-neuron vector
@@ -142,10 +142,12 @@ class Emitter:
 
     # -- blocks -------------------------------------------------------------------------------
     def emit_inputs(self) -> None:
-        if self.plan.inputs:
-            self.native = None  # inputs are fed from Python, step by step
         for x in self.plan.inputs:
             ident = self.input_id(x.name)
+            if self.native is not None:
+                probability = float(x.probability) if x.source == "poisson" else None
+                self.native.input(f"input {x.name}", ident, x.name, x.source, x.size,
+                                  probability)
             self.step.append(f"# input {py_comment(x.name)}{list(x.shape)}: {x.source}")
             self.recordable[f"{x.name}.s"] = (f"{ident}_s", x.shape)
             if x.source == "data":
@@ -451,7 +453,7 @@ def used_names(names: list[str], lines: list[str]) -> list[str]:
 
 def render(plan: Plan, version: str) -> tuple[str, bytes, str | None]:
     """The generated module's source, its ``network.npz`` (deterministic bytes) and the C
-    version of its steps (``simulation.c``; None when the step has inputs or learning)."""
+    version of its steps (``simulation.c``; None with learning or dense projections)."""
     emitter = Emitter(plan)
     emitter.build()
     from snnc.backends import templates

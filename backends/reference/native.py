@@ -1,9 +1,9 @@
 """The native loop: a network's steps as one C function (``simulation.c``), for networks whose
-step is only delivery, membranes and spike rings (no inputs, no learning).
+step is only inputs, delivery, membranes and spike rings (no learning, no dense projections).
 
 The generated Python module calls a numba (or numpy) kernel per population and projection
 and step; at a few thousand neurons that per-call overhead is most of the run. For a network
-without learning or inputs, :func:`c_source` writes the same step as C: the arithmetic of
+without learning, :func:`c_source` writes the same step as C: the arithmetic of
 ``_propagate`` and ``_neuron`` (:mod:`.runtime`) in the same order, operation by operation,
 so a run gives the same numbers bit for bit (C's ``double`` and ``float`` are IEEE binary64
 and binary32; the runtime compiles with ``-ffp-contract=off`` and without fast-math, so no
@@ -14,11 +14,12 @@ and dtype with the system's C compiler and runs whole blocks of steps per call
 The function (all arrays C-contiguous, row-major, in the order of :attr:`NativeLoop.arrays`)::
 
     int64_t snnc_steps(int64_t n0, int64_t count, int64_t batch, void *const *a,
-                       int64_t slots, void *const *src, const int64_t *parts,
-                       void *const *dst, const int64_t *bytes, const int64_t *every,
-                       int64_t *rows, int32_t check, double *faults)
+                       void *const *inputs, int64_t slots, void *const *src,
+                       const int64_t *parts, void *const *dst, const int64_t *bytes,
+                       const int64_t *every, int64_t *rows, int32_t check, double *faults)
 
-runs the steps n0 .. n0 + count - 1. After each step n, every recording slot r with
+runs the steps n0 .. n0 + count - 1. Each step starts by copying its row of every input's
+block ``inputs[k]`` [count, batch, size] (bool) into that input's spikes. After each step n, every recording slot r with
 n % every[r] == 0 writes row rows[r] of dst[r] (bytes[r] bytes) and counts the row: a copy of
 its one source array, or the sum 0 + x1 + x2 + ... of its ``parts[r]`` sources (as Python's
 ``sum`` of the arrays: a population's receptor currents recorded as its ``i``); the sources
@@ -75,6 +76,8 @@ class NativeLoop:
     body: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)  # the populations' step functions
     populations: list[tuple[str, int]] = field(default_factory=list)
+    #: (attribute of its spikes, name, source, size, probability of a Poisson input) per input
+    inputs: list[tuple[str, str, str, int, float | None]] = field(default_factory=list)
 
     def array(self, attribute: str, kind: str, per_sample: int, fixed: int = 0,
               index: int | None = None) -> str:
@@ -103,6 +106,17 @@ class NativeLoop:
         return c_real(code)
 
     # -- the step's operations, in the order the Python step does them -----------------------
+    def input(self, comment: str, ident: str, name: str, source: str, size: int,
+              probability: float | None) -> None:
+        """This step's spikes of an input, row n - n0 of the block ``inputs[k]`` [count,
+        batch, size] that the runtime fills before each call as the Python step makes them
+        (the data's rows, the file's rows, or the Poisson generator's draws for those steps)."""
+        spikes = self.array(f"{ident}_s", "bool", size)
+        self.body += [f"/* {c_comment(comment)} */",
+                      f"memcpy({spikes}, (const uint8_t *) inputs[{len(self.inputs)}] + "
+                      f"(n - n0) * batch * {size}, (size_t) batch * {size});"]
+        self.inputs.append((f"{ident}_s", name, source, size, probability))
+
     def ring_row(self, source: str, delay: int, depth: int, size: int) -> str:
         """The spikes ``source`` emitted ``delay`` steps ago: its spikes, or a row of its
         ring [depth, batch, size] (Python's (n - delay) % depth is never negative)."""
@@ -254,9 +268,9 @@ def c_source(loop: NativeLoop, name: str, version: str) -> str:
         "",
         *loop.functions,
         "int64_t snnc_steps(int64_t n0, int64_t count, int64_t batch, void *const *a,",
-        "                   int64_t slots, void *const *src, const int64_t *parts,",
-        "                   void *const *dst, const int64_t *bytes, const int64_t *every,",
-        "                   int64_t *rows, int32_t check, double *faults)",
+        "                   void *const *inputs, int64_t slots, void *const *src,",
+        "                   const int64_t *parts, void *const *dst, const int64_t *bytes,",
+        "                   const int64_t *every, int64_t *rows, int32_t check, double *faults)",
         "{",
         *declarations,
         "    for (int64_t n = n0; n < n0 + count; n++) {",

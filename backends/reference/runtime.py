@@ -414,7 +414,7 @@ def _native_function(folder, defines):
             os.rmdir(work)
     function = ctypes.CDLL(library).snnc_steps
     function.restype = ctypes.c_int64
-    function.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64] + \
+    function.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] + \
         [ctypes.c_void_p] * 6 + [ctypes.c_int32, ctypes.c_void_p]
     _LIBRARIES[key] = function
     return function
@@ -644,7 +644,7 @@ class SimulationBase:
         step by step in Python with the numba kernels (when installed)."""
         native = self._native(recorders + counters)
         if native is not None:
-            self._native_loop(native, steps, every, recorders, counters, progress,
+            self._native_loop(native, steps, inputs, every, recorders, counters, progress,
                               allow_nonfinite)
             return
         _accelerate(type(self).step.__globals__)
@@ -675,8 +675,8 @@ class SimulationBase:
     def _native(self, recorders):
         """(step function, the arrays it takes, their addresses) when this run can take the
         native loop: the network has a C version (``NATIVE``), SNNC_NO_NATIVE was not set, a
-        C compiler is there, and every array has the type and size the C code expects
-        (checked before any pointer is passed, as are the synapses' indices: inside the
+        C compiler is there, and every array is writable and has the type and size the C
+        code expects (checked before any pointer is passed, as are the synapses' indices: inside the
         arrays they index). Else None."""
         if self.NATIVE is None or not _NATIVE_WANTED or self.dtype.name not in _C_TYPES:
             return None
@@ -688,7 +688,7 @@ class SimulationBase:
             if index is not None and isinstance(array, tuple):
                 array = array[index]
             if not isinstance(array, np.ndarray) or not array.flags.c_contiguous or \
-                    array.dtype.name not in kinds[kind] or \
+                    not array.flags.writeable or array.dtype.name not in kinds[kind] or \
                     array.size != per_sample * self.batch + fixed:
                 return None
             arrays.append(array)
@@ -703,10 +703,27 @@ class SimulationBase:
         function = _native_function(self.folder, "\n".join(defines) + "\n")
         return None if function is None else (function, arrays, _pointers(arrays))
 
-    def _native_loop(self, native, steps, every, recorders, counters, progress,
+    def _input_block(self, entry, n, count, inputs):
+        """The spikes of an input for the steps n .. n + count - 1 [count, batch, size]
+        (bool, contiguous), as the Python step makes them one step at a time: the data's
+        rows, the file's rows for every sample, or the draws of the input's Poisson
+        generator (one call for the block draws what ``count`` calls would)."""
+        attribute, name, source, size, probability = entry
+        shape = (count, self.batch, size)
+        if source == "data":
+            block = inputs[name][n:n + count]
+        elif source == "poisson":
+            block = getattr(self, attribute[:-2] + "_rng").random(shape) < probability
+        else:
+            rows = getattr(self, attribute[:-2] + "_spikes")[n:n + count]
+            block = np.broadcast_to(rows.reshape(count, 1, size), shape)
+        return np.ascontiguousarray(block, dtype=bool)
+
+    def _native_loop(self, native, steps, inputs, every, recorders, counters, progress,
                      allow_nonfinite):
         """The steps in C, a block at a time: as many steps per call as the recorders'
-        buffers hold (a spike recorder's block, then its events are found in Python), the
+        buffers hold (a spike recorder's block, then its events are found in Python) and
+        the inputs' blocks (up to _BLOCK_BYTES each) allow, the
         C function copying each recorded variable into its buffer after each recorded step.
         A step whose membrane was not finite ends the call; the NaN/inf watch then reports
         it as the Python loop does (``_nonfinite``) and, with ``allow_nonfinite``, the rest
@@ -735,20 +752,33 @@ class SimulationBase:
         faults = np.zeros(max(1, len(self.NATIVE["populations"])))
         self.nonfinite, self._faulty = [], []
         checking, n = True, 0
+        fed = self.NATIVE["inputs"]
+        poisson = [entry for entry in fed if entry[2] == "poisson"]
+        generators = [getattr(self, entry[0][:-2] + "_rng") for entry in poisson]
         while n < steps:
             count = steps - n if progress is None else min(steps - n, 1000)
+            for entry in fed:
+                count = min(count, max(1, _BLOCK_BYTES // (self.batch * entry[3])))
             for k, (recorder, period) in enumerate(slots):
                 spikes = isinstance(recorder, _Spikes)
                 rows[k] = recorder.filled if spikes else recorder.row
                 left = len(buffers[k]) - rows[k]
                 count = min(count, period * (-(-n // period) + int(left)) - n)
             faults[:] = 0.0
-            done = function(n, count, self.batch, pointers.ctypes.data, len(slots),
+            drawn = [(rng, rng.bit_generator.state) for rng in generators]
+            blocks = [self._input_block(entry, n, count, inputs) for entry in fed]
+            feeds = _pointers(blocks)
+            done = function(n, count, self.batch, pointers.ctypes.data, feeds.ctypes.data,
+                            len(slots),
                             src.ctypes.data, parts.ctypes.data, dst.ctypes.data,
                             sizes.ctypes.data,
                             periods.ctypes.data, rows.ctypes.data, int(checking),
                             faults.ctypes.data)
             n += done
+            if done < count:  # stopped at a fault: the generators draw only the steps run
+                for (rng, state), entry in zip(drawn, poisson, strict=True):
+                    rng.bit_generator.state = state
+                    rng.random((done, self.batch, entry[3]))
             for k, (recorder, _) in enumerate(slots):
                 if isinstance(recorder, _Spikes):
                     recorder.filled = int(rows[k])

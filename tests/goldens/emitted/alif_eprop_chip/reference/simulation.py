@@ -95,7 +95,7 @@ CHECKED = [
     ('w1', 'projection', 'lsnn->lsnn', 'w', [('w1_r0_zbar', 'zbar'), ('w1_r0_eps_a', 'eps_a'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'lsnn->out', 'w', [('w2_r0_zbar', 'zbar'), ('w2_r0_sig_err', 'err')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 

@@ -84,8 +84,48 @@ CHECKED = [
     ('p0_fault', 'population', 'exc', 'v', [('p0_i', 'i')]),
     ('p1_fault', 'population', 'inh', 'v', [('p1_i', 'i')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
-NATIVE = None
+#: the steps in C (simulation.c beside this file; snnc_runtime.SimulationBase._native_loop):
+#: the arrays its function takes, in order, as (attribute, kind, element of a tuple or None,
+#: elements per sample, elements more), the synapses of each projection as the positions of
+#: (indptr, post, weights) and (n_pre, n_post), per input (its spikes' attribute, name,
+#: source, size, Poisson probability), and per population (its fault attribute, its index in
+#: CHECKED)
+NATIVE = {
+    "arrays": [
+        ('x0_s', 'bool', None, 100, 0),
+        ('w0_indptr', 'index', None, 0, 101),
+        ('w0_post', 'index', None, 0, 7910),
+        ('w0', 'real', None, 0, 7910),
+        ('p0_i_in', 'real', None, 400, 0),
+        ('p0_ring', 'bool', None, 800, 0),
+        ('w2_indptr', 'index', None, 0, 401),
+        ('w2_post', 'index', None, 0, 16009),
+        ('w2', 'real', None, 0, 16009),
+        ('p1_ring', 'bool', None, 200, 0),
+        ('w4_indptr', 'index', None, 0, 101),
+        ('w4_post', 'index', None, 0, 4078),
+        ('w4', 'real', None, 0, 4078),
+        ('p0_v', 'real', None, 400, 0),
+        ('p0_i', 'real', None, 400, 0),
+        ('p0_s', 'bool', None, 400, 0),
+        ('w1_indptr', 'index', None, 0, 101),
+        ('w1_post', 'index', None, 0, 1968),
+        ('w1', 'real', None, 0, 1968),
+        ('p1_i_in', 'real', None, 100, 0),
+        ('w3_indptr', 'index', None, 0, 401),
+        ('w3_post', 'index', None, 0, 4173),
+        ('w3', 'real', None, 0, 4173),
+        ('w5_indptr', 'index', None, 0, 101),
+        ('w5_post', 'index', None, 0, 1014),
+        ('w5', 'real', None, 0, 1014),
+        ('p1_v', 'real', None, 100, 0),
+        ('p1_i', 'real', None, 100, 0),
+        ('p1_s', 'bool', None, 100, 0),
+    ],
+    "synapses": [(1, 2, 3, 100, 400), (6, 7, 8, 400, 400), (10, 11, 12, 100, 400), (16, 17, 18, 100, 100), (20, 21, 22, 400, 100), (23, 24, 25, 100, 100)],
+    "inputs": [('x0_s', 'drive', 'poisson', 100, 0.02)],
+    "populations": [('p0_fault', 0), ('p1_fault', 1)],
+}
 
 
 class Simulation(SimulationBase):

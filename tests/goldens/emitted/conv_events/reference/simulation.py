@@ -90,7 +90,7 @@ CHECKED = [
     ('p2_fault', 'population', 'conv2', 'v', [('p2_i', 'i')]),
     ('p3_fault', 'population', 'classes', 'v', [('p3_i', 'i')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 

@@ -87,9 +87,9 @@ static double neuron_p1(int64_t batch,
 }
 
 int64_t snnc_steps(int64_t n0, int64_t count, int64_t batch, void *const *a,
-                   int64_t slots, void *const *src, const int64_t *parts,
-                   void *const *dst, const int64_t *bytes, const int64_t *every,
-                   int64_t *rows, int32_t check, double *faults)
+                   void *const *inputs, int64_t slots, void *const *src,
+                   const int64_t *parts, void *const *dst, const int64_t *bytes,
+                   const int64_t *every, int64_t *rows, int32_t check, double *faults)
 {
     uint8_t *restrict p0_ring = (uint8_t *) a[0];  /* self.p0_ring */
     const SNNC_I1 *restrict w0_indptr = (const SNNC_I1 *) a[1];  /* self.w0_indptr */

@@ -83,8 +83,9 @@ CHECKED = [
 #: the steps in C (simulation.c beside this file; snnc_runtime.SimulationBase._native_loop):
 #: the arrays its function takes, in order, as (attribute, kind, element of a tuple or None,
 #: elements per sample, elements more), the synapses of each projection as the positions of
-#: (indptr, post, weights) and (n_pre, n_post), and per population (its fault attribute, its
-#: index in CHECKED)
+#: (indptr, post, weights) and (n_pre, n_post), per input (its spikes' attribute, name,
+#: source, size, Poisson probability), and per population (its fault attribute, its index in
+#: CHECKED)
 NATIVE = {
     "arrays": [
         ('p0_ring', 'bool', None, 6400, 0),
@@ -117,6 +118,7 @@ NATIVE = {
         ('p1_ref', 'int32', None, 800, 0),
     ],
     "synapses": [(1, 2, 3, 3200, 3200), (6, 7, 8, 800, 3200), (15, 16, 17, 3200, 800), (19, 20, 21, 800, 800)],
+    "inputs": [],
     "populations": [('p0_fault', 0), ('p1_fault', 1)],
 }
 

@@ -99,7 +99,7 @@ CHECKED = [
     ('w1', 'projection', 'layer1->layer2', 'w', [('w1_r0_q', 'q'), ('w1_r0_p', 'p'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'layer2->layer3', 'w', [('w2_r0_q', 'q'), ('w2_r0_p', 'p'), ('w2_r0_sig_L', 'L')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 

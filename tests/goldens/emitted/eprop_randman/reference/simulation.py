@@ -91,7 +91,7 @@ CHECKED = [
     ('w1', 'projection', 'hidden->hidden', 'w', [('w1_r0_zbar', 'zbar'), ('w1_r0_sig_L', 'L')]),
     ('w2', 'projection', 'hidden->out', 'w', [('w2_r0_zbar', 'zbar'), ('w2_r0_sig_err', 'err')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 

@@ -80,7 +80,7 @@ CHECKED = [
     ('p0_fault', 'population', 'actor', 'v', [('p0_i', 'i')]),
     ('w0', 'projection', 'pattern->actor', 'w', [('w0_r0_x_pre', 'x_pre'), ('w0_r0_y_post', 'y_post'), ('w0_r0_c', 'c'), ('w0_r0_sig_r', 'r')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 

@@ -78,7 +78,7 @@ CHECKED = [
     ('p0_fault', 'population', 'out', 'v', [('p0_i', 'i')]),
     ('w0', 'projection', 'poisson_in->out', 'w', [('w0_r0_x_pre', 'x_pre'), ('w0_r0_y_post', 'y_post')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 

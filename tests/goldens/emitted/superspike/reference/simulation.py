@@ -88,7 +88,7 @@ CHECKED = [
     ('w0', 'projection', 'frozen_noise->hidden', 'w', [('w0_r0_psp', 'psp'), ('w0_r0_lp0', 'lowpass at <stdlib>/superspike.snn:8:23'), ('w0_r0_elig', 'elig'), ('w0_r0_lp1', 'lowpass at <stdlib>/superspike.snn:9:24'), ('w0_r0_sig_err', 'err')]),
     ('w1', 'projection', 'hidden->out', 'w', [('w1_r0_psp', 'psp'), ('w1_r0_lp0', 'lowpass at <stdlib>/superspike.snn:8:23'), ('w1_r0_elig', 'elig'), ('w1_r0_lp1', 'lowpass at <stdlib>/superspike.snn:9:24'), ('w1_r0_sig_err', 'err')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 

@@ -96,7 +96,7 @@ CHECKED = [
     ('p3_fault', 'population', 'g4', 'v', [('p3_i', 'i')]),
     ('p4_fault', 'population', 'g5', 'v', [('p4_i', 'i')]),
 ]
-#: no C version of the steps (inputs, dense projections or learning run in Python)
+#: no C version of the steps (dense projections and learning run in Python)
 NATIVE = None
 
 
