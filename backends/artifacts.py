@@ -17,16 +17,37 @@ def literal(value: float) -> str:
     return repr(float(value))
 
 
+def npy_header(array: np.ndarray) -> bytes:
+    """The .npy header :func:`numpy.lib.format.write_array` writes for the C-contiguous
+    ``array`` (format 1.0, or 2.0 when the header does not fit 1.0's 65,535 bytes)."""
+    header = io.BytesIO()
+    fields = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(header, fields)
+    except ValueError:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, fields)
+    return header.getvalue()
+
+
 def save_npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed .npz with fixed member order and timestamps (byte-identical output)."""
+    """An uncompressed .npz with fixed member order and timestamps (byte-identical output):
+    the bytes ``np.lib.format.write_array`` gives for each ``np.ascontiguousarray(array)``,
+    stored by ``ZipFile.writestr``. Each member is streamed into the archive from the array's
+    own buffer (the size given first, as ``writestr`` does, so the bytes are the same), with
+    no copy of the array beside the archive; object arrays are refused (no pickles)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for key in sorted(arrays):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]),
-                                      allow_pickle=False)
+            array = np.ascontiguousarray(arrays[key])
+            if array.dtype.hasobject:
+                raise ValueError(f"{key}: object arrays cannot be saved (no pickles)")
+            header = npy_header(array)
             info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            archive.writestr(info, member.getvalue())
+            info.file_size = len(header) + array.nbytes
+            with archive.open(info, "w") as member:
+                member.write(header)
+                member.write(array.reshape(-1).view(np.uint8))
     return buffer.getvalue()
 
 

@@ -1,6 +1,7 @@
 """Memory estimates before allocation: the network, a recording, a data set, and the machine.
 
-Estimates are in bytes for the reference simulator (float64 values, int64 indices) and are
+Estimates are in bytes for the reference simulator (float64 values; CSR indices int32 where
+they fit, else int64: :func:`snnc.ir.discrete.index_dtype`) and are
 computed from the IR alone, without materialising anything, so a network of 10^12 neurons is
 estimated as fast as one of ten. They model the arrays the reference simulator allocates
 (documented per function; :func:`estimate_network` takes the largest of the phases of ``snnc
@@ -33,13 +34,15 @@ from snnc.machine import (  # noqa: F401  (re-exported: the machine's memory, be
 )
 
 FLOAT = 8  # bytes of a float64 value
+INT32_MAX = 2 ** 31 - 1  # the largest int32 value
 INDEX = 8  # bytes of an int64 index
 DENSE_THRESHOLD = 0.25  # the reference simulator stores a projection dense above this density
 #: the synapse arrays exist twice while a simulation is built (the plan and its serialised copy)
 BUILD_COPIES = 2
 #: the weights exist this many more times while the simulation runs: its working copy (the
-#: loaded network.npz holds the original), the per-step updates and the final weights returned
-RUN_WEIGHT_COPIES = 3
+#: loaded network.npz holds the original); a plastic projection's also as the per-step
+#: updates and the copy of the final weights returned (a fixed one returns a read-only view)
+RUN_WEIGHT_COPIES = {"fixed": 1, "plastic": 3}
 
 
 @dataclass(frozen=True)
@@ -89,14 +92,23 @@ def check_fits(estimate: Estimate | int, what: str, diag: Diagnostics, span: Spa
 def synapse_storage(n_pre: int, n_post: int, synapses: int | None) -> tuple[bool, int, int]:
     """(dense, values, bytes) of one projection's weights in the reference simulator: a dense
     [post, pre] float matrix (plus a bool mask when not full) above 25 % density, else CSR
-    (weight, post and pre index per synapse, an index pointer per pre neuron). A projection
-    whose synapse count is unknown (a file) counts as full."""
+    (weight, post and pre index per synapse, an index pointer per pre neuron; the indices
+    :func:`index_bytes` wide). A projection whose synapse count is unknown (a file) counts as
+    full."""
     full = n_pre * n_post
     count = full if synapses is None else synapses
     dense = full > 0 and count / full > DENSE_THRESHOLD
     if dense:
         return True, full, full * FLOAT + (full if count < full else 0)
-    return False, count, count * (FLOAT + 2 * INDEX) + (n_pre + 1) * INDEX
+    indices = index_bytes(n_post) + index_bytes(n_pre)
+    return False, count, count * (FLOAT + indices) + (n_pre + 1) * index_bytes(count)
+
+
+def index_bytes(limit: int) -> int:
+    """Bytes per CSR index whose values reach ``limit``: 4 up to 2**31 - 1, else 8, the
+    itemsize of :func:`snnc.ir.discrete.index_dtype` (int32 or int64), counted here without
+    numpy (``snnc check`` estimates memory without importing it)."""
+    return 4 if limit <= INT32_MAX else 8
 
 
 def _per_synapse_traces(net) -> dict[str, int]:
@@ -110,18 +122,24 @@ def _per_synapse_traces(net) -> dict[str, int]:
     return counts
 
 
-#: bytes beyond a projection's final arrays while it is drawn, per synapse: the random kinds
-#: (sparse, fixed_fan_in) in CSR are drawn into their final index arrays
-#: (:func:`snnc.ir.discrete.plan_random_projection`) and a ``dense`` projection's weights are
-#: its matrix; the others materialise (post, pre) and weights and then copy them in CSR order
-#: with a sort order (4 arrays of 8 bytes), or fill a dense matrix from them (3)
-DRAW_TRANSIENT = {"in_place": 0, "csr": 4 * INDEX, "dense": 3 * INDEX}
+#: bytes beyond a projection's final arrays while it is drawn, per synapse, for the kinds
+#: that materialise (post, pre) and weights and then copy them in CSR order with a sort order
+#: (4 arrays of 8 bytes) or fill a dense matrix from them (3). A ``dense`` projection's weights
+#: are its matrix (nothing beyond it); the random kinds in CSR see :func:`_draw_transient`.
+DRAW_TRANSIENT = {"csr": 4 * INDEX, "dense": 3 * INDEX}
 
 
-def _draw_transient(projection, synapses: int, dense: bool) -> int:
+def _draw_transient(projection, synapses: int, dense: bool, n_pre: int) -> int:
+    """Bytes beyond the projection's final arrays while it is drawn. The random kinds in CSR
+    (:func:`snnc.ir.discrete.plan_random_projection`) are drawn as two int64 index arrays,
+    re-sorted in place, then narrowed one after the other: while the post indices are
+    copied, both int64 arrays and the copy exist, 2 INDEX + w_post bytes per synapse, against
+    the final FLOAT + w_post + w_pre: INDEX - w_pre beyond them (0 for int64 indices)."""
     kind = projection.connectivity.kind
-    if kind == "dense" or (kind in ("sparse", "fixed_fan_in") and not dense):
-        return synapses * DRAW_TRANSIENT["in_place"]
+    if kind == "dense":
+        return 0
+    if kind in ("sparse", "fixed_fan_in") and not dense:
+        return synapses * (INDEX - index_bytes(n_pre))
     return synapses * DRAW_TRANSIENT["dense" if dense else "csr"]
 
 
@@ -131,16 +149,17 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
 
     - *drawing* the plan (:func:`snnc.ir.discrete.build_plan`): every projection's arrays (see
       :func:`synapse_storage`) plus what drawing the largest one needs beyond them
-      (:data:`DRAW_TRANSIENT`);
+      (:func:`_draw_transient`);
     - *building* the simulation: the plan's arrays and their serialised copy
-      (``network.npz``, in memory) at once, :data:`BUILD_COPIES`, plus a copy of the largest
-      single array while it is serialised;
+      (``network.npz``, in memory) at once, :data:`BUILD_COPIES` (each array is streamed into
+      the archive from its own buffer, :func:`snnc.backends.artifacts.save_npz`: no third
+      copy);
     - *running*: the arrays loaded from ``network.npz``, :data:`RUN_WEIGHT_COPIES` more of
-      every weight, per neuron and sample its state (v, i, one current per receptor, adaptation, refractory
-      counter, spikes), per projection its spike delay ring, for a plastic projection its
-      per-synapse traces, the update dw per sample and an accumulator (per-pre and per-post
-      traces are small), and ``running`` (what the caller adds while the simulation runs:
-      :func:`check_run` adds the recordings and data inputs).
+      every weight (fixed or plastic), per neuron and sample its state (v, i, one current per
+      receptor, adaptation, refractory counter, spikes), per projection its spike delay ring,
+      for a plastic projection its per-synapse traces, the update dw per sample and an
+      accumulator (per-pre and per-post traces are small), and ``running`` (what the caller
+      adds while the simulation runs: :func:`check_run` adds the recordings and data inputs).
 
     Every phase holds the populations' varying parameters (twice while building). The
     parts returned are those of the largest phase; the named parts say which phase it is."""
@@ -162,21 +181,20 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
         params.append((f"population '{node.name}' parameters", varying * node.size * FLOAT))
     stored: list[tuple[str, int]] = []
     working: list[tuple[str, int]] = []
-    transient, largest_array = ("", 0), ("", 0)
+    transient = ("", 0)
     for projection in net.projections():
         pre, post = net.node(projection.pre), net.node(projection.post)
         synapses = net.synapse_count(projection)
         dense, values, storage = synapse_storage(pre.size, post.size, synapses)
         name = f"projection '{projection.name}'"
         stored.append((name, storage))
-        drawn = _draw_transient(projection, values if synapses is None else synapses, dense)
+        drawn = _draw_transient(projection, values if synapses is None else synapses, dense,
+                                pre.size)
         if drawn > transient[1]:
             transient = (f"drawing the synapses of '{projection.name}'", drawn)
-        if values * FLOAT > largest_array[1]:
-            largest_array = (f"serialising the weights of '{projection.name}'", values * FLOAT)
-        # the simulation's working copy of the weights, the updates it accumulates (zeroed
-        # for every projection) and the copy of the final weights it returns
-        size = RUN_WEIGHT_COPIES * values * FLOAT
+        # the simulation's working copy of the weights; a plastic projection's updates and
+        # the copy of its final weights returned
+        size = RUN_WEIGHT_COPIES["plastic" if projection.rules else "fixed"] * values * FLOAT
         size += (projection.delay_steps + 2) * batch * post.size * FLOAT  # delay ring
         if projection.rules:
             traces = traces_of.get(projection.name, len(projection.rules))
@@ -186,7 +204,7 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
                         size))
     drawing = [*params, *stored, transient]
     building = [(f"{what} (and its serialised copy)", BUILD_COPIES * size)
-                for what, size in [*params, *stored]] + [largest_array]
+                for what, size in [*params, *stored]]
     running_parts = [*params, *stored, *working, *state, *(running.parts if running else ())]
     phases = [[part for part in phase if part[1]] for phase in (drawing, building, running_parts)]
     return Estimate(tuple(max(phases, key=lambda parts: sum(size for _, size in parts))))

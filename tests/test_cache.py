@@ -388,3 +388,61 @@ def test_the_network_key_ignores_set_order_and_follows_the_content(tmp_path, pro
     key = runner.network_key(net, "same_step")
     net.settings = dataclasses.replace(net.settings, seed=net.settings.seed + 1)
     assert runner.network_key(net, "same_step") != key
+
+
+def test_an_entry_file_is_compared_chunk_by_chunk(tmp_path, monkeypatch):
+    """``runner.holds``: a file of ours against the emitted bytes, read a chunk at a time
+    (here 7 bytes, so the cases cross chunks): equal only when the length and every byte
+    agree; never through a link or for a missing file."""
+    monkeypatch.setattr(runner, "CHUNK", 7)
+    expected = bytes(range(50))
+    path = tmp_path / "network.npz"
+    path.write_bytes(expected)
+    assert runner.holds(str(path), expected)
+    for other in (expected[:-1], expected + b"\0", expected[:49] + b"\1",
+                  b"\1" + expected[1:], expected[:21] + b"\xff" + expected[22:], b""):
+        path.write_bytes(other)
+        assert not runner.holds(str(path), expected), other
+    assert runner.holds(str(path), b"")
+    path.write_bytes(expected)
+    (tmp_path / "link").symlink_to(path)
+    assert not runner.holds(str(tmp_path / "link"), expected)
+    assert not runner.holds(str(tmp_path / "missing"), expected)
+
+
+def test_an_entry_is_verified_holding_only_its_python_sources(tmp_path, program, monkeypatch):
+    """``runner.verified_sources``: the digest of every file (the oracle: ``digest_of`` of
+    the emitted files), returning the Python sources only (network.npz is hashed a chunk at a
+    time, here 5 bytes); any changed byte, missing file or unsafe name is None."""
+    monkeypatch.setattr(runner, "CHUNK", 5)
+    _, files = entry_name(program)
+    runner.write_files(str(tmp_path), files)
+    digest = runner.digest_of(files)
+    sources = runner.verified_sources(str(tmp_path), list(files), digest)
+    assert sources == {name: content for name, content in files.items() if name.endswith(".py")}
+    assert "network.npz" in files and "network.npz" not in sources
+    assert runner.verified_sources(str(tmp_path), [*files, "../x"], digest) is None
+    assert runner.verified_sources(str(tmp_path), [*files, "missing"], digest) is None
+    npz = tmp_path / "network.npz"
+    changed = bytearray(files["network.npz"])
+    changed[len(changed) // 2] ^= 1
+    npz.write_bytes(bytes(changed))
+    assert runner.verified_sources(str(tmp_path), list(files), digest) is None
+
+
+def test_a_recorded_network_npz_that_changed_is_generated_again(tmp_path, program,
+                                                                monkeypatch):
+    """The index's entry whose network.npz lost a bit: generated again, the entry replaced
+    with the emitted bytes, the recordings those of the first run."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SNNC_CACHE_DIR", str(cache))
+    calls = emits_counted(monkeypatch)
+    first = run(program, tmp_path / "a.npz")
+    name, files = entry_name(program)
+    calls.clear()
+    npz = cache / name / "network.npz"
+    changed = bytearray(npz.read_bytes())
+    changed[-40] ^= 1
+    npz.write_bytes(bytes(changed))
+    same(run(program, tmp_path / "b.npz"), first)
+    assert len(calls) == 1 and npz.read_bytes() == files["network.npz"]

@@ -17,13 +17,14 @@ import pytest
 import snnc
 from snnc.diagnostics import Diagnostics
 from snnc.ir import connectivity as conn
+from snnc.ir import discrete
 from snnc.ir.connectivity import (
     Connectivity,
     bernoulli_positions,
     distinct_per_row,
     transpose,
 )
-from snnc.ir.discrete import build_plan
+from snnc.ir.discrete import build_plan, csr_pointers, index_dtype
 from snnc.ir.values import rng_for
 
 Z_1E4 = 3.719  # the standard normal's upper 1e-4 quantile
@@ -234,6 +235,52 @@ def test_plan_csr_holds_the_materialized_synapses_with_weights_in_csr_order(conn
     assert (plan.weights == expected).all()  # drawn in CSR order: no permutation
     counts = np.bincount(plan.pre_index, minlength=120)
     assert (np.diff(plan.indptr) == counts).all() and plan.indptr[0] == 0
+    assert plan.post_index.dtype == plan.pre_index.dtype == plan.indptr.dtype == np.int32
+
+
+def test_index_dtype_is_int32_up_to_its_largest_value():
+    assert index_dtype(0) == index_dtype(2 ** 31 - 1) == np.int32
+    assert index_dtype(2 ** 31) == index_dtype(2 ** 40) == np.int64
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_csr_pointers_delimit_the_synapses_of_each_pre_neuron(dtype):
+    """indptr[j]:indptr[j + 1] are pre j's synapses (the oracle: the cumulated counts), the
+    last pre neurons without any; int32 for this synapse count, whatever the indices' dtype."""
+    pre = np.sort(np.random.default_rng(4).integers(0, 50, 1000)).astype(dtype)
+    indptr = csr_pointers(pre, 60)
+    oracle = np.concatenate(([0], np.cumsum(np.bincount(pre, minlength=60))))
+    assert indptr.dtype == np.int32 and (indptr == oracle).all()
+
+
+CONV = """network conv {
+  dt = 1 ms
+  seed = 5
+}
+input a[2, 8, 8]: poisson(rate = 10 Hz)
+population b: LIF[3, 6, 6]
+population c: LIF[3, 6, 6]
+a -> b: conv2d(kernel = 3, channels = 3) { weight = normal(0.5, 0.1) }
+b -> c: one_to_one { weight = 0.2 }
+"""
+
+
+@pytest.mark.parametrize("text", [PLAN.replace("CONN", "sparse(p = 0.05)"),
+                                  PLAN.replace("CONN", "fixed_fan_in(k = 9)"), CONV])
+def test_plan_indices_are_the_int64_ones_narrowed(text, monkeypatch):
+    """Every CSR projection (drawn or not) keeps its indices as int32 here: the same values
+    and weights as the plan built with int64 indices (the format before issue 18)."""
+    net = compile_text(text)
+    narrow = build_plan(net).projections
+    monkeypatch.setattr(discrete, "index_dtype", lambda limit: np.dtype(np.int64))
+    wide = build_plan(net).projections
+    assert len(narrow) == len(wide) > 0
+    for p, q in zip(narrow, wide, strict=True):
+        assert not p.dense and q.post_index.dtype == q.indptr.dtype == np.int64
+        for name in ("post_index", "pre_index", "indptr"):
+            assert getattr(p, name).dtype == np.int32
+            assert np.array_equal(getattr(p, name), getattr(q, name))
+        assert p.weights.dtype == np.float64 and np.array_equal(p.weights, q.weights)
 
 
 def test_plan_of_a_dense_sparse_projection_is_the_previous_matrix():
@@ -274,7 +321,8 @@ def test_drawing_costs_memory_in_the_synapses_not_the_pairs(c):
 
 def test_building_a_plan_costs_memory_in_the_synapses():
     """A 60,000-neuron network with 80 inputs per neuron: the plan's peak while building
-    stays within 56 bytes per synapse (it keeps 24: weight, post and pre index)."""
+    stays within 32 bytes per synapse (it keeps 16: a float64 weight, int32 post and pre
+    indices; drawn as int64 and narrowed one array after the other)."""
     n = 60_000
     text = f"""network big {{
   dt = 0.1 ms
@@ -286,4 +334,4 @@ a -> a: sparse(p = {80 / n!r}) {{ weight = uniform(0, 0.001) }}
     net = compile_text(text)
     plan, peak = peak_bytes(lambda: build_plan(net))
     synapses = len(plan.projections[0].weights)
-    assert peak < 56 * synapses + (32 << 20), peak / synapses
+    assert peak < 32 * synapses + (32 << 20), peak / synapses

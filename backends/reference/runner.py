@@ -21,7 +21,9 @@ module, so a second run starts fast):
   ``net-<key>`` (0600, ours, no link) maps the digest of the network's content
   (:func:`network_key`: the IR pickled canonically, the delivery, snnc's source files,
   Python's and numpy's versions) to the digest and names of the files emitted for it, and
-  those files are read back from their entry and used when their digest still matches.
+  those files are hashed again in their entry (the Python sources as they are read into
+  memory to be compiled, ``network.npz`` a chunk at a time, never held) and used when their
+  digest still matches.
 
 Two processes may race on the same entry: both end up running the same verified content.
 """
@@ -139,21 +141,60 @@ def digest_of(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def read_ours(path: str, limit: int = -1) -> bytes | None:
-    """The bytes of ``path`` (at most ``limit``) when it is a regular file of ours and no link,
-    else None (inside an entry of mode 0700 the file's own mode does not matter)."""
+#: bytes compared at a time when an entry's file is checked against what snnc emits
+CHUNK = 1 << 20
+
+
+def open_ours(path: str) -> int | None:
+    """A read-only descriptor of ``path`` when it is a regular file of ours and no link, else
+    None (inside an entry of mode 0700 the file's own mode does not matter)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
-            return None
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        os.close(fd)
+        return None
+    return fd
+
+
+def read_ours(path: str) -> bytes | None:
+    """The bytes of ``path`` when it is a regular file of ours and no link (:func:`open_ours`),
+    else None."""
+    fd = open_ours(path)
+    if fd is None:
+        return None
+    try:
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(limit)
+            return handle.read()
     except OSError:
         return None
+    finally:
+        os.close(fd)
+
+
+def holds(path: str, expected: bytes) -> bool:
+    """True when ``path`` is a regular file of ours and no link holding exactly ``expected``:
+    compared :data:`CHUNK` bytes at a time, so a large ``network.npz`` is not read into memory
+    a second time beside the emitted one."""
+    fd = open_ours(path)
+    if fd is None:
+        return False
+    view = memoryview(expected)
+    try:
+        if os.fstat(fd).st_size != len(expected):
+            return False
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            for start in range(0, len(expected), CHUNK):
+                if handle.read(CHUNK) != view[start:start + CHUNK]:
+                    return False
+            return handle.read(1) == b""
+    except OSError:
+        return False
     finally:
         os.close(fd)
 
@@ -163,8 +204,7 @@ def matches(folder: str, files: dict[str, bytes]) -> bool:
     these bytes, and everything in the folder (numba's cache) is ours and no link."""
     if unsafe_reason(folder) is not None or foreign_content(folder) or has_links(folder):
         return False
-    return all(read_ours(os.path.join(folder, name), len(expected) + 1) == expected
-               for name, expected in files.items())
+    return all(holds(os.path.join(folder, name), expected) for name, expected in files.items())
 
 
 def write_files(folder: str, files: dict[str, bytes]) -> None:
@@ -319,9 +359,52 @@ def index_path(root: str, key: str) -> str:
     return os.path.join(root, "net-" + key[:32])
 
 
-def cached_files(key: str) -> tuple[str, dict[str, bytes]] | None:
-    """(entry folder, files) recorded for the network ``key``, read back and verified against
-    the recorded digest; None when anything is missing, foreign or different."""
+def hash_file(digest, path: str) -> bool:
+    """Feed the bytes of ``path``, a regular file of ours and no link, to ``digest``
+    :data:`CHUNK` bytes at a time; False when it is not one."""
+    fd = open_ours(path)
+    if fd is None:
+        return False
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def verified_sources(folder: str, names: list[str], expected: str) -> dict[str, bytes] | None:
+    """The Python sources among the files ``names`` of ``folder`` (name -> bytes) when the
+    digest of all of them (:func:`digest_of`: each name and its bytes, in sorted order) is
+    ``expected``. A source is hashed as it is read into memory (the bytes compiled are the
+    bytes verified); any other file (``network.npz``, hundreds of MB at scale) is hashed a
+    chunk at a time and never held. None when a name is not a plain file name or a file is
+    missing, foreign or a link, or the digest differs."""
+    digest = hashlib.sha256()
+    sources = {}
+    for name in sorted(set(names)):
+        if not name or os.sep in name:
+            return None
+        path = os.path.join(folder, name)
+        digest.update(name.encode())
+        if name.endswith(".py"):
+            content = read_ours(path)
+            if content is None:
+                return None
+            digest.update(content)
+            sources[name] = content
+        elif not hash_file(digest, path):
+            return None
+    return sources if digest.hexdigest() == expected else None
+
+
+def cached_files(key: str) -> tuple[str, str, dict[str, bytes]] | None:
+    """(entry folder, digest, Python sources) recorded for the network ``key``, verified
+    against the recorded digest (:func:`verified_sources`); None when anything is missing,
+    foreign or different."""
     root = cache_root()
     if not os.path.isdir(root) or unsafe_reason(root) is not None:
         return None
@@ -335,13 +418,8 @@ def cached_files(key: str) -> tuple[str, dict[str, bytes]] | None:
             or foreign_content(folder) or has_links(folder):
         return None
     make_private(folder)
-    files = {}
-    for name in names:
-        content = read_ours(os.path.join(folder, name)) if name and os.sep not in name else None
-        if content is None:
-            return None
-        files[name] = content
-    return (folder, files) if digest_of(files) == digest else None
+    sources = verified_sources(folder, names, digest)
+    return None if sources is None else (folder, digest, sources)
 
 
 def record_files(key: str, folder: str, files: dict[str, bytes]) -> None:
@@ -367,10 +445,11 @@ def load_simulation(net: Network, delivery: str = "same_step") -> ModuleType:
         return LOADED[key]
     found = cached_files(key) if key is not None else None
     if found is not None:
-        folder, files = found
+        folder, digest, files = found  # the sources only: network.npz stays on disk
     else:
         files = content_of(ReferenceBackend(delivery=delivery).emit(net))
-    module_name = "snnc_simulation_" + digest_of(files)[:16]
+        digest = digest_of(files)
+    module_name = "snnc_simulation_" + digest[:16]
     if module_name in sys.modules:
         return sys.modules[module_name]
     if found is None:

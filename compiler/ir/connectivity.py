@@ -28,12 +28,14 @@ draws, so the memory beyond the synapses themselves stays bounded.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, NamedTuple
 
 from snnc.ir.values import FromFile
+
+if TYPE_CHECKING:  # numpy is imported where synapses are drawn: counting them needs none
+    import numpy as np
 
 #: from this p on, sparse(p) draws one uniform per pair (as before issue 18): at most
 #: 1 / p = 4 draws per synapse, and the simulator stores such a projection as a dense matrix
@@ -65,6 +67,7 @@ def bernoulli_positions(total: int, p: float, rng: np.random.Generator) -> np.nd
     synapse and one past the end, in blocks of at most :data:`BLOCK` sized from the expected
     remaining count; every draw is used in order until the end is passed, so the positions
     do not depend on the block sizes."""
+    import numpy as np
     if total <= 0 or p <= 0:
         return np.zeros(0, np.int64)
     expected = p * total
@@ -93,6 +96,7 @@ def bernoulli_rows(n_post: int, n_pre: int, p: float, rng: np.random.Generator
     [post, pre] order: ``rng.random((n_post, n_pre)) < p``, the uniforms drawn a block of rows
     at a time into one bool matrix (the same stream, so the same synapses as one matrix of
     all uniforms; one byte per pair instead of eight)."""
+    import numpy as np
     mask = np.empty((n_post, n_pre), dtype=bool)
     rows = max(1, BLOCK // max(n_pre, 1))
     for start in range(0, n_post, rows):
@@ -111,6 +115,7 @@ def distinct_per_row(n_rows: int, n: int, k: int, rng: np.random.Generator) -> n
     repeats per row are redrawn. From that fraction on: one uniform key per value and the k
     smallest keys (:func:`numpy.argpartition`), at most n / k < 8 draws per synapse. Blocks
     of rows of about :data:`BLOCK` draws."""
+    import numpy as np
     out = np.empty((n_rows, k), np.int64)
     if k == 0 or n_rows == 0:
         return out
@@ -147,6 +152,7 @@ def transpose(post: np.ndarray, pre: np.ndarray, n_pre: int, n_post: int, to_pre
     N_pre + pre``; the pairs are distinct, so the order of the keys is the order of the
     pairs), computed in place: the two arrays given are overwritten and reused, so the peak
     is the synapses' two index arrays."""
+    import numpy as np
     major, minor, size = (pre, post, n_post) if to_pre else (post, pre, n_pre)
     key = major
     key *= size
@@ -161,12 +167,12 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def valid_taps(size: int, out: int, kernel: int, stride: int, padding: int) -> np.ndarray:
-    """For each output position along one axis, how many kernel taps land inside the input."""
-    starts = np.arange(out) * stride - padding
-    lows = np.maximum(starts, 0)
-    highs = np.minimum(starts + kernel, size)
-    return np.maximum(highs - lows, 0)
+def valid_taps(size: int, out: int, kernel: int, stride: int, padding: int) -> int:
+    """How many kernel taps land inside the input along one axis, summed over the output
+    positions o = 0 .. out - 1: max(0, min(s + kernel, size) - max(s, 0)) with s = o stride -
+    padding."""
+    return sum(max(0, min(s + kernel, size) - max(s, 0))
+               for s in range(-padding, out * stride - padding, stride))
 
 
 @dataclass(frozen=True)
@@ -208,8 +214,9 @@ class Connectivity:
 
     # -- counting ---------------------------------------------------------------------------
     def synapse_count(self, pre_shape: tuple[int, ...], post_shape: tuple[int, ...]) -> int:
-        """Exact count (expected count for sparse), without materialising anything."""
-        n_pre, n_post = int(np.prod(pre_shape)), int(np.prod(post_shape))
+        """Exact count (expected count for sparse), without materialising anything (nor
+        importing numpy, but for a file)."""
+        n_pre, n_post = math.prod(pre_shape), math.prod(post_shape)
         if self.kind == "dense":
             return n_pre * n_post
         if self.kind == "one_to_one":
@@ -221,25 +228,26 @@ class Connectivity:
         if self.kind in ("conv2d", "sumpool2d"):
             c_in, h, w = pre_shape
             c_out, oh, ow = post_shape
-            taps_h = valid_taps(h, oh, self.kernel, self.stride, self.padding)
-            taps_w = valid_taps(w, ow, self.kernel, self.stride, self.padding)
-            spatial = int(taps_h.sum()) * int(taps_w.sum())
+            spatial = valid_taps(h, oh, self.kernel, self.stride, self.padding) * \
+                valid_taps(w, ow, self.kernel, self.stride, self.padding)
             return c_out * spatial * (c_in if self.kind == "conv2d" else 1)
+        import numpy as np
         return int(np.count_nonzero(self.file.load()))
 
     def max_fan_in(self, pre_shape: tuple[int, ...], post_shape: tuple[int, ...]) -> int:
         """The largest number of synapses onto one post neuron (expected, for sparse)."""
-        n_pre = int(np.prod(pre_shape))
+        n_pre = math.prod(pre_shape)
         if self.kind == "dense":
             return n_pre
         if self.kind == "one_to_one":
             return 1
         if self.kind == "sparse":
-            return int(np.ceil(self.p * n_pre))
+            return math.ceil(self.p * n_pre)
         if self.kind == "fixed_fan_in":
             return self.k
         if self.kind in ("conv2d", "sumpool2d"):
             return self.kernel ** 2 * (pre_shape[0] if self.kind == "conv2d" else 1)
+        import numpy as np
         return int(np.count_nonzero(self.file.load(), axis=1).max(initial=0))
 
     # -- materialising ----------------------------------------------------------------------
@@ -247,7 +255,8 @@ class Connectivity:
              rng: np.random.Generator) -> Synapses:
         """Every synapse, in the order it is drawn (:class:`Synapses`: sorted by pre then post
         for ``sparse(p)`` below :data:`PAIRWISE_P`, by post then pre otherwise)."""
-        n_pre, n_post = int(np.prod(pre_shape)), int(np.prod(post_shape))
+        import numpy as np
+        n_pre, n_post = math.prod(pre_shape), math.prod(post_shape)
         if self.kind == "sparse" and self.p < PAIRWISE_P:
             post = bernoulli_positions(n_pre * n_post, self.p, rng)
             pre = np.empty_like(post)
@@ -274,7 +283,7 @@ class Connectivity:
         """(post indices, pre indices) of every synapse, sorted by post then pre."""
         post, pre, by_pre = self.draw(pre_shape, post_shape, rng)
         if by_pre:
-            post, pre = transpose(post, pre, int(np.prod(pre_shape)), int(np.prod(post_shape)),
+            post, pre = transpose(post, pre, math.prod(pre_shape), math.prod(post_shape),
                                   to_pre=False)
         return post, pre
 
@@ -287,6 +296,7 @@ class Connectivity:
     def conv_synapses(self, pre_shape, post_shape):
         """(post, pre, kernel tap) of every synapse of a conv2d/sumpool2d, sorted by post then
         pre; the tap is the flat index into :meth:`kernel_shape`, so weights are shared."""
+        import numpy as np
         c_in, h, w = pre_shape
         c_out, oh, ow = post_shape
         k = self.kernel

@@ -78,7 +78,9 @@ class ProjectionPlan:
     delay: int  # effective delay d_eff in steps
     receptor: str | None
     dense: bool
-    #: dense: weights [post, pre]; sparse: per-synapse arrays sorted by pre, then post
+    #: dense: weights [post, pre]; sparse: per-synapse arrays sorted by pre, then post, the
+    #: indices int32 where they fit (:func:`index_dtype`: post and pre by the populations'
+    #: sizes, indptr by the synapse count), else int64
     weights: np.ndarray | None  # None: not drawn (undrawn_projection)
     post_index: np.ndarray | None = None
     pre_index: np.ndarray | None = None
@@ -333,16 +335,32 @@ def plan_projection(net: Network, projection: Projection, delay: int) -> Project
             plan.mask[posts, pres] = True
         return plan
     order = np.lexsort((posts, pres))
-    plan.post_index = posts[order]
-    plan.pre_index = pres[order]
+    plan.post_index = narrowed(posts, post.size)[order]
+    plan.pre_index = narrowed(pres, pre.size)[order]
     plan.weights = weights[order]
     plan.indptr = csr_pointers(plan.pre_index, pre.size)
     return plan
 
 
+def index_dtype(limit: int) -> np.dtype:
+    """The dtype of CSR index arrays whose values lie in [0, ``limit``]: int32 up to
+    2**31 - 1, else int64 (4 bytes per synapse instead of 8 for every population and
+    projection below 2**31 neurons and synapses)."""
+    return np.dtype(np.int32 if limit <= np.iinfo(np.int32).max else np.int64)
+
+
+def narrowed(indices: np.ndarray, size: int) -> np.ndarray:
+    """Neuron indices in [0, ``size``) as :func:`index_dtype` (``size``) (the same values;
+    a copy when the dtype changes)."""
+    return indices.astype(index_dtype(size), copy=False)
+
+
 def csr_pointers(pre_index: np.ndarray, n_pre: int) -> np.ndarray:
-    """indptr of synapses sorted by pre: those of pre j are indptr[j]:indptr[j + 1]."""
-    return np.searchsorted(pre_index, np.arange(n_pre + 1)).astype(np.int64)
+    """indptr of synapses sorted by pre: those of pre j are indptr[j]:indptr[j + 1], as
+    :func:`index_dtype` (synapse count). ``pre_index`` is searched in its own dtype (no copy:
+    :func:`narrowed` chose one that holds n_pre)."""
+    points = np.arange(n_pre + 1, dtype=np.result_type(pre_index.dtype, index_dtype(n_pre)))
+    return np.searchsorted(pre_index, points).astype(index_dtype(len(pre_index)), copy=False)
 
 
 def plan_random_projection(net: Network, projection: Projection, delay: int) -> ProjectionPlan:
@@ -353,7 +371,8 @@ def plan_random_projection(net: Network, projection: Projection, delay: int) -> 
     - above :data:`DENSE_THRESHOLD` density, a [post, pre] matrix: weights in row-major order
       (by post, then pre; the order of every drawn projection before issue 18);
     - otherwise CSR by pre neuron: weights in CSR order (by pre, then post). Synapses drawn by
-      post are re-sorted by pre first (one sort of the int64 key ``pre * N_post + post``)."""
+      post are re-sorted by pre first (one sort of the int64 key ``pre * N_post + post``);
+      the int64 indices drawn are then narrowed (:func:`narrowed`) one array at a time."""
     pre, post = net.node(projection.pre), net.node(projection.post)
     rng = rng_for(net.settings.seed, projection.name, "synapses")
     posts, pres, by_pre = projection.connectivity.draw(pre.shape, post.shape, rng)
@@ -373,10 +392,13 @@ def plan_random_projection(net: Network, projection: Projection, delay: int) -> 
         return plan
     if not by_pre:
         posts, pres = transpose(posts, pres, pre.size, post.size, to_pre=True)
-    plan.post_index, plan.pre_index = posts, pres
+    plan.post_index = narrowed(posts, post.size)
+    del posts  # the drawn int64 array, before the next one is narrowed
+    plan.pre_index = narrowed(pres, pre.size)
+    del pres
     plan.weights = projection.weight.materialize(count, weight_rng).astype(np.float64,
                                                                           copy=False)
-    plan.indptr = csr_pointers(pres, pre.size)
+    plan.indptr = csr_pointers(plan.pre_index, pre.size)
     return plan
 
 
