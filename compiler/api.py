@@ -20,17 +20,17 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from snnc.backends import base, get_backend, mapped, registry
 from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.frontend.loader import load_file
 from snnc.ir.dump import dump
 from snnc.ir.lower import lower
 from snnc.ir.network import Network
 from snnc.passes import DEFAULT_PIPELINE, ran, run_pipeline, schedule
+
+if TYPE_CHECKING:  # numpy and the backends are imported where used: 'snnc check' needs neither
+    import numpy as np
 
 __all__ = [
     "Simulation", "backend_options", "check_loaded", "check_network", "compile_network",
@@ -42,6 +42,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "MAPPED":  # the backends that take --mapping (read from the registry when asked)
+        from snnc.backends import mapped
         return mapped()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -121,12 +122,14 @@ def map_network(path: str, diag: Diagnostics, target: str | None = None,
 
 def read_mapping(path: str, diag: Diagnostics) -> dict | None:
     """A mapping.json of ``snnc map`` (E601 when it cannot be read)."""
+    from snnc.backends import base
     return base.read_mapping(path, diag)
 
 
 def backend_options(backend: str, values: dict[str, Any], diag: Diagnostics) -> dict | None:
     """The options of ``backend`` for the values of its ``snnc compile`` flags (by option
     name; None: not given), reading the files they name (``--mapping``); None after errors."""
+    from snnc.backends import registry
     return registry()[backend].prepare(values, diag)
 
 
@@ -149,6 +152,7 @@ def emit_artifacts(net: Network, backend: str, diag: Diagnostics,
     (a Lava process graph drawn as ``process_graph.png`` when Graphviz is installed) are
     added. The same steps for every backend (:mod:`snnc.backends.base`). Raises
     :class:`snnc.backends.MissingExtra` when the backend's extra is not installed."""
+    from snnc.backends import get_backend
     chosen = get_backend(backend).configured(options)
     if run_required(net, chosen.required_passes, diag) is None:
         return None
@@ -162,6 +166,7 @@ def emit_artifacts(net: Network, backend: str, diag: Diagnostics,
 
 def summary_lines(backend: str, files: dict[str, str | bytes]) -> list[str]:
     """What ``snnc compile`` prints about the written ``files`` of ``backend``."""
+    from snnc.backends import get_backend
     return get_backend(backend).summary(files)
 
 
@@ -225,7 +230,7 @@ class Simulation:
             values = None
         if values is None or values.shape[0] != self.steps or values.shape[1] != len(labels):
             return None
-        labels = labels.astype(np.int64)
+        labels = labels.astype("int64")
         _, correct = evaluate(values.reshape(self.steps, len(labels), -1), labels,
                               loss.reduction)
         return correct, len(labels)
@@ -233,6 +238,7 @@ class Simulation:
     def recordings(self, every: int) -> dict[str, np.ndarray]:
         """What ``snnc run -o`` saves: the recordings (spikes as events unless ``dense``:
         :mod:`snnc.recordings`), final weights, dt, steps, record_every."""
+        import numpy as np
         saved = {k: v for k, v in self.out.items() if not k.endswith(".count")}
         saved.update(dt=np.float64(self.net.settings.dt), steps=np.int64(self.steps),
                      record_every=np.int64(every))
@@ -255,6 +261,7 @@ def prepare_simulation(net: Network, diag: Diagnostics, steps: int, *, batch: in
     if inputs is not None:
         return prepare_from_arrays(net, diag, steps, inputs, batch=batch, delivery=delivery,
                                    record=record, every=every, dense=dense)
+    from snnc.backends import get_backend
     from snnc.backends.reference.inputs import (
         check_events,
         load_inputs,
@@ -292,6 +299,7 @@ def input_arrays(net: Network, inputs: dict[str, Any], diag: Diagnostics
     """``inputs`` as numeric arrays, each named like a data input of ``net`` (spikes
     [steps, *shape] or [steps, batch, *shape]), 'label', 'reward' or 'target.<population>'
     (as in an ``--input`` file); anything else is E604 (in a file it is only W602)."""
+    import numpy as np
     data = [x.name for x in net.inputs() if x.source == "data"]
     other = {x.name: x.source for x in net.inputs() if x.source != "data"}
     known = [*data, "label", "reward", *(f"target.{p.name}" for p in net.populations())]
@@ -325,6 +333,7 @@ def prepare_from_arrays(net: Network, diag: Diagnostics, steps: int, inputs: dic
     first = len(diag.items)
     with tempfile.TemporaryDirectory(prefix="snnc-inputs-") as folder:
         path = os.path.join(folder, "inputs.npz")
+        import numpy as np
         np.savez(path, **arrays)
         run = prepare_simulation(net, diag, steps, input_file=path, **options)
 

@@ -24,11 +24,12 @@ import json
 import os
 import stat
 import zipfile
-from typing import BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO
 
 from snnc.diagnostics import Diagnostics, Span
+
+if TYPE_CHECKING:  # numpy is imported by the array readers: reading a program needs none
+    import numpy as np
 
 MiB = 1 << 20
 SOURCE_LIMIT = 16 * MiB
@@ -177,7 +178,7 @@ def read_json(path: str, limit: int = JSON_LIMIT, what: str = "JSON file"):
 
 def _header(stream, where: str):
     """(shape, fortran, dtype, header length) of the .npy data in ``stream``; E609 if broken."""
-    fmt = np.lib.format
+    from numpy.lib import format as fmt
     start = stream.tell() if hasattr(stream, "tell") else 0
     try:
         version = fmt.read_magic(stream)
@@ -227,6 +228,7 @@ def _check_size(shape: tuple[int, ...], dtype: np.dtype, where: str, limit: int)
 
 def _check_finite(array: np.ndarray, where: str) -> None:
     if array.dtype.kind == "f":
+        import numpy as np
         bad = ~np.isfinite(array)
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -238,6 +240,7 @@ def _check_finite(array: np.ndarray, where: str) -> None:
 
 def _read_npy_stream(stream, where: str, limit: int, available: int | None,
                      text: bool = False) -> np.ndarray:
+    import numpy as np
     shape, fortran, dtype, length = _header(stream, where)
     _check_dtype(dtype, where, text)
     nbytes = _check_size(shape, dtype, where, limit)

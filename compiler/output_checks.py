@@ -20,8 +20,10 @@ import re
 import secrets
 import stat
 import zipfile
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: checking needs none
+    import numpy as np
 
 MARKER = ".snnc-output"
 MARKER_TEXT = (b"This folder was written by snnc, which replaces it as a whole when it writes "
@@ -73,6 +75,7 @@ class Target:
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """The .npz file of ``arrays``: sorted members, fixed dates (equal arrays, equal bytes),
     deflated, and snnc's stamp as the zip archive comment (which numpy ignores)."""
+    import numpy as np
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(arrays):

@@ -1,6 +1,7 @@
 """Fixed per-process costs (issue 18): the parser tables come from a cache file of the user's
-own (snnc.frontend.grammar_cache), and importing the command line loads neither networkx
-nor jinja2.
+own (snnc.frontend.grammar_cache), importing the command line loads neither networkx
+nor jinja2, ``snnc check`` loads neither numpy nor the other commands' modules, and the
+objects of a parse are not left to the young garbage collection.
 
 Speed itself is measured by benchmarks (tests/bench/parse_speed.py, the README's figures),
 not asserted here: these tests check the behaviour of the cache."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import os
 import pickle
 import random
@@ -256,3 +258,96 @@ def test_the_nesting_scan_agrees_with_a_character_by_character_scan():
     texts += ['"\\\n""(((', 'x = "a\\"(" # (((\n[(', TEXT]
     for text in texts:
         assert parser_module.deepest_nesting(text) == nesting_oracle(text), repr(text)
+
+
+CHECK_PROBE = """
+import sys
+import snnc.cli
+assert snnc.cli.main(["check", "examples/cuba.snn"]) == 0
+assert snnc.cli.main(["check", "--format", "json", "examples/cuba.snn"]) == 0
+print(sorted(name for name in sys.modules if name.split(".")[0] == "numpy"
+             or name.startswith(("snnc.backends", "snnc.mapping", "snnc.datasets",
+                                 "snnc.training"))
+             or name.startswith("snnc.cli.") and name not in ("snnc.cli.check",
+                                                                "snnc.cli.common",
+                                                                "snnc.cli.parser")))
+"""
+
+
+def test_snnc_check_imports_no_numpy_and_no_other_command():
+    """``snnc check`` of a network without files (examples/cuba.snn, memory estimate
+    included) loads neither numpy nor the backends, the mapper, the data sets, the trainer
+    or the modules of the other commands: those are imported where arrays are made."""
+    probe = subprocess.run([sys.executable, "-c", CHECK_PROBE], capture_output=True,
+                           text=True, check=True, cwd=ROOT)
+    assert probe.stdout.splitlines()[-1] == "[]"
+    assert re.search(r"\n  memory +~[\d.]+ [KMG]iB to simulate", probe.stdout)
+
+
+def test_every_command_registers_the_name_and_help_the_parser_lists():
+    """The commands' modules are imported on first use; each registers the command and help
+    line that ``snnc --help`` shows (snnc.cli.parser checks it and raises otherwise)."""
+    from snnc.cli.parser import COMMANDS, build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.dest == "command"]
+    listed = {action.dest: action.help for action in commands._choices_actions}
+    assert listed == {name: help for name, _, help in COMMANDS}
+    for name, _, _ in COMMANDS:
+        text = commands.choices[name].format_help()  # imports the module, adds its arguments
+        assert text.startswith(f"usage: {parser.prog} {name}")
+        assert commands.choices[name].get_default("handler") is not None
+
+
+def test_the_check_s_memory_estimate_counts_the_simulator_s_index_width():
+    """snnc.memory.index_bytes, computed without numpy, is the itemsize of the dtype the
+    simulator gives CSR indices (snnc.ir.discrete.index_dtype, the oracle)."""
+    from snnc.ir.discrete import index_dtype
+    from snnc.memory import index_bytes
+
+    for limit in (0, 1, 2 ** 15, 2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 62):
+        assert index_bytes(limit) == index_dtype(limit).itemsize, limit
+
+
+@pytest.mark.parametrize("integration", ["exact", "euler"])
+def test_the_decay_of_a_number_is_the_decay_of_an_array_to_the_bit(integration):
+    """snnc.ir.discrete.decay computes a number without numpy (what snnc check's range check
+    uses) and an array with it (what the simulator's per-neuron decays use): the same bits,
+    and for exact integration the C library's exp (math.exp, the oracle)."""
+    import math
+
+    import numpy as np
+
+    from snnc.ir.discrete import decay
+    from snnc.ir.nodes import Settings
+
+    settings = Settings(dt=1e-4, integration=integration)
+    taus = [2e-4, 1e-3, 3.7e-3, 0.02, 1.0, 0.0123456789]
+    as_array = decay(settings, np.array(taus))
+    assert as_array.dtype == np.float64
+    for tau, element in zip(taus, as_array, strict=True):
+        number = decay(settings, tau)
+        assert type(number) is float and number == element
+        assert number == (math.exp(-1e-4 / tau) if integration == "exact" else 1 - 1e-4 / tau)
+
+
+def test_objects_made_while_collection_is_paused_are_not_left_to_the_young_collection():
+    """After snnc's paused collection (snnc.frontend.parser.gc_paused), the objects made
+    inside are in the oldest generation (the youngest one is empty, so the next collection
+    does not walk them) and collection is enabled again; a program's own frozen objects stay
+    frozen."""
+    assert gc.isenabled()
+    with parser_module.gc_paused():
+        assert not gc.isenabled()
+        made = [[index] for index in range(50_000)]
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 100
+    assert gc.is_tracked(made[-1]) and any(o is made[-1] for o in gc.get_objects(generation=2))
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with parser_module.gc_paused():
+            more = [[index] for index in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() == frozen and len(more) == 1000
+    finally:
+        gc.unfreeze()

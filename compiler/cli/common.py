@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from snnc import output
 from snnc.diagnostics import Diagnostics, Severity, render
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -26,14 +26,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from snnc.ir.connectivity import transpose
 from snnc.ir.network import Network
 from snnc.ir.nodes import Input, Population, Projection, Settings
 from snnc.ir.values import Constant, rng_for
 from snnc.models import MODELS, ModelProperties
+
+if TYPE_CHECKING:  # numpy is imported where arrays are made: checking needs none
+    import numpy as np
 
 DELIVERIES = ("same_step", "next_step")
 DENSE_THRESHOLD = 0.25  # store a projection as a dense matrix above this density
@@ -128,13 +130,16 @@ def decay(settings: Settings, tau):
     same bits; ``exp`` is the C library's (:func:`math.exp`, element by element for an array),
     not numpy's, whose SIMD versions round the last bit differently on different processors
     (AVX-512 or not): the same network gives the same constants on every machine. An array
-    gives an array; a scalar gives a Python float.
+    gives an array; a number gives a Python float (without importing numpy: ``snnc check``
+    computes decays and imports none).
     """
-    if settings.integration == "exact":
-        if isinstance(tau, np.ndarray):
-            ratio = np.asarray(-settings.dt / tau, dtype=np.float64)
-            return np.frompyfunc(math.exp, 1, 1)(ratio).astype(np.float64)
-        return math.exp(-settings.dt / tau)
+    exact = settings.integration == "exact"
+    if isinstance(tau, (int, float)):  # numpy's float64 is a float too
+        return math.exp(-settings.dt / tau) if exact else float(1.0 - settings.dt / tau)
+    import numpy as np
+    if exact:
+        ratio = np.asarray(-settings.dt / tau, dtype=np.float64)
+        return np.frompyfunc(math.exp, 1, 1)(ratio).astype(np.float64)
     value = 1.0 - settings.dt / tau
     return value if isinstance(value, np.ndarray) else float(value)
 
@@ -253,6 +258,7 @@ def plan_population(net: Network, population: Population) -> PopulationPlan:
     """The population's constants, from its model's properties (``snnc.models``): ``a_mem``
     (1 without leak), ``a_syn`` with a synaptic current, ``rho`` and ``beta_adapt`` with
     adaptation, ``c_in``, the voltages, and one decay per receptor."""
+    import numpy as np
     model = population.model
     props = model.properties
     settings = net.settings
@@ -291,6 +297,7 @@ def plan_projection(net: Network, projection: Projection, delay: int) -> Project
     """The projection's synapses and weights (one weight per synapse from ``rng_for(seed,
     projection, "weight")``; conv2d/sumpool2d: one per kernel tap). A random connectivity
     (``sparse``, ``fixed_fan_in``) goes to :func:`plan_random_projection`."""
+    import numpy as np
     if projection.connectivity.kind in RANDOM_KINDS:
         return plan_random_projection(net, projection, delay)
     pre, post = net.node(projection.pre), net.node(projection.post)
@@ -346,6 +353,7 @@ def index_dtype(limit: int) -> np.dtype:
     """The dtype of CSR index arrays whose values lie in [0, ``limit``]: int32 up to
     2**31 - 1, else int64 (4 bytes per synapse instead of 8 for every population and
     projection below 2**31 neurons and synapses)."""
+    import numpy as np
     return np.dtype(np.int32 if limit <= np.iinfo(np.int32).max else np.int64)
 
 
@@ -359,6 +367,7 @@ def csr_pointers(pre_index: np.ndarray, n_pre: int) -> np.ndarray:
     """indptr of synapses sorted by pre: those of pre j are indptr[j]:indptr[j + 1], as
     :func:`index_dtype` (synapse count). ``pre_index`` is searched in its own dtype (no copy:
     :func:`narrowed` chose one that holds n_pre)."""
+    import numpy as np
     points = np.arange(n_pre + 1, dtype=np.result_type(pre_index.dtype, index_dtype(n_pre)))
     return np.searchsorted(pre_index, points).astype(index_dtype(len(pre_index)), copy=False)
 
@@ -373,6 +382,7 @@ def plan_random_projection(net: Network, projection: Projection, delay: int) -> 
     - otherwise CSR by pre neuron: weights in CSR order (by pre, then post). Synapses drawn by
       post are re-sorted by pre first (one sort of the int64 key ``pre * N_post + post``);
       the int64 indices drawn are then narrowed (:func:`narrowed`) one array at a time."""
+    import numpy as np
     pre, post = net.node(projection.pre), net.node(projection.post)
     rng = rng_for(net.settings.seed, projection.name, "synapses")
     posts, pres, by_pre = projection.connectivity.draw(pre.shape, post.shape, rng)

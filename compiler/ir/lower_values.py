@@ -13,8 +13,6 @@ import dataclasses
 import math
 import os
 
-import numpy as np
-
 from snnc.diagnostics import Diagnostics, Span
 from snnc.files import FileProblem, read_array, report
 from snnc.frontend import ast
@@ -182,6 +180,12 @@ def file_values(net):
                 f"the weights of '{projection.name}' (one per synapse)"
 
 
+def only_zeros_and_ones(array) -> bool:
+    """Every value of ``array`` is 0 or 1 (spikes); numpy is imported here, for files only."""
+    import numpy as np
+    return bool(np.isin(array, (0, 1)).all())
+
+
 def check_file_values(net, diag: Diagnostics) -> None:
     """E609 at the ``file(...)`` call for every file whose number of values does not fit
     where it is used (a population's size, a projection's synapses, an input's width)."""
@@ -196,7 +200,7 @@ def check_file_values(net, diag: Diagnostics) -> None:
             problem = f"'{value.path}' holds {size} values; {what} needs {expected}"
         elif multiple and (size == 0 or size % multiple):
             problem = f"'{value.path}' holds {size} values; {what} needs a multiple of {multiple}"
-        elif multiple and not np.isin(value.load(), (0, 1)).all():
+        elif multiple and not only_zeros_and_ones(value.load()):
             problem = f"'{value.path}' holds values other than 0 and 1; {what} are spikes"
         else:
             continue

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are made: checking needs none
+    import numpy as np
 
 
 def rng_for(seed: int, *names: str) -> np.random.Generator:
     """A generator determined by the network seed and an object's name (stable across runs)."""
+    import numpy as np
     digest = hashlib.sha256("\x1f".join(names).encode("utf-8")).digest()
     words = [int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4)]
     return np.random.default_rng([seed & 0xFFFFFFFF, seed >> 32, *words])
@@ -31,7 +33,8 @@ class Constant:
     uniform = True
 
     def materialize(self, n: int, rng: np.random.Generator | None = None,
-                    dtype=np.float64) -> np.ndarray:
+                    dtype="float64") -> np.ndarray:
+        import numpy as np
         return np.full(n, self.value, dtype=dtype)
 
     def describe(self) -> str:
@@ -51,7 +54,7 @@ class Uniform:
 
     uniform = False
 
-    def materialize(self, n: int, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    def materialize(self, n: int, rng: np.random.Generator, dtype="float64") -> np.ndarray:
         return rng.uniform(self.low, self.high, n).astype(dtype, copy=False)
 
     def describe(self) -> str:
@@ -71,7 +74,7 @@ class Normal:
 
     uniform = False
 
-    def materialize(self, n: int, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    def materialize(self, n: int, rng: np.random.Generator, dtype="float64") -> np.ndarray:
         return rng.normal(self.mean, self.std, n).astype(dtype, copy=False)
 
     def describe(self) -> str:
@@ -102,7 +105,7 @@ class FromFile:
         return read_array(self.path, self.key, finite=True)
 
     def materialize(self, n: int, rng: np.random.Generator | None = None,
-                    dtype=np.float64) -> np.ndarray:
+                    dtype="float64") -> np.ndarray:
         values = self.load().astype(dtype).reshape(-1)
         if values.size != n:
             from snnc.files import FileProblem
@@ -114,6 +117,7 @@ class FromFile:
 
     @property
     def mean(self) -> float:
+        import numpy as np
         return float(np.mean(self.load()))
 
 

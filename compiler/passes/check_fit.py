@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
 from snnc.ir.nodes import Population, Projection
-from snnc.mapping.capacity import CostModel
-from snnc.mapping.graph import learning_items
-from snnc.mapping.place import Mesh
 from snnc.targets import TargetProfile
+
+if TYPE_CHECKING:  # snnc.mapping (with numpy) is imported only for a target with capacities
+    from snnc.mapping.capacity import CostModel
 
 #: per-neuron needs: (profile limit, what, per core?)
 NEURON_LIMITS = (
@@ -58,6 +59,8 @@ class CheckFit:
         profile = net.analyses.get("check-target")
         if not isinstance(profile, TargetProfile) or not profile.capacity:
             return net
+        from snnc.mapping.capacity import CostModel
+        from snnc.mapping.graph import learning_items
         model = CostModel(profile)
         items = learning_items(net)
         for population in net.populations():
@@ -139,6 +142,7 @@ class CheckFit:
 
     def check_cores(self, net: Network, model: CostModel, items: dict,
                     diag: Diagnostics) -> None:
+        from snnc.mapping.place import Mesh
         cap = model.profile.capacity
         cores = Mesh.of(model.profile).total
         totals = {"neurons_per_core": (net.neuron_count, "neurons"), "synapses_per_core":

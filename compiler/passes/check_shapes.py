@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
 
@@ -50,6 +48,7 @@ class CheckShapes:
 
     @staticmethod
     def check_file(projection, pre, post, diag: Diagnostics) -> None:
+        import numpy as np  # here: only weights read from a file need it
         source = projection.connectivity.file
         where = projection.spans.get("connectivity", projection.span)
         try:
