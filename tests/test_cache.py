@@ -53,6 +53,11 @@ def entry_name(path) -> str:
     return "sim-" + runner.digest_of(files)[:16], files
 
 
+def runtime_entry(files) -> str:
+    """The entry of the runtime library the process's simulations share (runner.shared_runtime)."""
+    return "sim-" + runner.digest_of({"snnc_runtime.py": files["snnc_runtime.py"]})[:16]
+
+
 def run(path, out) -> dict:
     """`snnc run` in-process (a fresh module each time); its recordings."""
     for name in [n for n in sys.modules if n.startswith("snnc_simulation_")]:
@@ -119,7 +124,8 @@ def test_a_mismatching_entry_of_ours_is_replaced_never_run(tmp_path, program, mo
         assert (entry / file).read_bytes() == content
     assert not (entry / "__pycache__" / "simulation._neuron-1.py311.nbi").exists()
     (index,) = [n for n in os.listdir(cache) if n.startswith("net-")]  # the network's index
-    assert sorted(os.listdir(cache)) == sorted([name, index])  # no staging or trash left
+    # no staging or trash left: the entry, its index and the shared runtime's entry
+    assert sorted(os.listdir(cache)) == sorted([name, index, runtime_entry(files)])
 
 
 def test_a_planted_runtime_beside_the_right_simulation_is_replaced_never_run(tmp_path, program,
@@ -299,7 +305,8 @@ def test_two_processes_racing_on_one_entry_both_work(tmp_path, program):
     for other in results[1:]:
         same(other, results[0])
     name, files = entry_name(program)
-    assert sorted(n for n in os.listdir(tmp_path / "cache") if not n.startswith("net-")) == [name]
+    assert sorted(n for n in os.listdir(tmp_path / "cache") if not n.startswith("net-")) == \
+        sorted([name, runtime_entry(files)])
     assert (tmp_path / "cache" / name / "simulation.py").read_bytes() == files["simulation.py"]
 
 

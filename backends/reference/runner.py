@@ -1,8 +1,9 @@
 """Running the generated simulation in-process (what ``snnc run`` and ``snnc train`` do).
 
 The network is emitted exactly as ``snnc compile --emit reference`` would write it and
-imported from a folder of the user's own cache (numba keeps its compiled kernels next to the
-module, so a second run starts fast):
+imported from a folder of the user's own cache (the compiled C steps are kept next to the
+module, numba's kernels next to the runtime library that every network of the process shares
+(:func:`shared_runtime`), so a second run starts fast):
 
 - the cache root is ``$SNNC_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/snnc/simulations``,
   else ``~/.cache/snnc/simulations``; it is created with mode 0700;
@@ -436,10 +437,10 @@ def record_files(key: str, folder: str, files: dict[str, bytes]) -> None:
 def load_simulation(net: Network, delivery: str = "same_step") -> ModuleType:
     """The generated simulation module of ``net``: compiled from the source emitted now (or
     recorded for the same network before, :func:`cached_files`), with ``__file__`` in a
-    folder holding exactly the emitted files (its ``network.npz`` and numba's kernel cache
-    live there). Its runtime library (``snnc_runtime.py``) is compiled from the emitted
-    source too, registered first under the name the module looks it up by (the module's
-    name + '_runtime')."""
+    folder holding exactly the emitted files (its ``network.npz`` and its compiled C steps
+    live there). Its runtime library is the process's :func:`shared_runtime` of the emitted
+    ``snnc_runtime.py``, registered first under the name the module looks it up by (the
+    module's name + '_runtime')."""
     key = network_key(net, delivery)
     if key is not None and key in LOADED:
         return LOADED[key]
@@ -457,8 +458,8 @@ def load_simulation(net: Network, delivery: str = "same_step") -> ModuleType:
         if key is not None:
             record_files(key, folder, files)
     runtime_name = module_name + "_runtime"  # the name the module looks its runtime up by
+    sys.modules[runtime_name] = shared_runtime(files["snnc_runtime.py"], folder)
     try:
-        execute(runtime_name, os.path.join(folder, "snnc_runtime.py"), files["snnc_runtime.py"])
         module = execute(module_name, os.path.join(folder, "simulation.py"),
                          files["simulation.py"])
     except BaseException:
@@ -467,6 +468,30 @@ def load_simulation(net: Network, delivery: str = "same_step") -> ModuleType:
     if key is not None:
         LOADED[key] = module
     return module
+
+
+def shared_runtime(source: bytes, folder: str) -> ModuleType:
+    """The runtime library of the simulations this process loads from the cache:
+    ``snnc_runtime.py`` in a cache entry of its own (``sim-<digest>`` holding that one file),
+    run once per process under a name made of its digest and its folder. numba keys its
+    kernel cache on the module's file and name, so the kernels compiled for one network serve
+    every later network with the same kernel shapes (each network's own copy compiled them
+    again). ``folder`` is the network's entry; where the runtime's entry cannot be had (a
+    private temporary folder instead of the cache, an entry of another user), the copy in
+    ``folder`` runs for that network alone."""
+    files = {"snnc_runtime.py": source}
+    home = None
+    if os.path.dirname(folder) == cache_root():
+        try:
+            home = install(cache_root(), "sim-" + digest_of(files)[:16], files)
+        except OSError:
+            home = None
+    home = home or folder
+    name = "snnc_runtime_" + digest_of(files)[:16] + "_" + \
+        hashlib.sha256(home.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    if name not in sys.modules:
+        execute(name, os.path.join(home, "snnc_runtime.py"), source)
+    return sys.modules[name]
 
 
 def execute(name: str, path: str, source: bytes) -> ModuleType:

@@ -1,6 +1,7 @@
 """The runtime library of snnc's reference simulator, copied verbatim next to every generated
-``simulation.py`` as ``snnc_runtime.py`` (the output stays standalone: numpy only, numba used
-when installed and ``SNNC_NO_NUMBA`` is not set).
+``simulation.py`` as ``snnc_runtime.py`` (the output stays standalone: numpy only; numba used
+when installed and ``SNNC_NO_NUMBA`` is not set, the C steps of ``simulation.c`` when a C
+compiler is there and ``SNNC_NO_NATIVE`` is not set).
 
 The generated module holds what is particular to one network (its constants, ``__init__``,
 ``reset`` and ``step``, straight-line code with keyword arguments and provenance comments);
@@ -203,11 +204,15 @@ def _transpose_deliver(error, pre, post, weights, out):
 
 # ---- numba: the same kernels compiled, bound when a run first takes the Python loop ----------
 
-#: SNNC_NO_NUMBA set when this module was loaded: the numpy kernels stay in use
+#: SNNC_NO_NUMBA set when this module was loaded (or when a run starts): numpy kernels
 _NUMBA_WANTED = not os.environ.get("SNNC_NO_NUMBA")
 _NUMBA = {}  # kernel name -> its numba version, once compiled (or loaded from numba's cache)
 #: the kernels the generated module calls, rebound to their numba versions
 _KERNELS = ("_propagate", "_neuron")
+#: what the numba kernels call (their Python versions until _accelerate compiles them; the
+#: numpy kernels call the plain functions, which stay Python)
+_integrate_nb, _fires_nb, _adapt_nb, _reset_value_nb, _fault_nb = \
+    _integrate, _fires, _adapt, _reset_value, _fault
 
 
 def _at(x, k):
@@ -252,8 +257,8 @@ def _neuron_loop(v, currents, arriving, decays, a_mem, v_leak, c_in, bias, thres
                 currents[c][b, k] = x
                 arriving[c][b, k] = _at(_like(decays[c], v), k) * x
                 total += x
-            x = _integrate(vb[k], total, _at(a_mem, k), _at(v_leak, k), _at(c_in, k),
-                           _at(bias, k))
+            x = _integrate_nb(vb[k], total, _at(a_mem, k), _at(v_leak, k), _at(c_in, k),
+                              _at(bias, k))
             bad += (x - x) != 0.0  # NaN for NaN and inf
             nans += x != x
             high += x == np.inf
@@ -271,23 +276,23 @@ def _neuron_loop(v, currents, arriving, decays, a_mem, v_leak, c_in, bias, thres
             if adapt is None:
                 fire = x > _at(threshold, k)
             else:
-                fire = _fires(x, _at(threshold, k), _at(beta, k), adapt[b, k])
-                adapt[b, k] = _adapt(adapt[b, k], _at(rho, k), fire)
+                fire = _fires_nb(x, _at(threshold, k), _at(beta, k), adapt[b, k])
+                adapt[b, k] = _adapt_nb(adapt[b, k], _at(rho, k), fire)
             sb[k] = fire
-            after = _reset_value(x, _at(threshold, k), _at(v_reset, k), reset)
+            after = _reset_value_nb(x, _at(threshold, k), _at(v_reset, k), reset)
             vb[k] = after if fire else x
             if ref is not None:
                 ref[b, k] = refractory if fire else left
-    return _fault(bad, nans, high)
+    return _fault_nb(bad, nans, high)
 
 
 def _accelerate(namespace):
     """Bind the numba versions of the kernels in ``namespace`` (the generated module's
     globals) where it holds the numpy ones; numba is imported and the kernels compiled (or
     loaded from numba's cache beside this file) on the first call. Nothing without numba or
-    with SNNC_NO_NUMBA."""
-    global _integrate, _fires, _adapt, _reset_value, _fault
-    if not _NUMBA_WANTED:
+    with SNNC_NO_NUMBA (when this module was loaded or now)."""
+    global _integrate_nb, _fires_nb, _adapt_nb, _reset_value_nb, _fault_nb
+    if not _NUMBA_WANTED or os.environ.get("SNNC_NO_NUMBA"):
         return
     if not _NUMBA:
         try:
@@ -311,8 +316,8 @@ def _accelerate(namespace):
         overload(plain_at)(_at_typed)
         overload(plain_like)(_like_typed)
         jit = numba.njit(cache=True)
-        _integrate, _fires, _adapt = jit(_integrate), jit(_fires), jit(_adapt)
-        _reset_value, _fault = jit(_reset_value), jit(_fault)
+        _integrate_nb, _fires_nb, _adapt_nb = jit(_integrate), jit(_fires), jit(_adapt)
+        _reset_value_nb, _fault_nb = jit(_reset_value), jit(_fault)
         _NUMBA.update(_propagate=jit(_propagate_loop), _neuron=jit(_neuron_loop))
     for name in _KERNELS:
         if namespace.get(name) is globals()[name]:
@@ -321,7 +326,7 @@ def _accelerate(namespace):
 
 # ---- the native loop: simulation.c compiled with the system's C compiler ----------------------
 
-#: SNNC_NO_NATIVE set when this module was loaded: the steps stay in Python
+#: SNNC_NO_NATIVE set when this module was loaded (or when a run starts): steps in Python
 _NATIVE_WANTED = not os.environ.get("SNNC_NO_NATIVE")
 #: no contraction into fused multiply-adds, no fast-math: C computes what numpy computes
 #: (-fno-trapping-math only lets comparisons of floats vectorise: the values stay the same);
@@ -678,7 +683,8 @@ class SimulationBase:
         C compiler is there, and every array is writable and has the type and size the C
         code expects (checked before any pointer is passed, as are the synapses' indices: inside the
         arrays they index). Else None."""
-        if self.NATIVE is None or not _NATIVE_WANTED or self.dtype.name not in _C_TYPES:
+        if self.NATIVE is None or not _NATIVE_WANTED or os.environ.get("SNNC_NO_NATIVE") or \
+                self.dtype.name not in _C_TYPES:
             return None
         kinds = {"real": (self.dtype.name,), "bool": ("bool",), "int32": ("int32",),
                  "index": ("int32", "int64")}
