@@ -31,6 +31,7 @@ events, and the check's figure covers the network, not the recordings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -41,25 +42,24 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-EXAMPLE = os.path.join(ROOT, "examples", "cuba.snn")
 IN_DEGREE = 80
 
 
 def spec(neurons: int, kind: str = "sparse", in_degree: int = IN_DEGREE) -> str:
     """examples/cuba.snn at ``neurons`` neurons, ``in_degree`` inputs per neuron: every
     projection ``sparse(p = in_degree / neurons)``, or with ``kind`` 'fixed'
-    ``fixed_fan_in`` (80 % of the inputs excitatory)."""
-    exc = neurons * 4 // 5
-    text = open(EXAMPLE, encoding="utf-8").read()
-    text = text.replace("[3200]", f"[{exc}]").replace("[800]", f"[{neurons - exc}]")
-    k_exc = in_degree * 4 // 5
-    for pre, k in (("exc", k_exc), ("inh", in_degree - k_exc)):
-        for post in ("exc", "inh"):
-            wanted = (f"sparse(p = {in_degree / neurons!r})" if kind == "sparse"
-                      else f"fixed_fan_in(k = {k})")
-            text = text.replace(f"{pre} -> {post}: sparse(p = 0.02)", f"{pre} -> {post}: {wanted}")
-    assert "p = 0.02" not in text, "examples/cuba.snn changed"
-    return text.replace("network cuba", f"network cuba_{kind}{in_degree}_{neurons}")
+    ``fixed_fan_in`` (:func:`cuba_at.cuba_at`)."""
+    return sibling("cuba_at").cuba_at(neurons, "sparse" if kind == "sparse" else "fixed_fan_in",
+                                      in_degree, name=f"cuba_{kind}{in_degree}_{neurons}")
+
+
+def sibling(name: str):
+    """tests/bench/<name>.py as a module (tests/bench is not a package; sys.path untouched)."""
+    spec_ = importlib.util.spec_from_file_location(f"bench_{name}",
+                                                   os.path.join(HERE, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module)
+    return module
 
 
 def size_of(text: str) -> int:

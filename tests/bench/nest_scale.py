@@ -36,6 +36,7 @@ Exit status: 0 when every run succeeded and NEST's rates are within 15 % (or 0.5
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -47,7 +48,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-EXAMPLE = os.path.join(ROOT, "examples", "cuba.snn")
 MPI_PYTHON = os.path.expanduser("~/.cache/snnc/nest-3.10.0-mpi/bin/python")
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 K_EXC, K_INH = 64, 16  # in-degree 80: 80 % excitatory, 20 % inhibitory (--in-degree scales both)
@@ -55,17 +55,14 @@ RATE_TOLERANCE = 0.15  # one network draw moves CUBA's rates by ~10 % (docs/nest
 
 
 def spec(neurons: int, in_degree: int = K_EXC + K_INH) -> str:
-    """examples/cuba.snn at ``neurons`` neurons with a fixed in-degree (80 % of it excitatory)."""
-    exc = neurons * 4 // 5
-    text = open(EXAMPLE, encoding="utf-8").read()
-    text = text.replace("[3200]", f"[{exc}]").replace("[800]", f"[{neurons - exc}]")
-    k_exc = in_degree * 4 // 5
-    for pre, k in (("exc", k_exc), ("inh", in_degree - k_exc)):
-        for post in ("exc", "inh"):
-            text = text.replace(f"{pre} -> {post}: sparse(p = 0.02)",
-                                f"{pre} -> {post}: fixed_fan_in(k = {k})")
-    assert "sparse" not in text.split("network cuba")[1], "examples/cuba.snn changed"
-    return text.replace("network cuba", f"network cuba_indegree{in_degree}_{neurons}")
+    """examples/cuba.snn at ``neurons`` neurons with a fixed in-degree (80 % of it excitatory;
+    :func:`cuba_at.cuba_at`)."""
+    module = importlib.util.spec_from_file_location("bench_cuba_at",
+                                                    os.path.join(HERE, "cuba_at.py"))
+    cuba_at = importlib.util.module_from_spec(module)
+    module.loader.exec_module(cuba_at)
+    return cuba_at.cuba_at(neurons, "fixed_fan_in", in_degree,
+                           name=f"cuba_indegree{in_degree}_{neurons}")
 
 
 def log(message: str) -> None:

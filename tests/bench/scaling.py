@@ -64,7 +64,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-EXAMPLE = os.path.join(ROOT, "examples", "cuba.snn")
 
 
 def sibling(name: str):
@@ -76,6 +75,7 @@ def sibling(name: str):
 
 
 brian2_cuba = sibling("brian2_cuba")
+cuba_at = sibling("cuba_at")
 nest_scale = sibling("nest_scale")  # its NEST child and its size syntax
 
 KINDS = ("fixed_fan_in", "sparse")
@@ -91,21 +91,9 @@ def log(message: str) -> None:
 
 
 def spec_text(neurons: int, kind: str, in_degree: int = IN_DEGREE) -> str:
-    """examples/cuba.snn at ``neurons`` neurons (80 % excitatory), each receiving
-    ``in_degree`` inputs (80 % of them excitatory): ``fixed_fan_in`` exactly, ``sparse``
-    with p = in_degree / neurons."""
-    exc = neurons * 4 // 5
-    text = open(EXAMPLE, encoding="utf-8").read()
-    if "[3200]" not in text or text.count("sparse(p = 0.02)") != 4:
-        raise RuntimeError("examples/cuba.snn changed: update tests/bench/scaling.py")
-    text = text.replace("[3200]", f"[{exc}]").replace("[800]", f"[{neurons - exc}]")
-    k_exc = in_degree * 4 // 5
-    for pre, k in (("exc", k_exc), ("inh", in_degree - k_exc)):
-        for post in ("exc", "inh"):
-            rule = f"fixed_fan_in(k = {k})" if kind == "fixed_fan_in" else \
-                f"sparse(p = {in_degree / neurons!r})"
-            text = text.replace(f"{pre} -> {post}: sparse(p = 0.02)", f"{pre} -> {post}: {rule}")
-    return text.replace("network cuba", f"network cuba_{kind}_{neurons}")
+    """examples/cuba.snn at ``neurons`` neurons with ``in_degree`` inputs each
+    (:func:`cuba_at.cuba_at`)."""
+    return cuba_at.cuba_at(neurons, kind, in_degree)
 
 
 def describe(path: str) -> dict:
