@@ -240,7 +240,10 @@ def test_the_experiment_networks_compile_and_name_their_method(path):
     expected = {"bptt.snn": "bptt", "rtrl.snn": "rtrl"}.get(path.name, "online")
     found = method(net, diag)
     assert found.mode == expected
-    assert sorted(found.rates) == ["hidden->hidden", "hidden->out", "units->hidden"]
+    learning = ["hidden->hidden", "hidden->out", "units->hidden"]
+    if path.name == "decolle_input_ce.snn":  # its recurrent weights stay fixed
+        learning.remove("hidden->hidden")
+    assert sorted(found.rates) == learning
 
 
 def test_resuming_with_another_network_size_is_a_diagnostic(tmp_path, capsys):

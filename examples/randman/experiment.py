@@ -30,6 +30,8 @@ RULES = {  # name -> (file, label)
     "eprop_random": ("eprop_random.snn", "e-prop, random feedback"),
     "superspike": ("superspike.snn", "SuperSpike, symmetric feedback"),
     "decolle": ("decolle.snn", "DECOLLE-style local readouts"),
+    "decolle_input_ce": ("decolle_input_ce.snn",
+                         "DECOLLE, cross-entropy local readout, input weights only"),
 }
 
 
