@@ -272,6 +272,7 @@ def test_a_failing_compiler_is_a_warning_and_the_python_loop_runs(tmp_path, monk
         warnings.simplefilter("error")
         fast.Simulation().run(10)
     assert not libraries(tmp_path / "c")
+    assert not list((tmp_path / "c" / "__pycache__").iterdir())  # no build folder left
 
 
 def test_arrays_that_are_not_what_the_c_code_expects_take_the_python_loop(tmp_path):
@@ -304,6 +305,23 @@ def test_the_library_is_compiled_once_per_content_and_dtype(tmp_path):
     assert libraries(tmp_path / "c") == [library] and library.stat().st_mtime_ns == stamp
     fast.Simulation(dtype=np.float32).run(5)
     assert len(libraries(tmp_path / "c")) == 2
+
+
+def test_a_library_file_that_cannot_be_loaded_is_left_alone(tmp_path):
+    """A file under the library's name that is no library (a broken copy, someone else's):
+    the steps are compiled for this process instead, the file is not replaced, and nothing of
+    the private build stays behind; a failing compiler leaves nothing in __pycache__ either."""
+    fast, slow = pair(BRANCHES, tmp_path)
+    fast.Simulation().run(5)
+    (library,) = libraries(tmp_path / "c")
+    library.unlink()  # a new file (the loaded one stays mapped in this process)
+    library.write_bytes(b"not a library")
+    fast._runtime._LIBRARIES.clear()  # as a new process would
+    sim = fast.Simulation()
+    assert sim._native([]) is not None
+    assert_same(sim.run(80, record=["syn.v"]), slow.Simulation().run(80, record=["syn.v"]))
+    assert library.read_bytes() == b"not a library"
+    assert sorted(p.name for p in (tmp_path / "c" / "__pycache__").iterdir()) == [library.name]
 
 
 def test_a_folder_that_cannot_be_written_compiles_for_the_process(tmp_path, monkeypatch):

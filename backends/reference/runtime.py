@@ -368,12 +368,10 @@ def _native_function(folder, defines):
     its arrays), or None (no compiler, no C file, or it did not compile: then a
     RuntimeWarning once). The library is kept in ``folder``/__pycache__ as
     simulation.<digest>.so, the digest of the compiler, its flags, the defines and the source;
-    where that folder cannot be written, it is compiled into a temporary folder per process."""
-    import ctypes
+    where that folder cannot be written, or a file under that name cannot be loaded (it is left
+    as it is), it is compiled into a temporary folder for this process and removed once loaded."""
     import hashlib
-    import subprocess
-    import tempfile
-    import warnings
+    import shutil
 
     compiler = _compiler()
     try:
@@ -389,39 +387,68 @@ def _native_function(folder, defines):
         return _LIBRARIES[key]
     _LIBRARIES[key] = None
     library = os.path.join(folder, "__pycache__", f"simulation.{key}.so")
-    if not os.path.exists(library):
+    function = _load(library) if os.path.exists(library) else None
+    if function is None:
         try:
+            if os.path.exists(library):
+                raise FileExistsError(library)  # not loadable, and not ours to replace
             os.makedirs(os.path.dirname(library), exist_ok=True)
-            work = tempfile.mkdtemp(prefix="snnc-c-", dir=os.path.dirname(library))
+            built = _build(compiler, source, os.path.dirname(library), folder)
+            if built is not None:
+                os.replace(built, library)
+                os.rmdir(os.path.dirname(built))
+            function = None if built is None else _load(library)
         except OSError:  # a folder we may not write: compile for this process only
-            work = tempfile.mkdtemp(prefix="snnc-c-")
-            library = os.path.join(work, "simulation.so")
-        c_file, built = os.path.join(work, "simulation.c"), os.path.join(work, "built.so")
-        with open(c_file, "wb") as handle:
-            handle.write(source)
-        for host in (_C_HOST, ()):
-            try:
-                result = subprocess.run([compiler, *_C_FLAGS, *host, "-o", built, c_file],
-                                        capture_output=True, text=True, timeout=600)
-            except (OSError, subprocess.SubprocessError) as error:
-                result, reason = None, str(error)
-                break
-            reason = (result.stderr.strip().splitlines() or ["no message"])[0]
-            if result.returncode == 0:
-                break
-        if result is None or result.returncode != 0:
-            warnings.warn(f"the C compiler {compiler} failed on {folder}/simulation.c "
-                          f"({reason}); the steps run in Python", RuntimeWarning, stacklevel=4)
-            return None
-        os.replace(built, library)
-        os.unlink(c_file)
-        if os.path.dirname(library) != work:
-            os.rmdir(work)
-    function = ctypes.CDLL(library).snnc_steps
+            private = _build(compiler, source, None, folder)
+            function = None if private is None else _load(private)
+            if private is not None:  # loaded (or not): the file itself is no longer needed
+                shutil.rmtree(os.path.dirname(private), ignore_errors=True)
+    _LIBRARIES[key] = function
+    return function
+
+
+def _build(compiler, source, where, folder):
+    """The library compiled from ``source`` in a new folder inside ``where`` (None: the
+    system's temporary folder), its path; None when the compiler failed (a RuntimeWarning, and
+    nothing of the attempt is left)."""
+    import shutil
+    import subprocess
+    import tempfile
+    import warnings
+
+    work = tempfile.mkdtemp(prefix="snnc-c-", dir=where)
+    c_file, built = os.path.join(work, "simulation.c"), os.path.join(work, "simulation.so")
+    with open(c_file, "wb") as handle:
+        handle.write(source)
+    for host in (_C_HOST, ()):
+        try:
+            result = subprocess.run([compiler, *_C_FLAGS, *host, "-o", built, c_file],
+                                    capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as error:
+            result, reason = None, str(error)
+            break
+        reason = (result.stderr.strip().splitlines() or ["no message"])[0]
+        if result.returncode == 0:
+            break
+    os.unlink(c_file)
+    if result is None or result.returncode != 0:
+        shutil.rmtree(work, ignore_errors=True)
+        warnings.warn(f"the C compiler {compiler} failed on {folder}/simulation.c "
+                      f"({reason}); the steps run in Python", RuntimeWarning, stacklevel=5)
+        return None
+    return built
+
+
+def _load(library):
+    """The step function of a compiled library, None when it cannot be loaded."""
+    import ctypes
+    try:
+        function = ctypes.CDLL(library).snnc_steps
+    except (OSError, AttributeError):
+        return None
     function.restype = ctypes.c_int64
     function.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 2 + [ctypes.c_int64] + \
         [ctypes.c_void_p] * 6 + [ctypes.c_int32, ctypes.c_void_p]
-    _LIBRARIES[key] = function
     return function
 
 
