@@ -78,13 +78,18 @@ class NativeLoop:
     populations: list[tuple[str, int]] = field(default_factory=list)
     #: (attribute of its spikes, name, source, size, probability of a Poisson input) per input
     inputs: list[tuple[str, str, str, int, float | None]] = field(default_factory=list)
+    #: the C names of the arrays the step only reads (declared const): weights, indices,
+    #: per-neuron parameters and decays
+    read_only: set[str] = field(default_factory=set)
 
     def array(self, attribute: str, kind: str, per_sample: int, fixed: int = 0,
-              index: int | None = None) -> str:
-        """The C name of an array argument (added once)."""
+              index: int | None = None, const: bool = False) -> str:
+        """The C name of an array argument (added once); ``const``: the step only reads it."""
         entry = (attribute, kind, index, per_sample, fixed)
         if entry not in self.arrays:
             self.arrays.append(entry)
+        if const:
+            self.read_only.add(self.c_name(entry))
         return self.c_name(entry)
 
     def position(self, attribute: str) -> int:
@@ -94,16 +99,6 @@ class NativeLoop:
     def c_name(entry) -> str:
         attribute, _, index = entry[:3]
         return attribute if index is None else f"{attribute}_{index}"
-
-    def value(self, code, size: int) -> str:
-        """A parameter of a population of ``size`` neurons as C: ``self.<attribute>`` (a
-        per-neuron vector, read at [k]), an element of a tuple of vectors as (attribute,
-        index), or a literal."""
-        if isinstance(code, tuple):
-            return f"{self.array(code[0], 'real', 0, size, code[1])}[k]"
-        if code.startswith("self."):
-            return f"{self.array(code[5:], 'real', 0, size)}[k]"
-        return c_real(code)
 
     # -- the step's operations, in the order the Python step does them -----------------------
     def input(self, comment: str, ident: str, name: str, source: str, size: int,
@@ -129,9 +124,9 @@ class NativeLoop:
                   synapses: int, out: str) -> None:
         """out[b, post[s]] += w[s] for every synapse s of every spiking pre neuron j, in the
         order b, j, s (``_propagate``)."""
-        indptr = self.array(f"{weights}_indptr", "index", 0, n_pre + 1)
-        post = self.array(f"{weights}_post", "index", 0, synapses)
-        w = self.array(weights, "real", 0, synapses)
+        indptr = self.array(f"{weights}_indptr", "index", 0, n_pre + 1, const=True)
+        post = self.array(f"{weights}_post", "index", 0, synapses, const=True)
+        w = self.array(weights, "real", 0, synapses, const=True)
         self.synapses.append((self.position(f"{weights}_indptr"),
                               self.position(f"{weights}_post"), self.position(weights), n_pre,
                               n_post))
@@ -172,7 +167,7 @@ class NativeLoop:
         parameters = {}  # C name -> its parameter declaration
 
         def use(attribute, kind, per_sample, fixed=0, index=None, const=False) -> str:
-            name = self.array(attribute, kind, per_sample, fixed, index)
+            name = self.array(attribute, kind, per_sample, fixed, index, const)
             parameters[name] = f"{'const ' if const else ''}{C_TYPES[kind]} *restrict {name}"
             return name
 
@@ -249,8 +244,7 @@ def c_source(loop: NativeLoop, name: str, version: str) -> str:
     for k, entry in enumerate(loop.arrays):
         attribute, kind, index = entry[:3]
         ctype = f"SNNC_I{k}" if kind == "index" else C_TYPES[kind]
-        const = "const " if kind == "index" or kind == "real" and not _is_state(attribute) \
-            else ""
+        const = "const " if NativeLoop.c_name(entry) in loop.read_only else ""
         where = attribute if index is None else f"{attribute}[{index}]"
         declarations.append(f"    {const}{ctype} *restrict {NativeLoop.c_name(entry)} = "
                             f"({const}{ctype} *) a[{k}];  /* self.{where} */")
@@ -297,10 +291,3 @@ def c_source(loop: NativeLoop, name: str, version: str) -> str:
         "}",
         "",
     ])
-
-
-def _is_state(attribute: str) -> bool:
-    """Whether a real array is written by the step (state of a population) rather than read
-    only (weights ``w<k>``, per-neuron parameters and decays)."""
-    return not re.fullmatch(r"w\d+|p\d+_(decays|a_mem|v_leak|c_in|bias|threshold|v_reset|"
-                            r"beta_adapt|rho)", attribute)
