@@ -23,9 +23,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from snnc.diagnostics import Diagnostics, did_you_mean
-from snnc.frontend.loader import load_file
-from snnc.ir.dump import dump
-from snnc.ir.lower import lower
 from snnc.ir.network import Network
 from snnc.passes import DEFAULT_PIPELINE, ran, run_pipeline, schedule
 
@@ -52,9 +49,9 @@ def load_network(path: str, diag: Diagnostics, weights: str | None = None,
     """Load and lower ``path``, with the weights of the file ``weights`` (a checkpoint of
     ``snnc train`` or an output of ``snnc run -o``) and, unless ``learn``, without learning
     rules (:mod:`snnc.weights`); no pass has run. None after errors."""
+    from snnc.ir.lowered_cache import load_lowered
     from snnc.weights import prepare
-    program = load_file(path, diag)
-    net = lower(program, diag) if program is not None else None
+    net = load_lowered(path, diag)
     return None if net is None else prepare(net, diag, weights, learn)
 
 
@@ -82,17 +79,17 @@ def check_network(path: str, diag: Diagnostics, target: str | None = None,
                   steps: int | None = None, dump_after: str | None = None):
     """What ``snnc check`` does for one file: (the checked network or None, the IR dumps after
     the pass ``dump_after`` ('lower': before any pass))."""
+    from snnc.ir.lowered_cache import load_lowered
+
     options = {"check-target": {"target": target}, "check-locality": {"steps": steps}}
     dumps: list[str] = []
 
     def after_each(name: str, net: Network) -> None:
         if name == dump_after:
+            from snnc.ir.dump import dump
             dumps.append(dump(net))
 
-    program = load_file(path, diag)
-    if program is None:
-        return None, dumps
-    lowered = lower(program, diag)
+    lowered = load_lowered(path, diag)
     if lowered is None:
         return None, dumps
     after_each("lower", lowered)

@@ -13,7 +13,6 @@ prints. :func:`render` turns one diagnostic into the text a user sees::
 
 from __future__ import annotations
 
-import difflib
 import enum
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
@@ -154,6 +153,8 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     length, then the longest common subsequence. Up to two edits (or a third of a long word)
     are allowed, and never so many that nothing of the word is left.
     """
+    import difflib  # only when a name is unknown
+
     pool = sorted(set(candidates))
     limit = min(max(2, len(word) // 3), len(word) - 1)
     scored = []

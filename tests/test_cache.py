@@ -247,7 +247,8 @@ def test_snnc_cache_dir_is_honoured_and_created_private(tmp_path, program, monke
     name, files = entry_name(program)
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
     assert (cache / name / "simulation.py").read_bytes() == files["simulation.py"]
-    assert not (tmp_path / "xdg").exists()
+    assert not (tmp_path / "xdg" / "snnc" / "simulations").exists()  # (the front end's
+    # cache, parser tables and lowered networks, stays in $XDG_CACHE_HOME/snnc/parser)
 
 
 def test_xdg_cache_home_is_honoured(tmp_path, program, monkeypatch):

@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 
+import lark
 import pytest
 from lark import Lark
 
@@ -42,7 +43,7 @@ def cache(tmp_path, monkeypatch):
             built.append(1)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(grammar_cache, "Lark", Counting)
+    monkeypatch.setattr(lark, "Lark", Counting)  # grammar_cache imports it when it builds
     return tmp_path / "home-cache" / "snnc" / "parser", built
 
 

@@ -37,6 +37,7 @@ LAYERS = {
     "snnc.diagnostics": 0, "snnc.units": 0, "snnc.literals": 0, "snnc.functions": 0,
     "snnc.models": 0, "snnc.vocabulary": 0, "snnc.files": 0, "snnc.machine": 0,
     "snnc.output": 0, "snnc.output_checks": 0, "snnc.stdlib": 0, "snnc.recordings": 0,
+    "snnc.source_stamp": 0,
     "snnc.frontend": 1,
     "snnc.ir": 2, "snnc.weights": 2,
     "snnc.passes": 3, "snnc.targets": 3, "snnc.mapping": 3, "snnc.memory": 3,

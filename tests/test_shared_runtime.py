@@ -39,7 +39,10 @@ def test_networks_share_one_runtime_from_its_own_entry(cache):
     first, second = (sys.modules[module.__name__ + "_runtime"] for module in modules)
     assert first is second
     home = os.path.dirname(first.__file__)
-    assert os.listdir(home) == ["snnc_runtime.py"] and os.path.dirname(home) == str(cache)
+    assert sorted(os.listdir(home)) == ["__pycache__", "snnc_runtime.py"]
+    assert os.path.dirname(home) == str(cache)
+    (code,) = os.listdir(os.path.join(home, "__pycache__"))  # its compiled code (code_of)
+    assert code.startswith("snnc_runtime.") and code.endswith(".code")
     for module in modules:  # each network's entry keeps its own copy (a standalone folder)
         folder = os.path.dirname(module.__file__)
         assert folder != home and os.path.exists(os.path.join(folder, "snnc_runtime.py"))
@@ -67,3 +70,37 @@ def test_numba_compiles_a_kernel_shape_once_for_all_networks(cache, monkeypatch)
             cached = folder / "__pycache__"
             assert not cached.exists() or not any(
                 name.endswith((".nbi", ".nbc")) for name in os.listdir(cached))
+
+
+def test_compiled_code_is_kept_beside_the_source_and_a_broken_copy_is_compiled_again(
+        cache, monkeypatch):
+    """runner.code_of: the code object of an entry's source is marshalled into the entry's
+    __pycache__ and loaded from there (no compile) by the next process; a file that does not
+    load, or holds another file's code, is compiled again; outside the cache nothing is kept."""
+    module = runner.load_simulation(compile_text(NETWORK.format(n=12, tau=15)))
+    folder = os.path.dirname(module.__file__)
+    path = os.path.join(folder, "simulation.py")
+    source = open(path, "rb").read()
+    (stored,) = [name for name in os.listdir(os.path.join(folder, "__pycache__"))
+                 if name.startswith("simulation.") and name.endswith(".code")]
+    stored = os.path.join(folder, "__pycache__", stored)
+    compiled = []
+    real_compile = compile
+    monkeypatch.setattr("builtins.compile", lambda *a, **k: compiled.append(a[1]) or
+                        real_compile(*a, **k))
+    expected = real_compile(source, path, "exec", dont_inherit=True)
+    assert runner.code_of(path, source) == expected and compiled == []
+    whole = open(stored, "rb").read()
+    for broken in (b"", b"garbage", whole[:40]):
+        with open(stored, "wb") as handle:
+            handle.write(broken)
+        assert runner.code_of(path, source) == expected
+        assert compiled == [path]  # compiled again, and stored whole again
+        assert open(stored, "rb").read() == whole
+        compiled.clear()
+    other = os.path.join(folder, "elsewhere.py")
+    assert runner.code_of(other, source).co_filename == other  # another path, another entry
+    outside = str(cache.parent / "private" / "simulation.py")
+    compiled.clear()
+    runner.code_of(outside, source)
+    assert compiled == [outside] and not os.path.exists(os.path.dirname(outside))

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from snnc.backends.base import Backend, delivery_option
-from snnc.backends.reference.codegen import render, runtime_source
 from snnc.backends.reference.rules import check_online
 from snnc.diagnostics import Diagnostics
-from snnc.ir.discrete import DELIVERIES, build_plan
+from snnc.ir.discrete import DELIVERIES
 from snnc.ir.network import Network
 
 
@@ -33,6 +32,8 @@ class ReferenceBackend(Backend):
 
     def emit(self, net: Network) -> dict[str, str | bytes]:
         from snnc import __version__
+        from snnc.backends.reference.codegen import render, runtime_source
+        from snnc.ir.discrete import build_plan
         if self.delivery not in DELIVERIES:
             raise ValueError(f"unknown delivery {self.delivery!r}")
         source, data, native = render(build_plan(net, self.delivery), __version__)

@@ -32,9 +32,9 @@ Two processes may race on the same entry: both end up running the same verified 
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import io
+import marshal
 import os
 import pickle
 import shutil
@@ -42,12 +42,15 @@ import stat
 import sys
 import tempfile
 import time
-from types import ModuleType
+from types import CodeType, ModuleType
 
 from snnc.backends.reference import ReferenceBackend
 from snnc.frontend.grammar_cache import read_private, write_private
 from snnc.ir.network import Network
+from snnc.source_stamp import source_stamp
 
+#: the layout of the marshalled code objects kept by :func:`code_of` (part of their digest)
+MARSHAL_FORMAT = b"marshal-code-1"
 #: staging and trash folders older than this (seconds) are left-overs of killed runs
 STALE_AFTER = 3600.0
 
@@ -298,28 +301,8 @@ def simulation_folder(files: dict[str, bytes]) -> str:
     return folder
 
 
-#: what snnc's generated code depends on besides the network: its own source folders
-SOURCE_PACKAGES = ("snnc", "snnc.backends", "snnc.grammar")
-SOURCE_SUFFIXES = (".py", ".j2", ".jinja", ".lark", ".json", ".snn", ".txt")
 #: the modules loaded in this process, by network key
 LOADED: dict[str, ModuleType] = {}
-
-
-@functools.lru_cache(maxsize=1)
-def source_stamp() -> str:
-    """A digest of the path, size and modification time of every source file of snnc (code,
-    templates, grammar, standard library): an edit or an upgrade changes it."""
-    digest = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
-        top = os.path.dirname(sys.modules[package].__file__)
-        for folder, folders, files in os.walk(top):
-            folders[:] = sorted(f for f in folders if f != "__pycache__")
-            for name in sorted(files):
-                if name.endswith(SOURCE_SUFFIXES):
-                    info = os.stat(os.path.join(folder, name))
-                    digest.update(f"{os.path.relpath(os.path.join(folder, name), top)}"
-                                  f"\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
-    return digest.hexdigest()
 
 
 def canonical_set(items: tuple):
@@ -329,10 +312,17 @@ def canonical_set(items: tuple):
 
 class CanonicalPickler(pickle._Pickler):
     """Pickles sets and frozensets with sorted members, so that the same content gives the
-    same bytes in every process (set order follows string hashes, randomised per process).
-    The pure-Python pickler: the C one never consults overrides for sets."""
+    same bytes in every process (set order follows string hashes, randomised per process),
+    and writes a string out wherever it occurs: whether two equal strings are one object
+    (the pickle memo shares by identity) depends on how the network was made (lowered now,
+    or unpickled from :mod:`snnc.ir.lowered_cache`), not on what it is. The pure-Python
+    pickler: the C one never consults overrides for sets."""
 
     dispatch = dict(pickle._Pickler.dispatch)
+
+    def memoize(self, obj) -> None:
+        if type(obj) is not str:
+            super().memoize(obj)
 
     def save_set(self, obj) -> None:
         self.save_reduce(canonical_set, (tuple(sorted(obj, key=repr)),), obj=obj)
@@ -494,13 +484,43 @@ def shared_runtime(source: bytes, folder: str) -> ModuleType:
     return sys.modules[name]
 
 
+def code_of(path: str, source: bytes) -> CodeType:
+    """``source`` compiled for ``path``; in a cache entry, the code object is kept marshalled
+    in the entry's ``__pycache__`` under a digest of the source, the path and the interpreter
+    (compiling the runtime library takes ~15 ms, loading it back well under one), read back
+    only from a file of ours that is no link, and compiled again when it cannot be loaded."""
+    folder = os.path.dirname(path)
+    if os.path.dirname(folder) != cache_root():
+        return compile(source, path, "exec", dont_inherit=True)
+    tag = hashlib.sha256(b"\0".join([source, path.encode("utf-8", "surrogateescape"),
+                                     sys.version.encode(), MARSHAL_FORMAT])).hexdigest()[:16]
+    stored = os.path.join(folder, "__pycache__",
+                          f"{os.path.splitext(os.path.basename(path))[0]}.{tag}.code")
+    data = read_ours(stored)
+    if data is not None:
+        try:
+            code = marshal.loads(data)
+            if isinstance(code, CodeType) and code.co_filename == path:
+                return code
+        except (ValueError, EOFError, TypeError):
+            pass
+    code = compile(source, path, "exec", dont_inherit=True)
+    try:
+        os.makedirs(os.path.dirname(stored), mode=0o700, exist_ok=True)
+    except OSError:
+        return code
+    write_private(os.path.dirname(stored), stored, marshal.dumps(code))
+    return code
+
+
 def execute(name: str, path: str, source: bytes) -> ModuleType:
     """The module ``name`` run from ``source`` (bytes held in memory, never read back from
-    ``path``, which only becomes its ``__file__``), registered in ``sys.modules`` (numba's
-    kernel cache finds the source through it); unregistered again when it fails."""
+    ``path``, which only becomes its ``__file__``; its code object from :func:`code_of`),
+    registered in ``sys.modules`` (numba's kernel cache finds the source through it);
+    unregistered again when it fails."""
     module = ModuleType(name)
     module.__file__ = path
-    code = compile(source, path, "exec", dont_inherit=True)
+    code = code_of(path, source)
     sys.modules[name] = module
     try:
         exec(code, module.__dict__)  # noqa: S102 - the source snnc has just emitted

@@ -28,9 +28,11 @@ import re
 import stat
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
-from lark import Lark
-from lark import __version__ as LARK_VERSION
+if TYPE_CHECKING:  # lark is imported where a parser is built or loaded
+    from lark import Lark
+
 
 #: the parser tables' files start with this (``<prefix><digest>.pickle``)
 PREFIX = "snn-lalr-"
@@ -72,7 +74,8 @@ def digest(grammar: str, options: dict) -> str:
     """What the tables depend on: the grammar, the options, Lark's and Python's versions."""
     described = sorted((name, value if name != "postlex" else type(value).__qualname__)
                        for name, value in options.items())
-    key = "\0".join([grammar, repr(described), LARK_VERSION, "%d.%d" % sys.version_info[:2],
+    from lark import __version__ as lark_version
+    key = "\0".join([grammar, repr(described), lark_version, "%d.%d" % sys.version_info[:2],
                      TABLES_FORMAT])
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
@@ -225,6 +228,7 @@ def use_patterns(parser: Lark, patterns: StoredPatterns) -> None:
 
 def build_lark(grammar: str, options: dict) -> tuple[Lark, StoredPatterns]:
     """The parser, compiling its expressions through (empty) :class:`StoredPatterns`."""
+    from lark import Lark
     parser = Lark(grammar, **options)
     patterns = StoredPatterns()
     use_patterns(parser, patterns)
@@ -246,6 +250,7 @@ def lark_bytes(built: tuple[Lark, StoredPatterns]) -> bytes:
 
 
 def load_lark(data: bytes) -> tuple[Lark, StoredPatterns]:
+    from lark import Lark
     stored = pickle.loads(data)
     parser = Lark.load(io.BytesIO(stored["lark"]))
     programs = stored["programs"] if stored["sre"] == sre_version() else {}

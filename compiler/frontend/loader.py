@@ -12,15 +12,13 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from importlib import resources
 
 from snnc.diagnostics import Diagnostics, Span
 from snnc.files import SOURCE_LIMIT, FileProblem, read_bytes
 from snnc.frontend import ast
 from snnc.frontend.grammar_cache import STDLIB_CACHE, cached_pickle, source_digest
 from snnc.frontend.parser import grammar_text, parse_text
-
-STDLIB_PREFIX = "<stdlib>/"
+from snnc.stdlib import stdlib_sources
 
 
 @dataclass(frozen=True)
@@ -112,14 +110,6 @@ def _load(text: str, path: str, diag: Diagnostics, modules: list[ast.Module], lo
     stack.pop()
     modules.append(module)
     return ok
-
-
-@functools.lru_cache(maxsize=1)
-def stdlib_sources() -> tuple[tuple[str, str], ...]:
-    """(display path, text) of every standard-library file, sorted by name."""
-    folder = resources.files("snnc.stdlib")
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".snn"))
-    return tuple((STDLIB_PREFIX + f.name, f.read_text(encoding="utf-8")) for f in files)
 
 
 #: the modules whose source decides what parsing gives (the key of the cached standard library)
