@@ -97,6 +97,9 @@ GENERATORS = _specs(
              (Arg("from", ANY),)),
     CallSpec("symmetric_feedback", "readout error sent back through the readout weights W^T",
              (Arg("from", ANY),)),
+    CallSpec("learned_feedback", "readout error sent back through feedback weights that start "
+             "at zero and learn the readout weights' own updates (Kolen-Pollack)",
+             (Arg("from", ANY),)),
     CallSpec("local_readout", "error of a fixed random per-layer readout (DECOLLE)",
              (Arg("size", **_INT), Arg("loss", ANY, required=False))),
     CallSpec("readout_error", "the readout's own error dL/dy, for projections into the readout",

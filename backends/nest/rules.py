@@ -228,8 +228,8 @@ def recognise(net: Network, instance: RuleInstance) -> PairStdp:
 
 
 #: the learning-signal generators of e-prop-like rules (a learning signal times an eligibility)
-LEARNING_SIGNALS = ("random_feedback", "symmetric_feedback", "readout_error", "local_readout",
-                    "exact_feedback", "backprop_through_time")
+LEARNING_SIGNALS = ("random_feedback", "symmetric_feedback", "learned_feedback", "readout_error",
+                    "local_readout", "exact_feedback", "backprop_through_time")
 
 
 def eprop_reason(instance: RuleInstance) -> str | None:

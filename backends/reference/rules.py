@@ -33,8 +33,8 @@ from snnc.ir.values import rng_for
 from snnc.passes.rule_analysis import analysis_of
 from snnc.units import Quantity
 
-ONLINE_GENERATORS = ("reward", "random_feedback", "symmetric_feedback", "readout_error",
-                     "local_readout")
+ONLINE_GENERATORS = ("reward", "random_feedback", "symmetric_feedback", "learned_feedback",
+                     "readout_error", "local_readout")
 
 
 def check_online(net: Network, diag: Diagnostics) -> None:
@@ -224,6 +224,8 @@ class RuleEmitter(RuleCode):
                 e.learn.append(f"{attribute}[...] = {error}")
             elif gen.kind == "random_feedback":
                 self.random_feedback(attribute, readout, error)
+            elif gen.kind == "learned_feedback":
+                self.learned_feedback(attribute, readout, error)
             else:
                 self.symmetric_feedback(attribute, readout, error)
 
@@ -254,22 +256,47 @@ class RuleEmitter(RuleCode):
         self.e.init.append(f"self.{key} = self._array({key!r})  # fixed random feedback")
         self.e.learn.append(f"{attribute}[...] = {error} @ self.{key}.T")
 
+    def forward_paths(self, readout: str, kind: str) -> list:
+        """The projections from this layer to ``readout`` (the forward twins of feedback)."""
+        paths = [p for p in self.e.plan.projections if p.pre == self.projection.post
+                 and p.post == readout]
+        if not paths:  # check-rule-variables refuses this first (E218)
+            raise ValueError(f"{kind} needs a projection from '{self.projection.post}' to "
+                             f"'{readout}'")
+        return paths
+
     def symmetric_feedback(self, attribute: str, readout: str, error: str) -> None:
         """Through the weights from this layer to the readout (weight transport)."""
         e = self.e
-        paths = [p for p in e.plan.projections if p.pre == self.projection.post
-                 and p.post == readout]
-        if not paths:
-            raise ValueError(f"symmetric_feedback needs a projection from "
-                             f"'{self.projection.post}' to '{readout}'")
         e.learn.append(f"{attribute}.fill(0.0)")
-        for path in paths:
+        for path in self.forward_paths(readout, "symmetric_feedback"):
             w = e.proj_id(path)
-            if path.dense:
-                e.learn.append(f"{attribute} += {error} @ self.{w}")
-            else:
-                e.learn.append(f"_transpose_deliver({error}, self.{w}_pre, self.{w}_post, "
-                               f"self.{w}, {attribute})")
+            self.transposed(attribute, error, path, f"self.{w}")
+
+    def learned_feedback(self, attribute: str, readout: str, error: str) -> None:
+        """Through feedback weights B that start at zero and learn locally (Kolen-Pollack):
+        every feedback synapse k -> j applies, at every update, the update of its forward twin
+        j -> k (the same two factors, the readout's error at k and neuron j's trace, and the
+        same optimizer on them), so B_n = sum of the twin's updates = (W_n - W_0)^T exactly,
+        W_0 the twin's weights when the simulation was built. The chip keeps B as its own
+        synapses; the simulator, which holds W anyway, computes B from that identity."""
+        e = self.e
+        e.learn.append(f"{attribute}.fill(0.0)")
+        for path in self.forward_paths(readout, "learned_feedback"):
+            w = e.proj_id(path)
+            start = f"self.{self.prefix}_{w}_start"
+            e.init.append(f"{start} = self.{w}.copy()  # W_0: learned_feedback's B = (W - W_0)^T")
+            self.transposed(attribute, error, path, f"(self.{w} - {start})")
+
+    def transposed(self, attribute: str, error: str, path, weights: str) -> None:
+        """``attribute += error @ weights`` through ``path``'s layout (dense or CSR)."""
+        e = self.e
+        w = e.proj_id(path)
+        if path.dense:
+            e.learn.append(f"{attribute} += {error} @ {weights}")
+        else:
+            e.learn.append(f"_transpose_deliver({error}, self.{w}_pre, self.{w}_post, "
+                           f"{weights}, {attribute})")
 
     def emit_weight_update(self, step: str) -> None:
         """w <- w + lr * mean_b dw_b (or Adam), then the bounds; while the simulation

@@ -13,8 +13,10 @@ from snnc.ir.network import Network
 from snnc.ir.nodes import Input, Population, Projection, RuleInstance
 from snnc.models import MODELS
 
-FEEDBACK = ("random_feedback", "symmetric_feedback", "readout_error", "exact_feedback",
-            "backprop_through_time")
+FEEDBACK = ("random_feedback", "symmetric_feedback", "learned_feedback", "readout_error",
+            "exact_feedback", "backprop_through_time")
+#: the feedback sent back through the projection from the layer to the readout (its twin)
+TWINNED = ("symmetric_feedback", "learned_feedback")
 
 
 def readable(node: Input | Population) -> tuple[str, ...]:
@@ -116,6 +118,30 @@ class CheckRuleVariables:
             diag.warning("W205", instance.span, f"rule '{rule.name}' learns from readout "
                          f"'{name}', but no loss is defined on it",
                          hint=f"add e.g. 'loss cross_entropy(sum_over_time({name}.v))'")
+        if node is not None and generator.kind in TWINNED:
+            check_twins(net, projection, instance, generator, name, diag)
+
+
+def check_twins(net: Network, projection: Projection, instance: RuleInstance,
+                generator: ir.Generator, readout: str, diag: Diagnostics) -> None:
+    """What feedback through the weights from a layer to its readout needs. E220: the network
+    has no projection from the layer to the readout (the feedback would have no forward
+    twin); W207: learned_feedback whose twin does not learn (its feedback stays zero)."""
+    where = f"rule '{instance.rule.name}' on '{projection.name}'"
+    twins = [p for p in net.projections() if p.pre == projection.post and p.post == readout]
+    if not twins:
+        diag.error("E220", instance.span, f"{where}: {generator.kind} sends the error of "
+                   f"'{readout}' back through the projection '{projection.post} -> "
+                   f"{readout}', which the network does not have",
+                   hint=f"connect '{projection.post} -> {readout}', or use "
+                        "random_feedback (fixed random weights)",
+                   notes=[f"the generator is at {generator.span}"])
+    elif generator.kind == "learned_feedback" and not any(p.rules for p in twins):
+        diag.warning("W207", instance.span, f"{where}: learned_feedback learns the updates "
+                     f"of '{twins[0].name}', which has no learning rule: the feedback "
+                     "stays zero and this rule never changes a weight",
+                     hint=f"give '{twins[0].name}' a rule, e.g. 'learn delta(lr = 1e-3, "
+                          f"readout = {readout})'")
 
 
 class Problems(ir.Visitor):

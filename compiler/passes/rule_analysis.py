@@ -143,6 +143,12 @@ GENERATOR_TAGS = {
     "local_readout": ({"mod"}, "the error of a fixed random readout of this layer: computed "
                                "next to the layer and delivered as a third factor"),
     "readout_error": ({"mod"}, "the readout's own error, delivered to the readout neuron"),
+    "learned_feedback": ({"mod"}, "the readout error sent back through feedback weights of "
+                                  "the layer's own that learn locally: each feedback synapse "
+                                  "k -> j applies the update of its forward twin j -> k (the "
+                                  "readout's error times neuron j's trace), so the feedback "
+                                  "aligns with W^T without reading it (Kolen-Pollack): a third "
+                                  "factor delivered to each neuron"),
     "symmetric_feedback": ({"remote"}, "transports the readout weights W^T to the hidden "
                                        "neurons (weight transport): non-local in space"),
     "exact_feedback": ({"remote"}, "backpropagates the loss through every layer at each step "
@@ -280,6 +286,10 @@ class RuleAnalyzer(ir.Visitor[Info]):
         terms = tuple(Term(tag, gen.span, f"signal '{signal.name}' = {kind}: {reason}")
                       for tag in sorted(tags))
         self.add_state(f"signal {signal.name}", frozenset({"i"}), gen.span, 0)
+        if kind == "learned_feedback" and source is not None and self.net.has_node(source):
+            self.result.state.append(StateItem(  # B: a feedback synapse per (neuron, readout)
+                f"feedback weights of {signal.name} (one per readout neuron)", frozenset({"i"}),
+                self.post.size * self.net.node(source).size, gen.span, 0))
         if kind == "backprop_through_time":
             variables = max((len(p.model.variables) - 1 for p in self.net.populations()),
                             default=1)

@@ -28,6 +28,7 @@ RULES = {  # name -> (file, label)
     "rtrl": ("rtrl.snn", "exact RTRL (8 hidden)"),
     "eprop_symmetric": ("eprop_symmetric.snn", "e-prop, symmetric feedback"),
     "eprop_random": ("eprop_random.snn", "e-prop, random feedback"),
+    "eprop_learned": ("eprop_learned.snn", "e-prop, learned feedback (Kolen-Pollack)"),
     "superspike": ("superspike.snn", "SuperSpike, symmetric feedback"),
     "decolle": ("decolle.snn", "DECOLLE-style local readouts"),
     "decolle_input_ce": ("decolle_input_ce.snn",
@@ -64,15 +65,21 @@ def train(rule: str, seed: int, epochs: int, out: str, data: str, compare_every:
     return f"{rule} seed {seed}: {result.stdout.strip().splitlines()[-2]}"
 
 
-def state_bytes(rule: str) -> tuple[int, str]:
+#: locality classes from the most to the least local (snnc check --report locality)
+CLASSES = ("a", "b", "c", "d", "c+d")
+
+
+def locality(rule: str) -> tuple[int, str, str]:
     """Total state of the network's rules (locality pass, 4 bytes per value, histories of the
-    100 steps of a sample) and its scaling."""
+    100 steps of a sample), its scaling, and the network's locality class: the least local
+    class among its rules (what a chip must support to train it)."""
     result = snnc("check", os.path.join(HERE, RULES[rule][0]), "--report", "locality",
                   "--steps", "100", "--format", "json")
     reports = json.loads(result.stdout)["summary"]["locality"]
     order = ("O(1)", "O(N)", "O(N^2)", "O(N T)", "O(N^3)")
     return (sum(r["state_bytes"] for r in reports),
-            max((r["scaling"] for r in reports), key=order.index))
+            max((r["scaling"] for r in reports), key=order.index),
+            max((r["class"] for r in reports), key=CLASSES.index))
 
 
 def collect(out: str) -> list[dict]:
@@ -97,9 +104,10 @@ def collect(out: str) -> list[dict]:
                    if "compare" in r]
         differences = [r["compare"]["max_relative_difference"] for log, _ in runs
                        for r in log["epochs"] if "max_relative_difference" in r.get("compare", {})]
-        size, scaling = state_bytes(rule)
+        size, scaling, cls = locality(rule)
         rows.append({
-            "rule": rule, "label": label, "seeds": [log["seed"] for log, _ in runs],
+            "rule": rule, "label": label, "class": cls,
+            "seeds": [log["seed"] for log, _ in runs],
             "epochs": [len(log["epochs"]) for log, _ in runs],
             "test_accuracy": accuracy,
             "mean": statistics.mean(accuracy),
@@ -114,6 +122,22 @@ def collect(out: str) -> list[dict]:
     return rows
 
 
+def kept_rows(rows: list[dict], path: str) -> list[dict]:
+    """``rows`` and, for every rule without one, its row in the results file ``path``, in the
+    order of RULES; a kept row gets its class from the locality analysis of today's file."""
+    with open(path) as handle:
+        earlier = {row["rule"]: row for row in json.load(handle)}
+    mine = {row["rule"]: row for row in rows}
+    merged = []
+    for rule in RULES:
+        row = mine.get(rule) or earlier.get(rule)
+        if row is not None:
+            if "class" not in row:
+                row = {**row, "class": locality(rule)[2]}
+            merged.append(row)
+    return merged
+
+
 def spread(values: list[float]) -> str:
     """mean ± standard deviation (and the values), or the single value."""
     if len(values) == 1:
@@ -123,9 +147,9 @@ def spread(values: list[float]) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| rule | seeds | epochs | test accuracy (%), last epoch | at best validation | "
-             "cosine to exact gradient | rule state | s / epoch |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| rule | class | seeds | epochs | test accuracy (%), last epoch | "
+             "at best validation | cosine to exact gradient | rule state | s / epoch |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         accuracy = spread(r["test_accuracy"])
         selected = spread(r["test_accuracy_at_best_validation"])
@@ -135,7 +159,8 @@ def table(rows: list[dict]) -> str:
             cosine = "1 (reference)" if r["rule"] == "bptt" else (
                 f"{r['cosine']:.3f}" if r["cosine"] is not None else "-")
         epochs = "/".join(str(e) for e in sorted(set(r["epochs"])))
-        lines.append(f"| {r['label']} | {len(r['seeds'])} | {epochs} | {accuracy} | {selected} | "
+        lines.append(f"| {r['label']} | {r['class']} | {len(r['seeds'])} | {epochs} | "
+                     f"{accuracy} | {selected} | "
                      f"{cosine} | "
                      f"{r['state_bytes']:,} B, {r['scaling']} | {r['seconds_per_epoch']:.0f} |")
     return "\n".join(lines)
@@ -184,6 +209,11 @@ def main() -> None:
                         help="compare with the exact gradient every K-th batch")
     parser.add_argument("--jobs", type=int, default=2, help="runs at the same time")
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--keep", metavar="RESULTS.json",
+                        help="rows of rules without runs in --out are taken from this earlier "
+                             "results file (e.g. examples/randman/results/results.json), their "
+                             "locality class computed now: a table extended by new rules "
+                             "without training the others again")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if not args.table_only:
@@ -196,6 +226,8 @@ def main() -> None:
                                  jobs):
                 print(line, flush=True)
     rows = collect(args.out)
+    if args.keep:
+        rows = kept_rows(rows, args.keep)
     text = table(rows)
     with open(os.path.join(args.out, "results.md"), "w") as handle:
         handle.write(text + "\n")
