@@ -244,3 +244,13 @@ def test_snnc_run_twice_prints_the_same_and_the_second_does_not_import_the_parse
     first.pop("seconds"), second.pop("seconds")
     assert first == second
     assert "LARK True" in outputs[0][1] and "LARK False" in outputs[1][1]
+
+
+def test_a_removed_working_folder_loads_without_the_cache(folder, program, monkeypatch,
+                                                           tmp_path):
+    def gone():
+        raise FileNotFoundError("the working folder was removed")
+    monkeypatch.setattr(lowered_cache.os, "getcwd", gone)  # (an absolute root needs no cwd)
+    net, diag = cached(str(tmp_path / program))
+    assert net is not None and [d.code for d in diag.items] == ["W201"]
+    assert entries(folder) == []

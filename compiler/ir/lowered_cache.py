@@ -73,9 +73,13 @@ def enabled() -> bool:
 def entry_path(path: str) -> str | None:
     """The cache file of the root file ``path`` (None when the folder cannot be used)."""
     folder = cache_folder()
+    try:
+        here = os.getcwd()
+    except OSError:  # the working folder was removed: relative paths mean nothing to keep
+        return None
     if not usable_folder(folder):
         return None
-    key = "\0".join([FORMAT, path, os.getcwd(), sys.version, source_stamp()])
+    key = "\0".join([FORMAT, path, here, sys.version, source_stamp()])
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return os.path.join(folder, f"{PREFIX}{digest}.pickle")
 
