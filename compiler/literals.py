@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 
 __all__ = ["py", "py_comment", "markdown", "snn_string", "dot", "UnrepresentableText"]
 
@@ -98,8 +97,8 @@ def py_comment(text: str) -> str:
     return "".join(char if char.isprintable() else _escape(char) for char in str(text))
 
 
-#: what may stand inside a code span unchanged: printable, no backtick, pipe or backslash
-_CODE_SPAN = re.compile(r"[^`|\\]+")
+#: what may not stand inside a code span unchanged (besides non-printable characters)
+_NOT_IN_CODE_SPAN = frozenset("`|\\")
 #: ASCII punctuation that Markdown may read as syntax (all of it may be backslash-escaped)
 _MD_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
@@ -115,7 +114,8 @@ def markdown(text: str) -> str:
     character backslash-escaped (``\\|`` is also GitHub's escape of a pipe in a table).
     """
     text = str(text)
-    if _CODE_SPAN.fullmatch(text) and text.isprintable() and text.strip(" ") == text:
+    if text and _NOT_IN_CODE_SPAN.isdisjoint(text) and text.isprintable() \
+            and text.strip(" ") == text:
         return f"`{text}`"
     out = []
     for char in text:
