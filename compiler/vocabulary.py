@@ -133,4 +133,5 @@ REDUCTIONS = _specs(
 )
 
 BUILTIN_TARGETS = ("reference", "generic", "loihi", "loihi2", "spinnaker", "spinnaker2",
-                   "truenorth", "dynapse2", "xylo", "speck", "brainscales2")
+                   "truenorth", "dynapse2", "xylo", "xylo_audio3", "xylo_imu", "speck",
+                   "brainscales2")

@@ -235,24 +235,41 @@ a -> b: dense
 """
 #: bits per static synapse: weight_bits + synapse_index_bits (defaults: 8 + 0)
 BITS = {"loihi": 18, "loihi2": 21, "spinnaker": 32, "spinnaker2": 24, "truenorth": 1,
-        "dynapse2": 8, "xylo": 8, "speck": 8, "brainscales2": 6, "generic": 20}
+        "dynapse2": 8, "xylo": 8, "xylo_audio3": 8, "xylo_imu": 8, "speck": 8,
+        "brainscales2": 6, "generic": 20}
 CHIPS = [n for n in builtin_names() if n != "reference"]
+#: the chips mapped by the generic partitioner (Speck maps whole layers onto cores as sinabs
+#: assigns them: tests/test_speck_mapping.py)
+PARTITIONED = [n for n in CHIPS if n != "speck"]
+
+
+def runnable(text: str, chip: str) -> str:
+    """``text`` with neurons the chip has (its profile's ``neurons`` section, checked by
+    check-target): IF on Speck (no leak), CubaLIF with a subtractive reset and 'b' as the readout
+    on Xylo (its outputs are separate output neurons); unchanged elsewhere."""
+    neurons = load_builtin(chip).neurons
+    if neurons.get("leak") == "none":
+        return text.replace(": LIF[", ": IF[")
+    if neurons.get("separate_outputs"):
+        return text.replace("population b: LIF[4]", "readout b: LIF[4]").replace(
+            ": LIF[", ": CubaLIF[").replace("]\n", "] {\n  reset = subtract\n}\n")
+    return text
 
 
 def test_every_chip_has_a_profile_with_a_source_per_figure():
     assert sorted(CHIPS) == sorted(BITS)
     for name in CHIPS:
         profile = load_builtin(name)
-        figures = {**profile.capacity, **profile.mesh}
+        figures = {**profile.capacity, **profile.mesh, **profile.neurons}
         assert set(profile.figure_sources) == set(figures), name
         assert all(len(s) > 5 for s in profile.figure_sources.values()), name
         mesh = Mesh.of(profile)
         assert mesh.width * mesh.height * mesh.cores_per_router >= profile.capacity["cores"]
 
 
-@pytest.mark.parametrize("chip", CHIPS)
+@pytest.mark.parametrize("chip", PARTITIONED)
 def test_a_small_network_fits_one_core_of_every_chip(chip):
-    net, diag = mapped(SMALL, target=chip)
+    net, diag = mapped(runnable(SMALL, chip), target=chip)
     assert net is not None, [snnc.render(d, diag.sources) for d in diag.items]
     best = net.analyses["partition"].best
     if chip == "dynapse2":  # one parameter set per core: a and b on cores of their own
@@ -271,15 +288,15 @@ def test_a_small_network_fits_one_core_of_every_chip(chip):
     assert net.analyses["place"].placement.hop_traffic == 0
 
 
-@pytest.mark.parametrize("chip", CHIPS)
+@pytest.mark.parametrize("chip", PARTITIONED)
 def test_neurons_per_core_cut_a_population_into_full_slices(chip):
     profile = load_builtin(chip)
     n = int(profile.capacity.get("neurons_per_core", 0))
     size = 2 * n + 1 if n else 1000
-    net, diag = mapped(f"population p: LIF[{size}]\n", target=chip)
+    net, diag = mapped(runnable(f"population p: LIF[{size}]\n", chip), target=chip)
     cores = Mesh.of(profile).total
-    if n and cores < 3:
-        assert net is None and [d.code for d in diag.errors()] == ["E402"]
+    if n and cores < 3:  # Xylo also refuses a network without a readout (E405)
+        assert net is None and "E402" in [d.code for d in diag.errors()]
         return
     assert net is not None, [snnc.render(d, diag.sources) for d in diag.items]
     expected = [Slice("p", 0, n, 0), Slice("p", n, 2 * n, 1), Slice("p", 2 * n, size, 2)] \
@@ -395,11 +412,8 @@ def test_the_mapping_goes_into_nir_metadata():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("input mic[8]: poisson(rate = 5 Hz)\npopulation h: LIF[100]\nmic -> h: dense\n"
-     "h -> h: dense\ntarget xylo\n",
-     "a neuron of 'h' reaches 100 neurons through the recurrent 'h->h' but xylo allows 64 "
-     "recurrent targets per neuron"),
-    ("input mic[8]: poisson(rate = 5 Hz)\nreadout out: LI[10]\nmic -> out: dense\ntarget xylo\n",
+    ("input mic[8]: poisson(rate = 5 Hz)\npopulation h: CubaLIF[8] {\n  reset = subtract\n}\n"
+     "readout out: CubaLI[10]\nmic -> h: dense\nh -> out: dense\ntarget xylo\n",
      "the network has 10 output neurons but xylo has 8"),
     ("input ev[1, 4, 4]: poisson(rate = 5 Hz)\npopulation c: IF[1100, 4, 4]\n"
      "ev -> c: conv2d(kernel = 1, stride = 1, padding = 0, channels = 1100)\ntarget speck\n",

@@ -40,6 +40,24 @@ CAPACITY_KEYS = ("cores", "neurons_per_core", "synapse_memory_bits_per_core", "s
 #: the mesh: ``mesh_width x mesh_height`` routers per chip with ``cores_per_router`` cores each,
 #: and ``chips_x x chips_y`` chips (docs/targets.md); the first ``cores`` cores of a chip are usable
 MESH_KEYS = ("mesh_width", "mesh_height", "cores_per_router", "chips_x", "chips_y")
+#: what a chip's neurons are (docs/targets.md, "The neuron section"), checked by check-target:
+#: ``leak`` "bit_shift" (every state decays by ``v - (v >> dash)``, ``decay_shift_min`` <= dash
+#: <= ``decay_shift_max``) or "none" (integrate-and-fire); ``filtered_input`` (every input passes
+#: through a synaptic current first); ``adaptation``, ``refractory`` (whether the neurons have
+#: them); ``resets`` (the reset kinds); ``synaptic_states`` (synaptic currents per neuron, 0 for
+#: none) and ``output_synaptic_states`` (per output neuron); state, threshold and bias widths;
+#: spikes per step of hidden and output neurons and input events per channel and step;
+#: ``input_expansion_neurons`` / ``output_expansion_neurons`` (hidden neurons that may receive
+#: inputs / drive outputs); ``separate_outputs`` (readouts are the chip's output neurons, fed by
+#: hidden neurons only); ``recurrent`` (whether populations may form loops). A key left out
+#: is not checked.
+NEURON_KEYS = ("leak", "filtered_input", "adaptation", "refractory", "resets", "synaptic_states",
+               "output_synaptic_states", "decay_shift_min", "decay_shift_max", "state_bits",
+               "threshold_bits", "bias_bits", "spikes_per_step", "output_spikes_per_step",
+               "input_events_per_step", "input_expansion_neurons", "output_expansion_neurons",
+               "separate_outputs", "recurrent")
+#: the kinds of leak a profile's ``neurons.leak`` may name
+LEAKS = ("bit_shift", "none")
 LEARNING_KEYS = ("engine", "classes", "pre_traces", "post_traces", "third_factor_channels",
                  "tags_per_synapse", "reads_post_state", "constant_mantissa", "constant_exponent")
 
@@ -65,8 +83,10 @@ class TargetProfile:
     learning: LearningEngine
     capacity: dict[str, float] = field(default_factory=dict, hash=False)
     mesh: dict[str, int] = field(default_factory=dict, hash=False)
-    #: where each figure of ``capacity`` and ``mesh`` comes from
+    #: where each figure of ``capacity``, ``mesh`` and ``neurons`` comes from
     figure_sources: dict[str, str] = field(default_factory=dict, hash=False)
+    #: what the chip's neurons are (``NEURON_KEYS``); empty: not checked
+    neurons: dict[str, object] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -115,4 +135,5 @@ def profile_from_dict(data: dict) -> TargetProfile:
             learning[key] = tuple(learning[key])
     return TargetProfile(data["name"], data.get("description", ""), tuple(data.get("sources", ())),
                          LearningEngine(**learning), dict(data.get("capacity", {})),
-                         dict(data.get("mesh", {})), dict(data.get("figure_sources", {})))
+                         dict(data.get("mesh", {})), dict(data.get("figure_sources", {})),
+                         dict(data.get("neurons", {})))

@@ -7,6 +7,7 @@ One job per module:
 - :mod:`~snnc.mapping.assignment`: which core holds each neuron, and its slices;
 - :mod:`~snnc.mapping.traffic`: remote packets and the core-to-core traffic matrix;
 - :mod:`~snnc.mapping.partition` and :mod:`~snnc.mapping.grow`: splitting into cores;
+- :mod:`~snnc.mapping.speck`: Speck's layers onto its cores, as sinabs assigns them;
 - :mod:`~snnc.mapping.place`: cores onto the mesh, XY routing, link loads;
 - :mod:`~snnc.mapping.report` and :mod:`~snnc.mapping.picture`: the summary, mapping.json, PNG.
 """

@@ -25,6 +25,9 @@ the window's synapses, no sort), the first window a quarter longer than the popu
 previous run, so one window usually settles a core; scoring sorts each exact synapse set's
 (pre, core) keys once (:mod:`snnc.mapping.traffic`).
 
+Speck is different: its cores take whole layers, placed as sinabs places them
+(:func:`layer_partition`, :mod:`snnc.mapping.speck`).
+
 The kept assignment is the feasible candidate with the fewest remote packets per step
 (:mod:`snnc.mapping.traffic`); ties keep the earlier candidate, so the result is never worse
 than the contiguous fill (at a full core's neurons, or retried when nothing else fits).
@@ -36,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snnc.diagnostics import Diagnostics
+from snnc.ir.network import Network
 from snnc.mapping import external, metis
 from snnc.mapping.assignment import Assignment, Slice
 from snnc.mapping.capacity import ADDITIVE, CostModel
@@ -61,6 +66,7 @@ class Evaluation:
     usage: np.ndarray  # [len(NEEDS), K]
     remote: float
     over: np.ndarray   # [len(NEEDS), K] True where a need exceeds its limit
+    layers: object = None  # Speck: the snnc.mapping.speck.SpeckMapping the slices come from
 
     @property
     def feasible(self) -> bool:
@@ -259,6 +265,21 @@ def fills(graph: MapGraph, model: CostModel, scales=SCALES,
         if not tried or last[tried[0].method].feasible or not np.isfinite(limits[0]):
             break  # the contiguous fill fits (or no neuron cap to shrink)
     return candidates
+
+
+def layer_partition(net: Network, graph: MapGraph, model: CostModel,
+                    diag: Diagnostics) -> tuple[Evaluation | None, list[Evaluation]]:
+    """Speck: each population is a layer on the core sinabs assigns it
+    (:mod:`snnc.mapping.speck`); (None, []) after its refusals, reported into ``diag``."""
+    from snnc.mapping import speck
+    found = speck.check(net, diag)
+    if found is None:
+        return None, []
+    slices = [Slice(layer.population, 0, graph.groups[layer.population].size, core)
+              for layer, core in zip(found.layers, found.cores, strict=True)]
+    best = evaluate(graph, model, Assignment.from_slices(slices, sizes(graph), "speck"))
+    best.layers = found
+    return best, [best]
 
 
 def partition(graph: MapGraph, model: CostModel, *, seed: int = 0, use_kahip: bool = True,

@@ -55,6 +55,13 @@ def skipped(part) -> list[str]:
     return notes
 
 
+def cores_used(part) -> int:
+    """Cores holding neurons (Speck's layers sit on the cores sinabs picks, with gaps)."""
+    if part.best.layers is not None:
+        return len(part.best.layers.layers)
+    return part.best.assignment.cores
+
+
 def document(net, part, placed) -> dict:
     """The content of mapping.json."""
     profile = part.model.profile
@@ -70,7 +77,7 @@ def document(net, part, placed) -> dict:
         "rates": part.rates_from,
         "partition": part.best.assignment.method,
         "placement": placed.placement.method,
-        "cores_used": part.best.assignment.cores,
+        "cores_used": cores_used(part),
         "cores_available": placed.mesh.total,
         "chips_used": int(slots[:, 0].max()) + 1 if len(slots) else 0,
         "remote_packets_per_step": significant(part.best.remote),
@@ -85,6 +92,7 @@ def document(net, part, placed) -> dict:
                         "feasible": c.feasible, "remote_packets_per_step": significant(c.remote)}
                        for c in part.candidates],
         "notes": skipped(part),
+        **({"layers": part.best.layers.as_list()} if part.best.layers is not None else {}),
         "slices": slices,
     }
 
@@ -117,5 +125,20 @@ def summary(path: str, doc: dict) -> str:
     for u in doc["utilisation"].values():
         lines.append(f"  {u['unit']:<32} {u['limit']:>12,.0f} {u['min']:>7.1%} {u['mean']:>7.1%} "
                      f"{u['max']:>7.1%}")
+    lines += layer_lines(doc.get("layers", []))
     lines += [f"  note: {note}" for note in doc.get("notes", [])]
     return "\n".join(lines)
+
+
+def layer_lines(layers: list[dict]) -> list[str]:
+    """Speck: each layer's core and its kernel / neuron / bias memory against the core's."""
+    if not layers:
+        return []
+    lines = ["", f"  {'layer':<16} {'core':>4} {'kernel memory':>17} {'neuron memory':>17} "
+                 f"{'bias':>11}"]
+    for row in layers:
+        cells = [f"{row[f'{m}_memory']:,} / {row[f'core_{m}_memory']:,}"
+                 for m in ("kernel", "neuron", "bias")]
+        lines.append(f"  {row['layer']:<16} {row['core']:>4} {cells[0]:>17} {cells[1]:>17} "
+                     f"{cells[2]:>11}")
+    return lines

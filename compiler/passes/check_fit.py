@@ -109,12 +109,7 @@ class CheckFit:
 
     def check_interface(self, net: Network, profile: TargetProfile, diag: Diagnostics) -> None:
         cap = profile.capacity
-        inputs = net.inputs()
-        channels = sum(i.size for i in inputs)
-        if "input_channels" in cap and channels > cap["input_channels"] and inputs:
-            diag.error("E405", inputs[0].span, f"the network has {channels:,} input channels "
-                       f"but {profile.name} takes {cap['input_channels']:,.0f}",
-                       hint="reduce the input size, for example by pooling before the chip")
+        check_input_channels(net, profile, diag)
         readouts = [p for p in net.populations() if p.readout]
         outputs = sum(p.size for p in readouts)
         if "output_neurons" in cap and outputs > cap["output_neurons"]:
@@ -163,3 +158,15 @@ class CheckFit:
                            hint="map onto more chips (a custom target with larger chips_x "
                                 "and chips_y), or shrink the network")
                 return
+
+
+def check_input_channels(net: Network, profile: TargetProfile, diag: Diagnostics) -> None:
+    """E405 when the network's inputs have more channels than the chip takes (also run by
+    check-target for chips with a neurons section, beside their other layout checks)."""
+    inputs = net.inputs()
+    channels = sum(i.size for i in inputs)
+    limit = profile.capacity.get("input_channels")
+    if limit is not None and channels > limit and inputs:
+        diag.error("E405", inputs[0].span, f"the network has {channels:,} input channels "
+                   f"but {profile.name} takes {limit:,.0f}",
+                   hint="reduce the input size, for example by pooling before the chip")

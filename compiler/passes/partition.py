@@ -6,7 +6,8 @@ Attaches a :class:`PartitionResult` as ``net.analyses["partition"]``. Errors:
 - E403  no partition keeps a capacity that depends on where targets sit (output axons,
         destination cores per core or per neuron); names the population and the fix;
 - E406  the target has no cores to map onto (the reference simulator);
-- E407  the network has no populations (inputs alone occupy no cores).
+- E407  the network has no populations (inputs alone occupy no cores);
+- Speck: layers onto cores as sinabs assigns them (:mod:`snnc.mapping.speck`, E401-E408).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import numpy as np
 
 from snnc.diagnostics import Diagnostics
 from snnc.ir.network import Network
+from snnc.mapping import speck
 from snnc.mapping.capacity import NEEDS, CostModel
 from snnc.mapping.graph import MapGraph, build_graph, check_rates
-from snnc.mapping.partition import Evaluation, partition
+from snnc.mapping.partition import Evaluation, layer_partition, partition
 from snnc.mapping.place import Mesh
 from snnc.targets import TargetProfile, builtin_names
 
@@ -61,8 +63,13 @@ class Partition:
                 return net
         graph = build_graph(net, self.rates)
         model = CostModel(profile)
-        best, candidates = partition(graph, model, seed=net.settings.seed,
-                                     use_kahip=self.use_kahip)
+        if speck.applies(profile):
+            best, candidates = layer_partition(net, graph, model, diag)
+            if best is None:
+                return net
+        else:
+            best, candidates = partition(graph, model, seed=net.settings.seed,
+                                         use_kahip=self.use_kahip)
         if best is None:
             self.report_infeasible(net, graph, model, candidates, diag)
             return net

@@ -23,8 +23,10 @@ from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.ir.target_profile import (
     CAPACITY_KEYS,
     ENGINES,
+    LEAKS,
     LEARNING_KEYS,
     MESH_KEYS,
+    NEURON_KEYS,
     LearningEngine,
     TargetProfile,
     builtin_document,
@@ -34,11 +36,11 @@ from snnc.ir.target_profile import (
 )
 
 __all__ = ["CAPACITY_KEYS", "COUNT_KEYS", "ENGINES", "LEARNING_KEYS", "MAX_COUNT", "MESH_KEYS",
-           "TOP_KEYS", "LearningEngine", "TargetProfile", "builtin_names", "load_builtin",
+           "NEURON_KEYS", "TOP_KEYS", "LearningEngine", "TargetProfile", "builtin_names", "load_builtin",
            "profile_from_dict", "profile_from_file", "schema_problems"]
 
 TOP_KEYS = ("name", "description", "sources", "base", "learning", "capacity", "mesh",
-            "figure_sources")
+            "neurons", "figure_sources")
 COUNT_KEYS = ("pre_traces", "post_traces", "third_factor_channels", "tags_per_synapse")
 
 
@@ -64,13 +66,17 @@ Problem = tuple[str, str | None]
 def schema_problems(data) -> list[Problem]:
     """(message, hint) for every entry of a target document that breaks the schema of the
     built-in profiles: unknown keys (with a did-you-mean), wrong types, NaN or infinite
-    numbers, negative capacities, mesh sizes that are not whole numbers >= 1, learning-engine
-    counts that are not whole numbers >= 0. Empty when the document is valid. Problems come
-    in document order: the top level, then capacity, mesh and learning."""
+    numbers, negative capacities, mesh sizes that are not whole numbers >= 1, neuron facts of
+    the wrong kind, learning-engine counts that are not whole numbers >= 0. Empty when the
+    document is valid. Problems come in document order: the top level, then capacity, mesh,
+    neurons and learning."""
     if not isinstance(data, dict):
         return [("a target file must hold a JSON object", None)]
     learning = data.get("learning") if isinstance(data.get("learning"), dict) else {}
+    neurons = data.get("neurons") if isinstance(data.get("neurons"), dict) else {}
     return [*_top_problems(data), *_figure_problems(data),
+            *(problem for key, value in neurons.items()
+              if (problem := _neuron_problem(key, value)) is not None),
             *(problem for key, value in learning.items()
               if (problem := _learning_problem(key, value)) is not None)]
 
@@ -90,7 +96,7 @@ def _top_problems(data: dict) -> list[Problem]:
         if key in data and not (isinstance(data[key], list) and
                                 all(isinstance(v, str) for v in data[key])):
             problems.append((f"'{key}' must be a list of strings", None))
-    for key in ("capacity", "mesh", "learning", "figure_sources"):
+    for key in ("capacity", "mesh", "neurons", "learning", "figure_sources"):
         if key in data and not isinstance(data[key], dict):
             problems.append((f"'{key}' must be an object {{...}}", None))
     if isinstance(data.get("figure_sources"), dict) and not all(
@@ -116,6 +122,31 @@ def _figure_problems(data: dict) -> list[Problem]:
             problems.append((f"mesh '{key}' must be a whole number from 1 to {MAX_COUNT:,}, not "
                              f"{value!r}", None))
     return problems
+
+
+#: neuron facts that are true or false, and those that are whole numbers >= 0
+NEURON_FLAGS = ("filtered_input", "adaptation", "refractory", "separate_outputs", "recurrent")
+NEURON_COUNTS = tuple(key for key in NEURON_KEYS
+                      if key not in (*NEURON_FLAGS, "leak", "resets"))
+
+
+def _neuron_problem(key, value) -> Problem | None:
+    """What is wrong with one entry of the ``neurons`` section, or None when it fits."""
+    from snnc.models import RESETS
+    if key not in NEURON_KEYS:
+        return _unknown(key, NEURON_KEYS, "neurons entry")
+    if key == "leak" and value not in LEAKS:
+        return (f"neurons 'leak' is one of {', '.join(LEAKS)}, not {value!r}",
+                did_you_mean(str(value), LEAKS))
+    if key in NEURON_FLAGS and not isinstance(value, bool):
+        return f"neurons '{key}' is true or false, not {value!r}", None
+    if key == "resets" and not (isinstance(value, list) and value and
+                                all(v in RESETS for v in value)):
+        return f"neurons 'resets' is a list of reset kinds ({', '.join(RESETS)})", None
+    if key in NEURON_COUNTS and not _count(value, 0):
+        return (f"neurons '{key}' must be a whole number from 0 to {MAX_COUNT:,}, "
+                f"not {value!r}", None)
+    return None
 
 
 def _learning_problem(key, value) -> Problem | None:
@@ -173,10 +204,10 @@ def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
                    or "bases are the built-in targets: " + ", ".join(builtin_names()))
         return None
     merged = builtin_document(base_name)
-    for section in ("capacity", "mesh", "learning"):
+    for section in ("capacity", "mesh", "neurons", "learning"):
         merged.setdefault(section, {}).update(data.get(section, {}))
     merged["figure_sources"] = {**merged.get("figure_sources", {}), **{
-        key: path for section in ("capacity", "mesh") for key in data.get(section, {})}}
+        key: path for section in ("capacity", "mesh", "neurons") for key in data.get(section, {})}}
     merged["name"] = data.get("name", os.path.splitext(os.path.basename(path))[0])
     merged["description"] = data.get("description", f"target file based on {base_name}")
     merged["sources"] = data.get("sources", [path])
