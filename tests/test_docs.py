@@ -29,6 +29,7 @@ TEXT_SUFFIXES = {".py", ".md", ".json", ".snn", ".j2", ".toml", ".txt", ".lark",
 #: (citing file, name) -> why
 WRITTEN_AT_RUN_TIME = {
     ("examples/randman/experiment.py", "results.md"): "the experiment's report, in its --out",
+    ("examples/store_recall/experiment.py", "results.md"): "the experiment's report, in its --out",
 }
 CITATION = re.compile(r"(?<![\w./-])((?:\.{1,2}/)*[\w][\w.-]*(?:/[\w][\w.-]*)*\.md)(?![\w/-])")
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)

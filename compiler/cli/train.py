@@ -18,6 +18,7 @@ from snnc.cli.common import (
     write_npz,
 )
 from snnc.datasets.randman import RandmanOptions
+from snnc.datasets.store_recall import StoreRecallOptions
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import DELIVERIES
 
@@ -33,14 +34,16 @@ def add_parser(commands) -> None:
                     "the trained weights, no learning rules) in the output folder.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="data: 'randman' or 'randman:key=value,...' generates Randman (keys: "
-               + ", ".join(RandmanOptions.names()) + "); or an .npz file with, per split "
+               + ", ".join(RandmanOptions.names()) + "); 'store_recall' or "
+               "'store_recall:key=value,...' a delayed-cue memory task (keys: "
+               + ", ".join(StoreRecallOptions.names()) + "); or an .npz file with, per split "
                "(train, validation, test), '<split>.<input>' spikes [steps, samples, *shape] "
                "and '<split>.label' class indices [samples].\n\n"
                "example:\n  snnc train examples/randman/bptt.snn --data randman --epochs 20 "
                "-o runs/bptt")
     train.add_argument("file", metavar="FILE")
     train.add_argument("--data", required=True, metavar="SPEC",
-                       help="randman[:key=value,...] or DATA.npz")
+                       help="randman[:key=value,...], store_recall[:key=value,...] or DATA.npz")
     train.add_argument("--epochs", type=int, default=10, metavar="E",
                        help="train until epoch E (default 10)")
     train.add_argument("--batch", type=int, default=32, metavar="B", help="batch size (32)")

@@ -1,4 +1,5 @@
-"""The data of ``snnc train``: a generated data set (``randman[:key=value,...]``) or an .npz file.
+"""The data of ``snnc train``: a generated data set (``randman[:key=value,...]`` or
+``store_recall[:key=value,...]``) or an .npz file.
 
 Layout of a data file (what :func:`to_arrays` writes), for a network whose data input is
 called ``units``::
@@ -14,15 +15,39 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from snnc.datasets.randman import SPLITS, Dataset, RandmanOptions, estimate_bytes, generate
+from snnc.datasets import randman, store_recall
+from snnc.datasets.randman import SPLITS, Dataset
 from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.files import FileProblem, available_memory, human, read_npz
 from snnc.ir.network import Network
 
-GENERATORS = ("randman",)
+
+@dataclass(frozen=True)
+class Generator:
+    """A data generator of ``--data NAME[:key=value,...]``: its options (a frozen dataclass of
+    ints and floats with ``check()``), the generator, its memory estimate, what to lower when
+    that is too much (E617's hint) and how to get ``n`` input channels (E621's hint)."""
+
+    options: type
+    generate: Callable
+    estimate_bytes: Callable
+    lower: str
+    channels: Callable[[int], str]
+
+
+GENERATORS = {
+    "randman": Generator(randman.RandmanOptions, randman.generate, randman.estimate_bytes,
+                         "samples, classes, units or steps", lambda n: f"units={n}"),
+    "store_recall": Generator(
+        store_recall.StoreRecallOptions, store_recall.generate, store_recall.estimate_bytes,
+        "samples, classes, probes, group, cue_steps, delay or recall_steps",
+        lambda n: f"(classes + probes) * group = {n} channels"),
+}
 
 
 def data_input(net: Network, diag: Diagnostics):
@@ -36,44 +61,46 @@ def data_input(net: Network, diag: Diagnostics):
     return inputs[0]
 
 
-def randman_options(text: str, diag: Diagnostics) -> RandmanOptions | None:
-    """Parse ``key=value,...`` into options (E620 for unknown keys and bad values)."""
-    types = {f.name: f.type for f in dataclasses.fields(RandmanOptions)}
+def generator_options(kind: str, text: str, diag: Diagnostics):
+    """Parse ``key=value,...`` into the options of generator ``kind`` (E620 for unknown keys
+    and bad values, E615 for values that are not finite, E617 when they need too much memory)."""
+    generator = GENERATORS[kind]
+    types = {f.name: f.type for f in dataclasses.fields(generator.options)}
     values: dict = {}
     for item in (part.strip() for part in text.split(",") if part.strip()):
         key, equals, value = item.partition("=")
         key = key.strip()
         if key not in types:
-            diag.error("E620", None, f"--data: randman has no option '{key}'",
+            diag.error("E620", None, f"--data: {kind} has no option '{key}'",
                        hint=did_you_mean(key, types) or f"options: {', '.join(types)}")
             continue
         if not equals:
-            diag.error("E620", None, f"--data: randman option '{key}' needs a value ({key}=...)")
+            diag.error("E620", None, f"--data: {kind} option '{key}' needs a value ({key}=...)")
             continue
         if key in values:
-            diag.error("E620", None, f"--data: randman option '{key}' is given twice")
+            diag.error("E620", None, f"--data: {kind} option '{key}' is given twice")
             continue
         try:
             values[key] = int(value) if types[key] in ("int", int) else float(value)
         except ValueError:
-            diag.error("E620", None, f"--data: randman option {key}={value.strip()!r} is not a "
+            diag.error("E620", None, f"--data: {kind} option {key}={value.strip()!r} is not a "
                        f"{'whole ' if types[key] in ('int', int) else ''}number")
             continue
         if not math.isfinite(values[key]):
-            diag.error("E615", None, f"--data: randman option {key}={value.strip()} is not a "
+            diag.error("E615", None, f"--data: {kind} option {key}={value.strip()} is not a "
                        "finite number")
     if diag.has_errors:
         return None
-    options = RandmanOptions(**values)
+    options = generator.options(**values)
     for problem in options.check():
-        diag.error("E620", None, f"--data: randman: {problem}")
+        diag.error("E620", None, f"--data: {kind}: {problem}")
     if diag.has_errors:
         return None
-    needed, available = estimate_bytes(options), available_memory()
+    needed, available = generator.estimate_bytes(options), available_memory()
     if needed > available // 2:
-        diag.error("E617", None, f"--data: randman with these options needs about "
+        diag.error("E617", None, f"--data: {kind} with these options needs about "
                    f"{human(needed)}; {human(available)} of memory is available",
-                   hint="lower samples, classes, units or steps")
+                   hint=f"lower {generator.lower}")
         return None
     return options
 
@@ -126,16 +153,17 @@ def load(spec: str, net: Network, diag: Diagnostics) -> Dataset | None:
     if node is None:
         return None
     kind, _, rest = spec.partition(":")
+    generator = GENERATORS.get(kind, GENERATORS["randman"])
     if kind in GENERATORS or (not spec.endswith(".npz") and ":" in spec):
         if kind not in GENERATORS:
             diag.error("E620", None, f"unknown data generator '{kind}'",
                        hint=did_you_mean(kind, GENERATORS) or
                        f"generators: {', '.join(GENERATORS)}; or give an .npz file")
             return None
-        options = randman_options(rest, diag)
+        options = generator_options(kind, rest, diag)
         if options is None:
             return None
-        dataset = generate(options)
+        dataset = generator.generate(options)
     else:
         dataset = read_file(spec, node.name, diag)
         if dataset is None:
@@ -144,7 +172,7 @@ def load(spec: str, net: Network, diag: Diagnostics) -> Dataset | None:
     if units != node.size:
         diag.error("E621", node.span, f"the data have {units} channels; input '{node.name}' "
                    f"has {node.size}", hint=f"declare 'input {node.name}[{units}]' or generate "
-                   f"the data with units={node.size}")
+                   f"the data with {generator.channels(node.size)}")
         return None
     loss = net.losses[0] if net.losses else None
     if loss is not None:
