@@ -305,3 +305,19 @@ def test_cli_map_speck_refused(tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "error[E408]" in err and "layer 'd'" in err and "hint:" in err
+
+
+@pytest.mark.parametrize("fixture, code, parts", REFUSED)
+def test_snnc_check_refuses_what_snnc_map_refuses(fixture, code, parts, capsys):
+    """check-fit runs Speck's layer checks too: `snnc check --target speck` reports the same
+    diagnostic as `snnc map`, before any mapping is asked for."""
+    status = main(["check", str(FIXTURES / fixture), "--target", "speck"])
+    err = capsys.readouterr().err
+    assert status == 1 and f"error[{code}]" in err, err
+    assert all(part in err for part in parts), err
+
+
+@pytest.mark.parametrize("fixture", ["conv_events_if", "funnel", "moved"])
+def test_snnc_check_accepts_what_fits_speck(fixture, capsys):
+    assert main(["check", str(FIXTURES / f"{fixture}.snn"), "--target", "speck"]) == 0, \
+        capsys.readouterr().err

@@ -5,7 +5,9 @@
 - E402  even perfectly packed, the network needs more cores than the target has:
         cores >= max over additive needs of (network total / per-core limit);
 - E405  an interface limit: input channels, output neurons, kernel size, channels, recurrent
-        targets per neuron.
+        targets per neuron;
+- Speck: its layers and their assignment to cores as sinabs computes them
+  (:func:`snnc.mapping.speck.check`: E401-E405, E408), which ``snnc map`` then uses.
 
 Partitioning (``snnc map``) finds the exact core count; see :mod:`snnc.mapping`.
 """
@@ -58,6 +60,12 @@ class CheckFit:
     def run(self, net: Network, diag: Diagnostics) -> Network:
         profile = net.analyses.get("check-target")
         if not isinstance(profile, TargetProfile) or not profile.capacity:
+            return net
+        from snnc.mapping import speck
+        if speck.applies(profile):  # Speck's cores take whole layers, assigned as sinabs does
+            self.check_interface(net, profile, diag)
+            if not diag.has_errors:
+                speck.check(net, diag)
             return net
         from snnc.mapping.capacity import CostModel
         from snnc.mapping.graph import learning_items
