@@ -93,7 +93,7 @@ def collect(out: str) -> list[dict]:
                     log = json.load(handle)
                 with open(os.path.join(folder, seed_dir, "timing.json")) as handle:
                     timing = json.load(handle)
-            except OSError:
+            except (OSError, ValueError):  # not finished, or not a log: not counted
                 continue
             runs.append((log, timing))
         if not runs:
@@ -215,7 +215,10 @@ def main() -> None:
                              "locality class computed now: a table extended by new rules "
                              "without training the others again")
     args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as error:
+        parser.error(f"--out {args.out}: cannot be a folder ({error.strerror})")
     if not args.table_only:
         data = data_file(args.out)
         epochs = {"bptt": args.epochs, "rtrl": args.rtrl_epochs}
@@ -227,7 +230,11 @@ def main() -> None:
                 print(line, flush=True)
     rows = collect(args.out)
     if args.keep:
-        rows = kept_rows(rows, args.keep)
+        try:
+            rows = kept_rows(rows, args.keep)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            parser.error(f"--keep {args.keep}: not a results.json of this experiment "
+                         f"({type(error).__name__}: {error})")
     text = table(rows)
     with open(os.path.join(args.out, "results.md"), "w") as handle:
         handle.write(text + "\n")

@@ -75,7 +75,7 @@ def runs_of(out: str, setting: str, rule: str) -> list[dict]:
         try:
             with open(os.path.join(folder, seed_dir, "log.json")) as handle:
                 logs.append(json.load(handle))
-        except OSError:
+        except (OSError, ValueError):  # not finished, or not a log: not counted
             continue
     return logs
 
@@ -170,8 +170,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at the same time")
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    os.makedirs(args.results, exist_ok=True)
+    for option, folder in (("--out", args.out), ("--results", args.results)):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            parser.error(f"{option} {folder}: cannot be a folder ({error.strerror})")
     if not args.table_only:
         jobs = [(setting, rule, seed) for setting in args.settings for seed in args.seeds
                 for rule in args.rules]
