@@ -118,12 +118,7 @@ class CheckFit:
     def check_interface(self, net: Network, profile: TargetProfile, diag: Diagnostics) -> None:
         cap = profile.capacity
         check_input_channels(net, profile, diag)
-        readouts = [p for p in net.populations() if p.readout]
-        outputs = sum(p.size for p in readouts)
-        if "output_neurons" in cap and outputs > cap["output_neurons"]:
-            diag.error("E405", readouts[0].span, f"the network has {outputs:,} output neurons "
-                       f"but {profile.name} has {cap['output_neurons']:,.0f}",
-                       hint="use fewer readout neurons")
+        check_output_neurons(net, profile, diag)
         for p in net.projections():
             c = p.connectivity
             if "kernel_size_max" in cap and c.kind in ("conv2d", "sumpool2d") and \
@@ -178,3 +173,13 @@ def check_input_channels(net: Network, profile: TargetProfile, diag: Diagnostics
         diag.error("E405", inputs[0].span, f"the network has {channels:,} input channels "
                    f"but {profile.name} takes {limit:,.0f}",
                    hint="reduce the input size, for example by pooling before the chip")
+
+
+def check_output_neurons(net: Network, profile: TargetProfile, diag: Diagnostics) -> None:
+    """E405 when the network's readouts have more neurons than the chip's outputs."""
+    readouts = [p for p in net.populations() if p.readout]
+    outputs = sum(p.size for p in readouts)
+    limit = profile.capacity.get("output_neurons")
+    if limit is not None and outputs > limit:
+        diag.error("E405", readouts[0].span, f"the network has {outputs:,} output neurons "
+                   f"but {profile.name} has {limit:,.0f}", hint="use fewer readout neurons")

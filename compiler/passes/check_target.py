@@ -53,7 +53,7 @@ from snnc.ir.discrete import decay
 from snnc.ir.network import Network
 from snnc.ir.nodes import Population
 from snnc.ir.values import Constant
-from snnc.passes.check_fit import check_input_channels
+from snnc.passes.check_fit import check_input_channels, check_output_neurons
 from snnc.passes.check_locality import CLASS_MEANING, RuleReport
 from snnc.passes.check_rule_constants import check_constants
 from snnc.targets import TargetProfile, builtin_names, load_builtin, profile_from_file
@@ -341,10 +341,7 @@ def check_outputs(net: Network, profile: TargetProfile, diag: Diagnostics) -> No
     cap, facts, chip = profile.capacity, profile.neurons, profile.name
     readouts = [p for p in net.populations() if p.readout]
     hidden = [p for p in net.populations() if not p.readout]
-    outputs = sum(p.size for p in readouts)
-    if "output_neurons" in cap and outputs > cap["output_neurons"]:
-        diag.error("E405", readouts[0].span, f"the network has {outputs:,} output neurons "
-                   f"but {chip} has {cap['output_neurons']:,.0f}", hint="use fewer readout neurons")
+    check_output_neurons(net, profile, diag)
     limit = cap.get("neurons_per_core", math.inf) * cap.get("cores", 1)
     if sum(p.size for p in hidden) > limit:
         largest = max(hidden, key=lambda p: p.size)
