@@ -37,11 +37,10 @@ FLOAT = 8  # bytes of a float64 value
 INT32_MAX = 2 ** 31 - 1  # the largest int32 value
 INDEX = 8  # bytes of an int64 index
 DENSE_THRESHOLD = 0.25  # the reference simulator stores a projection dense above this density
-#: the synapse arrays exist twice while a simulation is built (the plan and its serialised copy)
-BUILD_COPIES = 2
 #: the weights exist this many more times while the simulation runs: its working copy (the
-#: loaded network.npz holds the original); a plastic projection's also as the per-step
-#: updates and the copy of the final weights returned (a fixed one returns a read-only view)
+#: loaded network.npz holds the original, or the one number every synapse shares); a plastic
+#: projection's also as the per-step updates and the copy of the final weights returned (a
+#: fixed one returns a read-only view)
 RUN_WEIGHT_COPIES = {"fixed": 1, "plastic": 3}
 
 
@@ -104,6 +103,35 @@ def synapse_storage(n_pre: int, n_post: int, synapses: int | None) -> tuple[bool
     return False, count, count * (FLOAT + indices) + (n_pre + 1) * index_bytes(count)
 
 
+def serialised_storage(n_pre: int, n_post: int, synapses: int | None, one_weight: bool,
+                       pre_index: bool) -> int:
+    """Bytes of one projection in ``network.npz`` (written while the simulation is built,
+    loaded while it runs): :func:`synapse_storage` without the synapses' pre neurons unless
+    ``pre_index`` (only learning rules read them), and with the weights as one number when
+    ``one_weight`` (every synapse has the same weight: a CSR projection, or a full dense
+    one)."""
+    dense, values, storage = synapse_storage(n_pre, n_post, synapses)
+    count = values if synapses is None else synapses
+    if not dense and not pre_index:
+        storage -= count * index_bytes(n_pre)
+    if one_weight and values and (not dense or count == values):
+        storage -= (values - 1) * FLOAT
+    return storage
+
+
+def shares_one_weight(projection) -> bool:
+    """Whether every synapse of ``projection`` has the same weight, which the reference
+    simulator stores once: a finite constant weight (a file's connectivity with weight 1 takes
+    its weights from the file)."""
+    import math
+
+    from snnc.ir.values import Constant
+    weight = projection.weight
+    if not isinstance(weight, Constant) or not math.isfinite(weight.value):
+        return False
+    return not (projection.connectivity.kind == "file" and weight.value == 1.0)
+
+
 def index_bytes(limit: int) -> int:
     """Bytes per CSR index whose values reach ``limit``: 4 up to 2**31 - 1, else 8, the
     itemsize of :func:`snnc.ir.discrete.index_dtype` (int32 or int64), counted here without
@@ -151,8 +179,8 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
       :func:`synapse_storage`) plus what drawing the largest one needs beyond them
       (:func:`_draw_transient`);
     - *building* the simulation: the plan's arrays and their serialised copy
-      (``network.npz``, in memory) at once, :data:`BUILD_COPIES` (each array is streamed into
-      the archive from its own buffer, :func:`snnc.backends.artifacts.save_npz`: no third
+      (``network.npz``, in memory: :func:`serialised_storage`) at once (each array is streamed
+      into the archive from its own buffer, :func:`snnc.backends.artifacts.save_npz`: no third
       copy);
     - *running*: the arrays loaded from ``network.npz``, :data:`RUN_WEIGHT_COPIES` more of
       every weight (fixed or plastic), per neuron and sample its state (v, i, one current per
@@ -166,6 +194,7 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
     from snnc.ir.nodes import Population
 
     traces_of = _per_synapse_traces(net)
+    learning = any(projection.rules for projection in net.projections())
     params: list[tuple[str, int]] = []
     state: list[tuple[str, int]] = []
     for node in net.nodes():
@@ -180,6 +209,7 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
         varying = sum(1 for name in node.params if not node.param_is_uniform(name))
         params.append((f"population '{node.name}' parameters", varying * node.size * FLOAT))
     stored: list[tuple[str, int]] = []
+    serialised: list[tuple[str, int]] = []
     working: list[tuple[str, int]] = []
     transient = ("", 0)
     for projection in net.projections():
@@ -188,6 +218,8 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
         dense, values, storage = synapse_storage(pre.size, post.size, synapses)
         name = f"projection '{projection.name}'"
         stored.append((name, storage))
+        serialised.append((name, serialised_storage(pre.size, post.size, synapses,
+                                                    shares_one_weight(projection), learning)))
         drawn = _draw_transient(projection, values if synapses is None else synapses, dense,
                                 pre.size)
         if drawn > transient[1]:
@@ -203,9 +235,10 @@ def estimate_network(net, batch: int = 1, running: Estimate | None = None) -> Es
         working.append((f"running: weight copies, delays and traces of '{projection.name}'",
                         size))
     drawing = [*params, *stored, transient]
-    building = [(f"{what} (and its serialised copy)", BUILD_COPIES * size)
-                for what, size in [*params, *stored]]
-    running_parts = [*params, *stored, *working, *state, *(running.parts if running else ())]
+    building = [(f"{what} (and its serialised copy)", size + copy) for (what, size), (_, copy)
+                in zip([*params, *stored], [*params, *serialised], strict=True)]
+    running_parts = [*params, *serialised, *working, *state,
+                     *(running.parts if running else ())]
     phases = [[part for part in phase if part[1]] for phase in (drawing, building, running_parts)]
     return Estimate(tuple(max(phases, key=lambda parts: sum(size for _, size in parts))))
 

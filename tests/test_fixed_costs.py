@@ -1,7 +1,8 @@
 """Fixed per-process costs (issue 18): the parser tables come from a cache file of the user's
 own (snnc.frontend.grammar_cache), importing the command line loads neither networkx
-nor jinja2, ``snnc check`` loads neither numpy nor the other commands' modules, and the
-objects of a parse are not left to the young garbage collection.
+nor jinja2, ``snnc check`` loads neither numpy nor the other commands' modules, ``snnc run``
+of a cached network without rules loads no code generator, and the objects of a parse are not
+left to the young garbage collection.
 
 Speed itself is measured by benchmarks (tests/bench/parse_speed.py, the README's figures),
 not asserted here: these tests check the behaviour of the cache."""
@@ -283,6 +284,38 @@ def test_snnc_check_imports_no_numpy_and_no_other_command():
                            text=True, check=True, cwd=ROOT)
     assert probe.stdout.splitlines()[-1] == "[]"
     assert re.search(r"\n  memory +~[\d.]+ [KMG]iB to simulate", probe.stdout)
+
+
+RUN_PROBE = """import runpy, sys
+sys.argv = ["snnc"] + sys.argv[1:]
+try:
+    runpy.run_module("snnc", run_name="__main__")
+except SystemExit as done:
+    code = done.code
+print(sorted({"snnc.backends.reference.codegen", "snnc.backends.reference.rules",
+              "snnc.backends.reference.rule_code", "jinja2", "lark"} & set(sys.modules)),
+      file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_snnc_run_of_a_cached_network_without_rules_loads_no_code_generator(tmp_path):
+    """The second ``snnc run`` of a network without learning rules (examples/cuba.snn) finds
+    its lowered network and its simulation in the caches: it imports neither the parser, the
+    code generator and its templates, nor the learning rules' code (the reference backend
+    checks rules only where a projection has some); the first run, which generates the
+    simulation, imports them."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"),
+               SNNC_CACHE_DIR=str(tmp_path / "sims"))
+    loaded = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", RUN_PROBE, "run",
+                               os.path.join(ROOT, "examples", "cuba.snn"), "--steps", "20"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        loaded.append(done.stderr.strip().splitlines()[-1])
+    assert "snnc.backends.reference.codegen" in loaded[0] and "lark" in loaded[0]
+    assert loaded[1] == "[]"
 
 
 def test_every_command_registers_the_name_and_help_the_parser_lists():

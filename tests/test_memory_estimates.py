@@ -2,12 +2,14 @@
 simulator's estimate; `run`, `train` and `compile` refuse a network, and `run` a recording, that
 would need more memory than the machine has (E617), before allocating anything."""
 
+import io
 import json
 import pathlib
 import sys
 import time
 import tracemalloc
 
+import numpy as np
 import pytest
 
 import snnc
@@ -26,6 +28,8 @@ from snnc.memory import (
     estimate_training,
     format_bytes,
     parse_size,
+    serialised_storage,
+    shares_one_weight,
     synapse_storage,
 )
 
@@ -35,7 +39,7 @@ GiB = 2 ** 30
 DENSE_1E5 = """network big { dt = 1 ms }
 input a[100000]: poisson(rate = 10 Hz)
 population b: LIF[100000]
-a -> b: dense { weight = 0.001 }
+a -> b: dense { weight = uniform(0, 0.001) }
 """
 
 HUGE_POPULATION = """network huge { dt = 1 ms }
@@ -132,12 +136,41 @@ def test_synapse_storage_dense_and_sparse():
     assert synapse_storage(10, 10, None)[0]  # a file's synapses count as full
 
 
+def test_network_npz_holds_pre_neurons_for_rules_and_a_shared_weight_once():
+    """serialised_storage against the network.npz the reference backend writes: CSR without
+    the pre neurons (no rules) and a constant weight as one number; dense matrices whole; with
+    a learning rule the pre neurons are there. Sizes of the archive's arrays (numpy's .npy
+    headers aside), counted from the file itself."""
+    from snnc.backends.reference import ReferenceBackend
+    sparse = SMALL.replace("dense", "fixed_fan_in(k = 2)")  # CSR: 40 synapses exactly
+    cases = [(SMALL, False), (sparse, False),
+             (sparse.replace("weight = 0.1 }", "weight = uniform(0, 1) }"), False),
+             (sparse.replace("weight = 0.1 }", "weight = 0.1\n learn stdp }"), True)]
+    for text, rules in cases:
+        net = compile_text(text)
+        files = ReferenceBackend().emit(net)
+        with np.load(io.BytesIO(files["network.npz"])) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        projection = net.projections()[0]
+        pre, post = net.node(projection.pre), net.node(projection.post)
+        written = sum(array.nbytes for key, array in arrays.items() if key.startswith("w0"))
+        assert ("w0_pre" in arrays) == rules
+        assert written == serialised_storage(pre.size, post.size, net.synapse_count(projection),
+                                             shares_one_weight(projection), pre_index=rules)
+    assert serialised_storage(100, 200, 20000, True, False) == 8  # full dense, one weight
+    assert serialised_storage(100, 200, 10000, True, False) == 20000 * 9  # zeros: per synapse
+
+
 def test_dense_1e5_by_1e5_projection_is_estimated_above_its_matrix():
     net = compile_text(DENSE_1E5)
     estimate = estimate_network(net)
     assert estimate.total >= 2 * 8 * 10 ** 10  # the float64 matrix, twice while it is built
     assert estimate.total < 10 * 8 * 10 ** 10
     assert estimate.largest(1)[0][0].endswith("'a->b'")
+    # one weight for every synapse: network.npz holds that number, so the matrix exists once
+    # in every phase (the plan's while building, the working copy while running)
+    shared = estimate_network(compile_text(DENSE_1E5.replace("uniform(0, 0.001)", "0.001")))
+    assert 8 * 10 ** 10 < shared.total < 1.01 * 8 * 10 ** 10
 
 
 @pytest.mark.parametrize("size", ["1000000000", "1000000000000"])
@@ -278,14 +311,14 @@ def test_check_estimate_agrees_with_what_snnc_run_uses(kind):
     """``snnc check``'s figure against ``snnc run`` measured in a child process: its peak
     resident set minus its resident set just before the network's arrays are built
     (tests/bench/million.py, :func:`measure`), within 20 %. Networks of ~8 M synapses (100k
-    CUBA neurons, sparse(p = 80 / N) or fixed_fan_in) and a dense 4000 x 4000 projection,
-    each estimated at ~0.26 GB; the numpy kernels (SNNC_NO_NUMBA), since numba's compiler
+    CUBA neurons, sparse(p = 80 / N) or fixed_fan_in, estimated at ~0.16 GB: their constant
+    weights are stored once) and a dense 4000 x 4000 projection (~0.26 GB); the numpy kernels (SNNC_NO_NUMBA), since numba's compiler
     (tens of MB, per process) is not in the estimate."""
     million = million_bench()
     text = DENSE_4000 if kind == "dense" else million.spec(102400, kind)
     record = "y.s" if kind == "dense" else "inh.s"
     figures = million.measure(text, 10, record, env={"SNNC_NO_NUMBA": "1"})
-    assert figures["check_estimate_bytes"] > 200 * 2 ** 20
+    assert figures["check_estimate_bytes"] > 150 * 2 ** 20
     assert 0.8 < figures["ratio"] < 1.2, figures
 
 
@@ -299,19 +332,22 @@ a -> a: fixed_fan_in(k = 80) { weight = uniform(0, 0.001) }
 
 
 def test_building_phase_is_what_emitting_the_simulation_allocates():
-    """The estimate's building phase, the plan's arrays and their serialised network.npz
-    (BUILD_COPIES of synapse_storage: 1.6 M synapses of 16 bytes, int32 indices), against
-    the peak numpy and Python allocate while the reference backend emits the network
-    (tracemalloc): within 15 % above (network.npz grows in a BytesIO, reserved 1/8 ahead)
-    and not below it. A network of 200 neurons is emitted first: the one-time costs
-    (imports, templates: ~13 MB) are not the network's."""
+    """The estimate's building phase, the plan's arrays (synapse_storage: 1.6 M synapses of
+    16 bytes, int32 indices) and their serialised network.npz (serialised_storage: 12 bytes,
+    no pre neurons without rules), against the peak numpy and Python allocate while the
+    reference backend emits the network (tracemalloc): within 15 % above (network.npz grows
+    in a BytesIO, reserved 1/8 ahead) and not below it. A network of 200 neurons is emitted
+    first: the one-time costs (imports, templates: ~13 MB) are not the network's."""
     from snnc.backends.reference import ReferenceBackend
     ReferenceBackend().emit(compile_text(FIXED_20K.replace("[20000]", "[200]")))
     net = compile_text(FIXED_20K)
     estimate = estimate_network(net)
     stored = synapse_storage(20000, 20000, 1_600_000)[2]
     assert stored == 1_600_000 * 16 + 20001 * 4
-    assert estimate.largest(1) == [("projection 'a->a' (and its serialised copy)", 2 * stored)]
+    serialised = serialised_storage(20000, 20000, 1_600_000, one_weight=False, pre_index=False)
+    assert serialised == 1_600_000 * 12 + 20001 * 4
+    assert estimate.largest(1) == [("projection 'a->a' (and its serialised copy)",
+                                    stored + serialised)]
     tracemalloc.start()
     try:
         ReferenceBackend().emit(net)

@@ -16,6 +16,7 @@ or dense projections runs its steps in C, compiled with the system's compiler.
   escaped comments; ``snnc run`` writes the same file with and without it.
 """
 
+import io
 import os
 import pathlib
 import subprocess
@@ -26,8 +27,10 @@ import numpy as np
 import pytest
 from simulate import compile_text, load_module
 
+import snnc
 from snnc.backends.reference import ReferenceBackend
 from snnc.backends.reference.native import c_comment
+from snnc.ir.discrete import build_plan
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -334,6 +337,48 @@ def test_a_folder_that_cannot_be_written_compiles_for_the_process(tmp_path, monk
     monkeypatch.undo()
     assert not (tmp_path / "c" / "__pycache__").exists()
     assert_same(*runs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_weight_every_synapse_shares_is_stored_once(dtype, tmp_path):
+    """A projection whose weights are all one number keeps that number alone in network.npz
+    (an array of one element; no projection keeps its synapses' pre neurons, which only rules read), and
+    the simulation builds from it what the per-synapse weights give: the plan's weights in
+    the run's dtype, writable; a run from a network.npz holding every weight per synapse
+    gives the same spikes and final weights."""
+    net = compile_text(BRANCHES)
+    plan = build_plan(net, "same_step")
+    module = load_module(net, tmp_path, native=True)
+    with np.load(tmp_path / "network.npz") as archive:
+        stored = {key: archive[key] for key in archive.files}
+    shared = [k for k, p in enumerate(plan.projections) if np.unique(p.weights).size == 1]
+    assert 0 < len(shared) < len(plan.projections)  # constant and drawn weights both
+    per_synapse = dict(stored)
+    sim = module.Simulation(dtype=dtype)
+    for k, p in enumerate(plan.projections):
+        assert f"w{k}_pre" not in stored
+        assert stored[f"w{k}"].shape == ((1,) if k in shared else p.weights.shape)
+        weights = getattr(sim, f"w{k}")
+        assert weights.dtype == dtype and weights.flags.writeable
+        assert np.array_equal(weights, np.asarray(p.weights, dtype))
+        per_synapse[f"w{k}"] = p.weights
+    record = ["syn.s", "adapt.s", "plain.s"]
+    shared_run = sim.run(200, record=record)
+    whole_run = module.Simulation(dtype=dtype, data=per_synapse).run(200, record=record)
+    assert sum(shared_run[key].sum() for key in record) > 0
+    assert_same(shared_run, whole_run)
+
+
+def test_pre_neurons_are_stored_for_the_rules_that_read_them():
+    """A rule spreading a per-pre value over the synapses reads ``<w>_pre``: it is stored and
+    loaded for that projection alone."""
+    net = snnc.load_network(ROOT / "examples" / "alif_eprop_chip.snn")
+    files = ReferenceBackend().emit(net)
+    with np.load(io.BytesIO(files["network.npz"])) as archive:
+        stored = [key for key in archive.files if key.endswith("_pre")]
+    assert stored == ["w1_pre"]
+    assert "self.w1_pre = self.data['w1_pre']" in files["simulation.py"]
+    assert "[:, self.w1_pre]" in files["simulation.py"]
 
 
 def test_user_names_reach_the_c_file_only_as_escaped_comments():

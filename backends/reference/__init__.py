@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from snnc.backends.base import Backend, delivery_option
-from snnc.backends.reference.rules import check_online
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import DELIVERIES
 from snnc.ir.network import Network
@@ -27,8 +26,12 @@ class ReferenceBackend(Backend):
     delivery: str = delivery_option("same_step")
 
     def check(self, net: Network, diag: Diagnostics) -> None:
-        """Every construct runs here, except the exact oracles as online rules (E501)."""
-        check_online(net, diag)
+        """Every construct runs here, except the exact oracles as online rules (E501); only
+        learning rules can be those, so the rules' module is imported for networks with
+        rules alone (``snnc run`` of a network without them does not load it)."""
+        if any(projection.rules for projection in net.projections()):
+            from snnc.backends.reference.rules import check_online
+            check_online(net, diag)
 
     def emit(self, net: Network) -> dict[str, str | bytes]:
         from snnc import __version__

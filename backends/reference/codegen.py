@@ -41,14 +41,24 @@ RESETS = {"none": "RESET_NONE", "zero": "RESET_ZERO", "subtract": "RESET_SUBTRAC
 WIDTH = 100  # generated lines are wrapped at this many characters (plus the method's indent)
 
 
+#: elements compared at a time by :func:`uniform` (its temporary array stays small beside a
+#: projection's weights)
+UNIFORM_CHUNK = 1 << 20
+
+
 def uniform(value) -> float | None:
-    """The value every element of ``value`` (a number or a per-neuron vector) holds, bit for
-    bit, when it is one finite number; None when the elements differ or are not finite."""
+    """The value every element of ``value`` (a number, a per-neuron vector or a projection's
+    weights) holds, bit for bit, when it is one finite number; None when the elements differ
+    or are not finite. Compared :data:`UNIFORM_CHUNK` elements at a time, stopping at the
+    first chunk that differs."""
     array = np.ascontiguousarray(value, dtype=np.float64).reshape(-1)
     if array.size == 0 or not np.isfinite(array[0]):
         return None
     bits = array.view(np.uint64)
-    return float(array[0]) if bool((bits == bits[0]).all()) else None
+    for start in range(0, bits.size, UNIFORM_CHUNK):
+        if not (bits[start:start + UNIFORM_CHUNK] == bits[0]).all():
+            return None
+    return float(array[0])
 
 
 def tuple_code(items) -> str:
@@ -165,24 +175,48 @@ class Emitter:
             self.store_spikes(x.name, x.size)
 
     def emit_projection_data(self) -> None:
+        """Per projection its weights (dense [post, pre], or one per synapse in CSR order by
+        pre neuron with the synapses' post neurons and the index pointer); the synapses' pre
+        neurons only where generated code reads them (:meth:`pre_index`)."""
         for p in self.plan.projections:
             ident = self.proj_id(p)
-            if p.dense:
-                self.data[ident] = p.weights
-                self.init.append(f"self.{ident} = self._array({ident!r})  # "
-                                 f"{py_comment(p.name)}: [{p.n_post}, {p.n_pre}] dense")
-            else:
-                for key, array in (("", p.weights), ("_post", p.post_index),
-                                   ("_pre", p.pre_index), ("_indptr", p.indptr)):
+            layout = f"[{p.n_post}, {p.n_pre}] dense" if p.dense else \
+                f"{len(p.weights)} synapses, CSR by pre neuron"
+            self.emit_weights(p, ident, layout)
+            if not p.dense:
+                for key, array in (("_post", p.post_index), ("_indptr", p.indptr)):
                     self.data[ident + key] = array
-                self.init.append(f"self.{ident} = self._array({ident!r})  # "
-                                 f"{py_comment(p.name)}: {len(p.weights)} synapses, CSR by "
-                                 "pre neuron")
-                for key in ("_post", "_pre", "_indptr"):
                     self.init.append(f"self.{ident}{key} = self.data[{ident + key!r}]")
             if p.mask is not None and p.learning:
                 self.data[ident + "_mask"] = p.mask
                 self.init.append(f"self.{ident}_mask = self.data[{ident + '_mask'!r}]")
+
+    def emit_weights(self, p: ProjectionPlan, ident: str, layout: str) -> None:
+        """The line of ``__init__`` that builds the weights ``self.<ident>``, an array of the
+        simulation's dtype in either case: from their array in ``network.npz``, or, when every
+        weight is the same number (bit for bit: :func:`uniform`), from that one number stored
+        as an array of one element (a constant weight over millions of synapses is 8 bytes to
+        store, hash and read, not 8 per synapse). The values are the same either way."""
+        same = uniform(p.weights)
+        if same is None:
+            self.data[ident] = p.weights
+            self.init.append(f"self.{ident} = self._array({ident!r})  # "
+                             f"{py_comment(p.name)}: {layout}")
+            return
+        self.data[ident] = np.array([same], np.float64)
+        self.init.append(f"self.{ident} = self._full({ident!r}, {tuple(p.weights.shape)})  # "
+                         f"{py_comment(p.name)}: {layout}, one weight")
+
+    def pre_index(self, p: ProjectionPlan) -> str:
+        """``self.<ident>_pre``: the pre neuron of every synapse of the sparse projection ``p``
+        (for rules that spread a per-pre value over the synapses, and transposed delivery),
+        put in ``network.npz`` and loaded by ``__init__`` the first time code asks for it:
+        the steps themselves (Python and C) read only ``_post`` and ``_indptr``."""
+        key = f"{self.proj_id(p)}_pre"
+        if key not in self.data:
+            self.data[key] = p.pre_index
+            self.init.append(f"self.{key} = self.data[{key!r}]")
+        return f"self.{key}"
 
     def population(self, name: str) -> PopulationPlan:
         return next(p for p in self.plan.populations if p.name == name)

@@ -85,7 +85,7 @@ class RuleCode(ir.Visitor[str], abc.ABC):
                 return f"{code}[:, None, :]"
             return f"{code}[:, :, None]"  # {i} [batch, post] or {} [batch, 1]
         if index == PRE:
-            return f"{code}[:, self.{w}_pre]"
+            return f"{code}[:, {self.e.pre_index(self.plan)}]"
         if index == POST:
             return f"{code}[:, self.{w}_post]"
         return code

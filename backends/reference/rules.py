@@ -295,8 +295,8 @@ class RuleEmitter(RuleCode):
         if path.dense:
             e.learn.append(f"{attribute} += {error} @ {weights}")
         else:
-            e.learn.append(f"_transpose_deliver({error}, self.{w}_pre, self.{w}_post, "
-                           f"{weights}, {attribute})")
+            e.learn.append(f"_transpose_deliver({error}, {e.pre_index(path)}, "
+                           f"self.{w}_post, {weights}, {attribute})")
 
     def emit_weight_update(self, step: str) -> None:
         """w <- w + lr * mean_b dw_b (or Adam), then the bounds; while the simulation

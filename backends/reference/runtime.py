@@ -482,6 +482,12 @@ class SimulationBase:
     def _array(self, key):
         return np.asarray(self.data[key], dtype=self.dtype).copy()
 
+    def _full(self, key, shape):
+        """An array of ``shape`` holding everywhere the one number ``key`` of the data (a
+        weight that every synapse of a projection shares, stored once): what ``_array`` gives
+        for the array of that number, in the simulation's dtype."""
+        return np.full(shape, self.data[key], dtype=self.dtype)
+
     # ---- targets of supervised rules and rewards ----------------------------------------------
 
     def _error(self, n, readout, loss, value):
@@ -890,7 +896,7 @@ class _Spikes:
             return
         flat = np.flatnonzero(self.block[:self.filled])
         if self.total is not None:
-            np.add.at(self.total, flat % self.width, 1)
+            self.total += np.bincount(flat % self.width, minlength=self.width)
         if self.found is not None:
             self.found.append((self.row, flat.astype(_index_type(self.filled * self.width))))
         self.row += self.filled

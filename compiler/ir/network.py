@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from snnc.ir.nodes import Input, Loss, Population, Projection, Record, Settings
-from snnc.ir.rules import RuleDef
 from snnc.ir.target_profile import CustomTarget
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from snnc.ir.rules import RuleDef
 
 
 class GraphSlot:

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from snnc.diagnostics import Span
 from snnc.frontend.values import Value
 from snnc.ir.connectivity import Connectivity
-from snnc.ir.rules import RuleDef
 from snnc.ir.values import Constant, ParamValue
 from snnc.models import ModelSpec
+
+if TYPE_CHECKING:  # the rule IR is imported by the code that reads rules, not by every network
+    from snnc.ir.rules import RuleDef
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,14 @@ can run).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from snnc.diagnostics import Diagnostics
 from snnc.ir.discrete import step_count
 from snnc.ir.network import Network
-from snnc.passes.rule_analysis import Analysis, analyse
+
+if TYPE_CHECKING:  # the analysis (and the rules' IR) is imported only for a network with rules
+    from snnc.passes.rule_analysis import Analysis
 
 CLASS_MEANING = {
     "a": "synapse-local",
@@ -122,6 +125,7 @@ class CheckLocality:
         reports = []
         for projection in net.projections():
             for instance in projection.rules:
+                from snnc.passes.rule_analysis import analyse
                 reports.append(RuleReport(analyse(net, projection, instance, steps),
                                           self.bytes_per_value))
         net.analyses[self.name] = reports

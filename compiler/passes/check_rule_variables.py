@@ -5,29 +5,20 @@ neuron, and a feedback generator's source is a readout that a loss trains."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from snnc.diagnostics import Diagnostics, choices_hint, did_you_mean
+from snnc.diagnostics import Diagnostics
 from snnc.frontend.values import Symbol
-from snnc.ir import rules as ir
 from snnc.ir.network import Network
-from snnc.ir.nodes import Input, Population, Projection, RuleInstance
-from snnc.models import MODELS
+from snnc.ir.nodes import Population, Projection, RuleInstance
+
+if TYPE_CHECKING:  # the rules' IR is imported only for a network with rules
+    from snnc.ir import rules as ir
 
 FEEDBACK = ("random_feedback", "symmetric_feedback", "learned_feedback", "readout_error",
             "exact_feedback", "backprop_through_time")
 #: the feedback sent back through the projection from the layer to the readout (its twin)
 TWINNED = ("symmetric_feedback", "learned_feedback")
-
-
-def readable(node: Input | Population) -> tuple[str, ...]:
-    if isinstance(node, Input):
-        return ("s",)
-    return node.model.variables + tuple(node.params)
-
-
-def owning_models(attribute: str) -> list[str]:
-    return [m.name for m in MODELS.values() if attribute in m.variables or m.param(attribute)]
-
 
 @dataclass
 class CheckRuleVariables:
@@ -44,6 +35,8 @@ class CheckRuleVariables:
 
     def check(self, net: Network, projection: Projection, instance: RuleInstance,
               trained: set[str], diag: Diagnostics) -> None:
+        from snnc.ir import rules as ir
+        from snnc.passes.rule_reads import Problems
         rule = instance.rule
         ends = {"pre": net.node(projection.pre), "post": net.node(projection.post)}
         finder = Problems(net, ends, instance)
@@ -74,6 +67,7 @@ class CheckRuleVariables:
     def check_values(projection: Projection, instance: RuleInstance, diag: Diagnostics) -> None:
         """E209 for a parameter bound to a population (``p = out``) that the rule reads as a
         number (anywhere but as the ``from`` of a generator)."""
+        from snnc.ir import rules as ir
         rule = instance.rule
         values = [s.value for s in (*rule.traces, *rule.lets, *rule.updates)]
         values += [*(rule.bounds or ()), *rule.optimizer_args.values()]
@@ -95,6 +89,7 @@ class CheckRuleVariables:
     def check_source(net: Network, projection: Projection, instance: RuleInstance,
                      generator: ir.Generator, trained: set[str], diag: Diagnostics) -> None:
         """A feedback generator's source is a readout population that a loss trains."""
+        from snnc.ir import rules as ir
         source = generator.args.get("from")
         if generator.kind not in FEEDBACK or not isinstance(source, (ir.Param, ir.PopulationRef)):
             return
@@ -142,54 +137,3 @@ def check_twins(net: Network, projection: Projection, instance: RuleInstance,
                      "stays zero and this rule never changes a weight",
                      hint=f"give '{twins[0].name}' a rule, e.g. 'learn delta(lr = 1e-3, "
                           f"readout = {readout})'")
-
-
-class Problems(ir.Visitor):
-    """(key, code, message, hint, where) for a reference that cannot be read on this
-    projection, or None."""
-
-    def __init__(self, net: Network, ends: dict, instance: RuleInstance):
-        self.net = net
-        self.ends = ends
-        self.instance = instance
-
-    def fine(self, node: ir.Expr) -> None:
-        return None
-
-    visit_Const = visit_Param = visit_Weight = visit_TraceRef = visit_SignalRef = fine
-    visit_LetRef = visit_PopulationRef = visit_NetState = visit_Binary = visit_Unary = fine
-
-    def visit_NeuronVar(self, node: ir.NeuronVar):
-        side, attribute = node.side, node.attribute
-        end = self.ends[side]
-        if attribute in readable(end):
-            return None
-        kind = "input" if isinstance(end, Input) else end.model.name
-        owners = [m for m in owning_models(attribute) if m != kind]
-        hint = did_you_mean(attribute, readable(end))
-        if hint is None and owners:
-            hint = f"'{attribute}' exists on {', '.join(owners)} neurons"
-        return ((side, attribute), "E213",
-                f"{side} '{end.name}' ({kind}) has no variable or parameter '{attribute}'",
-                hint or choices_hint(readable(end)), str(node.span))
-
-    def visit_Call(self, node: ir.Call):
-        post = self.ends["post"]
-        if node.name == "surrogate" and isinstance(post, Population) and not post.model.spiking:
-            return (("surrogate",), "E218",
-                    f"post '{post.name}' ({post.model.name}) does not spike, so it has no "
-                    "surrogate derivative", "attach the rule to projections into spiking "
-                    "populations (readouts learn with 'delta')", str(node.span))
-        return None
-
-    def visit_PopulationVar(self, node: ir.PopulationVar):
-        value = self.instance.args.get(node.population)
-        if "." in node.attribute or not isinstance(value, Symbol) or \
-                not self.net.has_node(value.name):
-            return None
-        target = self.net.node(value.name)
-        if node.attribute not in readable(target):
-            return ((value.name, node.attribute), "E213",
-                    f"'{value.name}' has no variable or parameter '{node.attribute}'",
-                    did_you_mean(node.attribute, readable(target)), str(node.span))
-        return None

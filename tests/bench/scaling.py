@@ -36,7 +36,8 @@ snnc's whole process and its loop (``api.simulate``) in CPU seconds over the Bri
 binary's CPU seconds (which include its set-up, so the loop ratio is a lower bound). Equivalence check: every simulator's population rates
 (exc, inh) agree with snnc's within ``RATE_TOLERANCE`` (relative) or ``RATE_FLOOR_HZ``: the
 networks are independent random draws of the same statistics, and one draw moves CUBA's
-rates by ~10 %. Finally ``--output-file`` (default 256k x 10,000 steps, fixed_fan_in) runs
+rates by ~10 %. Each result notes the machine's 1-minute load average before and after it
+(``load_average``): the other work the wall times include. Finally ``--output-file`` (default 256k x 10,000 steps, fixed_fan_in) runs
 ``snnc run -o`` once and reports the file's size, the loop and the peak RSS.
 
     python tests/bench/scaling.py [--sizes 4k,16k,64k,256k] [--steps T] [--repeats 3]
@@ -270,7 +271,22 @@ def brian2_rates(result: dict, spec: dict, steps: int) -> dict:
             for p in spec["populations"]}
 
 
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the system does not tell)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def bench_one(neurons: int, kind: str, steps: int, args, workdir: str) -> dict:
+    load = load_average()
+    result = bench_peers(neurons, kind, steps, args, workdir)
+    result["load_average"] = {"start": load, "end": load_average()}
+    return result
+
+
+def bench_peers(neurons: int, kind: str, steps: int, args, workdir: str) -> dict:
     path = os.path.join(workdir, f"cuba_{kind}_{neurons}.snn")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(spec_text(neurons, kind))

@@ -110,10 +110,10 @@ class Simulation(SimulationBase):
         self.w0 = self._array('w0')  # sensors->lsnn: [100, 40] dense
         self.w1 = self._array('w1')  # lsnn->lsnn: 1985 synapses, CSR by pre neuron
         self.w1_post = self.data['w1_post']
-        self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
         self.w2 = self._array('w2')  # lsnn->out: [3, 100] dense
         self.w0_r0_feedback = self._array('w0_r0_feedback')  # fixed random feedback
+        self.w1_pre = self.data['w1_pre']
         self.w1_r0_feedback = self._array('w1_r0_feedback')  # fixed random feedback
         self.reset()
 

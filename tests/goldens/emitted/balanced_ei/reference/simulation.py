@@ -136,29 +136,23 @@ class Simulation(SimulationBase):
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
-        self.w0 = self._array('w0')  # drive->exc: 7910 synapses, CSR by pre neuron
+        self.w0 = self._full('w0', (7910,))  # drive->exc: 7910 synapses, CSR by pre neuron, one weight
         self.w0_post = self.data['w0_post']
-        self.w0_pre = self.data['w0_pre']
         self.w0_indptr = self.data['w0_indptr']
-        self.w1 = self._array('w1')  # drive->inh: 1968 synapses, CSR by pre neuron
+        self.w1 = self._full('w1', (1968,))  # drive->inh: 1968 synapses, CSR by pre neuron, one weight
         self.w1_post = self.data['w1_post']
-        self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
         self.w2 = self._array('w2')  # exc->exc: 16009 synapses, CSR by pre neuron
         self.w2_post = self.data['w2_post']
-        self.w2_pre = self.data['w2_pre']
         self.w2_indptr = self.data['w2_indptr']
         self.w3 = self._array('w3')  # exc->inh: 4173 synapses, CSR by pre neuron
         self.w3_post = self.data['w3_post']
-        self.w3_pre = self.data['w3_pre']
         self.w3_indptr = self.data['w3_indptr']
         self.w4 = self._array('w4')  # inh->exc: 4078 synapses, CSR by pre neuron
         self.w4_post = self.data['w4_post']
-        self.w4_pre = self.data['w4_pre']
         self.w4_indptr = self.data['w4_indptr']
         self.w5 = self._array('w5')  # inh->inh: 1014 synapses, CSR by pre neuron
         self.w5_post = self.data['w5_post']
-        self.w5_pre = self.data['w5_pre']
         self.w5_indptr = self.data['w5_indptr']
         self.p0_v_init = self._array('p0_v_init')  # per neuron
         self.p1_v_init = self._array('p1_v_init')  # per neuron

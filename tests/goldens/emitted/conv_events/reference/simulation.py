@@ -104,15 +104,12 @@ class Simulation(SimulationBase):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
         self.w0 = self._array('w0')  # retina->conv1: 320000 synapses, CSR by pre neuron
         self.w0_post = self.data['w0_post']
-        self.w0_pre = self.data['w0_pre']
         self.w0_indptr = self.data['w0_indptr']
-        self.w1 = self._array('w1')  # conv1->pool1: 18496 synapses, CSR by pre neuron
+        self.w1 = self._full('w1', (18496,))  # conv1->pool1: 18496 synapses, CSR by pre neuron, one weight
         self.w1_post = self.data['w1_post']
-        self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
         self.w2 = self._array('w2')  # pool1->conv2: 320000 synapses, CSR by pre neuron
         self.w2_post = self.data['w2_post']
-        self.w2_pre = self.data['w2_pre']
         self.w2_indptr = self.data['w2_indptr']
         self.w3 = self._array('w3')  # conv2->classes: [10, 2592] dense
         self.reset()

@@ -131,21 +131,17 @@ class Simulation(SimulationBase):
 
     def __init__(self, batch=1, dtype=np.float64, seed=SEED, data=None):
         super().__init__(batch, dtype, seed, data, os.path.dirname(os.path.abspath(__file__)))
-        self.w0 = self._array('w0')  # exc->exc: 205013 synapses, CSR by pre neuron
+        self.w0 = self._full('w0', (205013,))  # exc->exc: 205013 synapses, CSR by pre neuron, one weight
         self.w0_post = self.data['w0_post']
-        self.w0_pre = self.data['w0_pre']
         self.w0_indptr = self.data['w0_indptr']
-        self.w1 = self._array('w1')  # exc->inh: 51081 synapses, CSR by pre neuron
+        self.w1 = self._full('w1', (51081,))  # exc->inh: 51081 synapses, CSR by pre neuron, one weight
         self.w1_post = self.data['w1_post']
-        self.w1_pre = self.data['w1_pre']
         self.w1_indptr = self.data['w1_indptr']
-        self.w2 = self._array('w2')  # inh->exc: 51390 synapses, CSR by pre neuron
+        self.w2 = self._full('w2', (51390,))  # inh->exc: 51390 synapses, CSR by pre neuron, one weight
         self.w2_post = self.data['w2_post']
-        self.w2_pre = self.data['w2_pre']
         self.w2_indptr = self.data['w2_indptr']
-        self.w3 = self._array('w3')  # inh->inh: 12761 synapses, CSR by pre neuron
+        self.w3 = self._full('w3', (12761,))  # inh->inh: 12761 synapses, CSR by pre neuron, one weight
         self.w3_post = self.data['w3_post']
-        self.w3_pre = self.data['w3_pre']
         self.w3_indptr = self.data['w3_indptr']
         self.p0_v_init = self._array('p0_v_init')  # per neuron
         self.p1_v_init = self._array('p1_v_init')  # per neuron

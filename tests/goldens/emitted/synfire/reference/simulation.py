@@ -113,9 +113,8 @@ class Simulation(SimulationBase):
         self.w2 = self._array('w2')  # g2->g3: [20, 20] dense
         self.w3 = self._array('w3')  # g3->g4: [20, 20] dense
         self.w4 = self._array('w4')  # g4->g5: [20, 20] dense
-        self.w5 = self._array('w5')  # g5->g1: 20 synapses, CSR by pre neuron
+        self.w5 = self._full('w5', (20,))  # g5->g1: 20 synapses, CSR by pre neuron, one weight
         self.w5_post = self.data['w5_post']
-        self.w5_pre = self.data['w5_pre']
         self.w5_indptr = self.data['w5_indptr']
         self.reset()
 
