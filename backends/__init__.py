@@ -22,7 +22,7 @@ import inspect
 
 #: the backend packages of snnc itself
 BUILTIN: tuple[str, ...] = ("snnc.backends.lava", "snnc.backends.nest", "snnc.backends.nir",
-                            "snnc.backends.reference")
+                            "snnc.backends.reference", "snnc.backends.xylo")
 #: the entry-point group through which another distribution adds a backend package
 ENTRY_POINT_GROUP = "snnc.backends"
 #: the backend of ``snnc compile`` without ``--emit``

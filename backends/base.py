@@ -91,7 +91,7 @@ def delivery_option(default: str = "same_step", note: str = "") -> Any:
     """The ``--delivery`` option (when a spike reaches its target), with this backend's
     default; ``note`` says why when it differs from the others'."""
     return option(default, "when a spike reaches its target (see README; default: {default})",
-                  choices=DELIVERIES, note=note)
+                  choices=DELIVERIES, note=note, exclusive=True)
 
 
 def mapping_option() -> Any:

@@ -384,6 +384,65 @@ def simulate(run: Simulation, diag: Diagnostics, *, dtype: str = "float64",
     return run
 
 
+def chip_program(net: Network, diag: Diagnostics, arithmetic: str):
+    """The Xylo program of ``net`` for ``snnc run --arithmetic NAME``: NAME is a target whose
+    chip computes Xylo's integer arithmetic (``xylo``, ``xylo_audio3``, ``xylo_imu``, a custom
+    target based on one, or a profile .json), checked as ``snnc compile --emit xylo`` checks
+    it; None after errors (E212 unknown target, E625 a target without that arithmetic, the
+    chip's E405/E402/E301, E530/E531)."""
+    from snnc.backends.xylo.program import build_program
+    from snnc.passes.check_target import CheckTarget
+
+    check = CheckTarget(target=arithmetic)
+    profile = check.profile(net, diag)
+    if profile is None:
+        return None
+    if profile.neurons.get("arithmetic") != "xylo":
+        diag.error("E625", None, f"--arithmetic: target '{profile.name}' does not compute an "
+                   "integer arithmetic snnc simulates",
+                   hint="targets with one: xylo, xylo_audio3, xylo_imu (or a target based on "
+                        "one of them)")
+        return None
+    check.check_against(net, profile, diag)
+    return None if diag.has_errors else build_program(net, profile, diag)
+
+
+def simulate_chip(run: Simulation, diag: Diagnostics, arithmetic: str, *,
+                  seed: int | None = None, every: int = 1) -> Simulation | None:
+    """Run a prepared simulation in the integer arithmetic of the chip ``arithmetic``
+    (:func:`chip_program`) instead of floating point: the inputs' spikes are those the
+    reference simulator draws (the same seed gives the same spikes), the network runs in
+    :mod:`snnc.backends.xylo.predict`; ``run`` with its recordings, or None after errors
+    (E625 for a recorded variable the chip does not have)."""
+    from snnc.backends.xylo.predict import recordable, run_chip
+    from snnc.recordings import to_events
+
+    program = chip_program(run.net, diag, arithmetic)
+    if program is None:
+        return None
+    for name in run.record:
+        if not recordable(program, name):
+            diag.error("E625", None, f"--record: '{name}' is not recorded in the chip's "
+                       "arithmetic", hint="record the spikes (s) of inputs and populations, "
+                                          "and the membrane (v) and current (i) of populations")
+    if diag.has_errors:
+        return None
+    inputs = [f"{node.name}.s" for node in run.net.inputs()]
+    drawn = simulate(dataclasses.replace(run, record=inputs, dense=True, spiking=[]), diag,
+                     seed=seed, learn=False)
+    if drawn is None:
+        return None
+    spikes = {name[:-2]: drawn.out[name] for name in inputs}
+    shapes = {node.name: tuple(node.shape) for node in [*run.net.inputs(),
+                                                        *run.net.populations()]}
+    start = time.perf_counter()
+    out = run_chip(program, spikes, run.record, shapes, run.steps, run.batch, every,
+                   tuple(run.spiking))
+    run.seconds = time.perf_counter() - start
+    run.out = out if run.dense else to_events(out)
+    return run
+
+
 def train_epoch(session, diag: Diagnostics, progress: Callable[[int, int], None] | None = None
                 ) -> dict | None:
     """Train, evaluate and save the next epoch of a training ``session``

@@ -15,6 +15,10 @@ So ``dense = zeros(shape, bool); dense.reshape(steps, batch, -1)[step, batch, in
 rebuilds it (:func:`spikes_dense`), and a time in seconds is ``step * record_every * dt``.
 This is the layout of Brian2's SpikeMonitor (``i``, ``t``) and NEST's spike recorder
 (``senders``, ``times``) with integer steps and a sample index.
+
+A neuron of a chip that fires several spikes in one step (Xylo: up to 31, ``snnc run
+--arithmetic xylo``) has one equal event per spike, so :meth:`SpikeEvents.counts` counts them
+all while :meth:`SpikeEvents.dense` says whether it fired.
 """
 
 from __future__ import annotations
@@ -115,16 +119,21 @@ def load(path) -> dict[str, np.ndarray]:
 
 
 def to_events(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``arrays`` with every dense spike recording ('<var>.s' bool [steps, batch, ...])
-    replaced by its events (what the programs of other backends save)."""
+    """``arrays`` with every dense spike recording ('<var>.s' bool [steps, batch, ...], or
+    uint8 spike counts of a chip that fires several spikes per step: a count of k becomes k
+    equal events) replaced by its events (what the programs of other backends save)."""
     out = {}
     for name, array in arrays.items():
         array = np.asarray(array)
-        if name.endswith(".s") and array.dtype == bool and array.ndim >= 2:
+        if name.endswith(".s") and array.dtype in (bool, np.uint8) and array.ndim >= 2:
             found = events_of({name: array}, name)
+            repeats = array.reshape(array.shape[0], array.shape[1], -1)[
+                found.step, found.batch, found.index].astype(np.int64) \
+                if array.dtype == np.uint8 else 1
             limits = (array.shape[0], array.shape[1], int(np.prod(array.shape[2:])))
             for field, limit in zip(FIELDS, limits, strict=True):
-                out[key(name, field)] = getattr(found, field).astype(index_type(limit))
+                out[key(name, field)] = np.repeat(getattr(found, field), repeats).astype(
+                    index_type(limit))
             out[key(name, "shape")] = np.array(array.shape, np.int64)
         else:
             out[name] = array

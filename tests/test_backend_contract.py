@@ -36,9 +36,10 @@ STDP = str(ROOT / "examples" / "stdp.snn")
 #: the flags of snnc compile that are not a backend's
 OWN_FLAGS = {"file", "emit", "output", "target", "force", "help"}
 
-#: `snnc compile --help` at 80 columns, as it was before the flags came from the backends
+#: `snnc compile --help` at 80 columns (the flags come from the backends; issue 20 added
+#: xylo, which has no --delivery: the chip has its own timing)
 COMPILE_HELP = """\
-usage: snnc compile [-h] [--emit {lava,nest,nir,reference}] -o DIR
+usage: snnc compile [-h] [--emit {lava,nest,nir,reference,xylo}] -o DIR
                     [--target NAME] [--weights FILE.npz] [--no-learn]
                     [--delivery {same_step,next_step}] [--mapping JSON]
                     [--connectivity {nest,exact}]
@@ -53,7 +54,7 @@ positional arguments:
 
 options:
   -h, --help            show this help message and exit
-  --emit {lava,nest,nir,reference}
+  --emit {lava,nest,nir,reference,xylo}
                         the backend (default: reference)
   -o DIR, --output DIR  output folder (replaced as a whole when snnc wrote it)
   --target NAME         check against this target
@@ -62,9 +63,9 @@ options:
   --no-learn            drop the learning rules (note N501): the inference
                         network
   --delivery {same_step,next_step}
-                        when a spike reaches its target (see README; default:
-                        same_step, and next_step for lava, whose only
-                        convention it is)
+                        lava, nest, nir, reference: when a spike reaches its
+                        target (see README; default: same_step, and next_step
+                        for lava, whose only convention it is)
   --mapping JSON        lava, nir: record the core assignment of this
                         mapping.json (from snnc map)
   --connectivity {nest,exact}
@@ -157,11 +158,13 @@ def run(capsys, *argv):
 
 # -- the contract ------------------------------------------------------------------------------
 def test_every_backend_keeps_the_contract():
-    assert list(registry()) == sorted(registry()) == ["lava", "nest", "nir", "reference"]
+    assert list(registry()) == sorted(registry()) == ["lava", "nest", "nir", "reference", "xylo"]
     for name, backend in registry().items():
         assert issubclass(backend, base.Backend) and dataclasses.is_dataclass(backend)
         assert backend.name == name and backend.description
-        assert backend.default_delivery() in ("same_step", "next_step")
+        # Xylo's timing is the chip's own (inputs the same step, hidden spikes the next)
+        assert backend.default_delivery() in (("same_step", "next_step") if name != "xylo"
+                                              else (None,))
         assert set(backend.required_passes) <= set(REGISTRY)
         for field in backend.options():
             assert isinstance(field.metadata["flag"], base.Flag)
@@ -196,7 +199,7 @@ def test_old_names_still_answer():
     from snnc.backends import MAPPED
     from snnc.backends import REGISTRY as BACKENDS
     assert MAPPED == api.MAPPED == ("lava", "nir")
-    assert list(BACKENDS) == ["lava", "nest", "nir", "reference"]
+    assert list(BACKENDS) == ["lava", "nest", "nir", "reference", "xylo"]
     assert get_backend("lava").delivery == "next_step"
     assert get_backend("nir", allow_lossy=True).allow_lossy is True
 
@@ -251,11 +254,11 @@ def test_the_api_runs_the_passes_a_backend_requires():
 # -- a backend from outside snnc ---------------------------------------------------------------
 def test_a_backend_package_registers_itself(dummy, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
-    assert list(registry()) == ["dummy", "lava", "nest", "nir", "reference"]
+    assert list(registry()) == ["dummy", "lava", "nest", "nir", "reference", "xylo"]
     with pytest.raises(SystemExit):
         main(["compile", "--help"])
     help_text = capsys.readouterr().out
-    assert "--emit {dummy,lava,nest,nir,reference}" in help_text
+    assert "--emit {dummy,lava,nest,nir,reference,xylo}" in help_text
     assert "--greeting WORD       dummy: the first word of populations.txt" in help_text
     assert "--shout               dummy: write populations.txt in capitals" in help_text
     assert "--mapping JSON        lava, nir: record" in help_text

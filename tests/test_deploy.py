@@ -104,7 +104,7 @@ def test_map_the_trained_network_onto_chips(trained, capsys, tmp_path):
 def test_compile_applies_the_weights_for_every_backend(trained, capsys, tmp_path):
     """--weights and --no-learn reach every backend (applied to the IR before it); the
     frozen program compiles too. A backend may still refuse the dynamics (NIR: subtract
-    reset), never the rules or the weights."""
+    reset) or the size (Xylo), never the rules or the weights."""
     run, _ = trained
     for backend in registry():
         for program, extra in ((BPTT, ["--weights", str(run / "checkpoint.npz"), "--no-learn"]),
@@ -115,7 +115,9 @@ def test_compile_applies_the_weights_for_every_backend(trained, capsys, tmp_path
             err = capsys.readouterr().err
             assert code in (0, 1, 2), err
             assert "E501" not in err and "E505" not in err and "E624" not in err, err
-            assert code != 1 or "reset" in err, err
+            # Xylo Audio 2 refuses the network's size (20 inputs, 10 outputs: E405)
+            assert code != 1 or "reset" in err or (
+                backend == "xylo" and "error[E405]" in err and "E301" not in err), err
 
 
 def test_no_learn_runs_oracle_rules(trained, capsys):

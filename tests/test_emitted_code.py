@@ -1,5 +1,5 @@
 """The code snnc emits, pinned and linted: `snnc compile examples/<example>.snn --emit
-reference|lava` for every example against tests/goldens/emitted/<example>/<backend>/ (text
+reference|lava|xylo` for every example against tests/goldens/emitted/<example>/<backend>/ (text
 files as they are; binary files, and the reference runtime that is a verbatim copy of
 snnc.backends.reference.runtime, as sha256 sums in SHA256SUMS; a backend that refuses the
 example as its diagnostics in REFUSED.txt), regenerated with SNNC_REGENERATE_GOLDENS=1; ruff
@@ -26,7 +26,7 @@ GOLDENS = ROOT / "tests" / "goldens" / "emitted"
 #: the lint of emitted code: the repository's rules, the Lava programs' import sections aside
 RUFF_CONFIG = GOLDENS / "ruff.toml"
 EXAMPLES = sorted(path.stem for path in (ROOT / "examples").glob("*.snn"))
-BACKENDS = ("reference", "lava")
+BACKENDS = ("reference", "lava", "xylo")
 #: files pinned by their digest: binary data, and the runtime (pinned as runtime.py itself)
 HASHED = {".npz"}
 HASHED_NAMES = {"snnc_runtime.py"}

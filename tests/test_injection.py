@@ -57,6 +57,43 @@ drive -> hidden: dense {
 record hidden.s, hidden.v
 """
 
+#: the same for Xylo, whose neurons decay by bit shifts, reset by subtraction and feed
+#: separate output neurons
+XYLO_PROGRAM = """\
+network hostile {
+  dt = 1 ms
+  seed = 1
+  integration = euler
+  duration = 20 ms
+}
+
+input drive[4]: poisson(rate = 200 Hz)
+
+population hidden: CubaLIF[3] {
+  tau_mem = 8 ms
+  tau_syn = 2 ms
+  threshold = 1
+  reset = subtract
+}
+
+readout out: CubaLIF[2] {
+  tau_mem = 8 ms
+  tau_syn = 2 ms
+  threshold = 1
+  reset = subtract
+}
+
+drive -> hidden: dense {
+  weight = 0.6
+}
+
+hidden -> out: dense {
+  weight = 0.5
+}
+
+record hidden.s, hidden.v
+"""
+
 #: every payload holds PWNED (the token that may only appear inside literals and comments)
 #: and, if run, creates a file named PWNED in the working folder
 PAYLOADS = {
@@ -218,10 +255,10 @@ def no_payload_ran(*folders: pathlib.Path) -> None:
         assert not [p for p in folder.rglob("PWNED")], folder
 
 
-def write_program(folder: pathlib.Path, stem: str) -> pathlib.Path:
+def write_program(folder: pathlib.Path, stem: str, backend: str = "") -> pathlib.Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (stem + ".snn")
-    path.write_text(PROGRAM, encoding="utf-8")
+    path.write_text(XYLO_PROGRAM if backend == "xylo" else PROGRAM, encoding="utf-8")
     return path
 
 
@@ -244,9 +281,9 @@ def test_hostile_file_and_folder_names_stay_text(backend, payload, tmp_path, cap
     only inside literals, comments and escaped Markdown; importing them runs nothing else."""
     monkeypatch.chdir(tmp_path)
     hostile_name = PAYLOADS[payload]
-    benign = write_program(tmp_path / "plain", BENIGN)
+    benign = write_program(tmp_path / "plain", BENIGN, backend)
     compile_to(backend, benign, tmp_path / "plain-out", capsys)
-    source = write_program(tmp_path / ("dir " + hostile_name), hostile_name)
+    source = write_program(tmp_path / ("dir " + hostile_name), hostile_name, backend)
     out = tmp_path / ("out " + hostile_name)
     compile_to(backend, source, out, capsys)
     compare_outputs(out, tmp_path / "plain-out", cwd=tmp_path)

@@ -321,3 +321,29 @@ def test_snnc_check_refuses_what_snnc_map_refuses(fixture, code, parts, capsys):
 def test_snnc_check_accepts_what_fits_speck(fixture, capsys):
     assert main(["check", str(FIXTURES / f"{fixture}.snn"), "--target", "speck"]) == 0, \
         capsys.readouterr().err
+
+
+def test_a_target_based_on_speck_maps_layers_onto_its_own_cores(tmp_path, capsys):
+    """A custom target keeps its base's layer mapping (its family), on the cores it states:
+    with Speck's nine the same assignment as speck; with three, conv_events' four layers are
+    refused (E402); with six, 'classes' (kernel memory 65,536) still finds core 5."""
+    text = (FIXTURES / "conv_events_if.snn").read_text()
+    for cores, expected in ((9, [0, 1, 2, 5]), (6, [0, 1, 2, 5]), (3, None)):
+        source = tmp_path / f"speck_{cores}.snn"
+        source.write_text(text + f"\ntarget my_speck {{\n  base = speck\n  cores = {cores}\n}}\n")
+        out = tmp_path / f"m{cores}"
+        code = main(["map", str(source), "--target", "my_speck", "-o", str(out)])
+        err = capsys.readouterr().err
+        if expected is None:
+            assert code == 1 and "error[E402]" in err and "4 layers" in err \
+                and "3 cores" in err, err
+            continue
+        assert code == 0, err
+        doc = json.loads((out / "mapping.json").read_text())
+        assert doc["partition"] == "speck"
+        assert [row["core"] for row in doc["layers"]] == expected
+    source = tmp_path / "speck_5.snn"
+    source.write_text(text + "\ntarget my_speck {\n  base = speck\n  cores = 5\n}\n")
+    assert main(["check", str(source), "--target", "my_speck"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E401]" in err and "'classes'" in err, err

@@ -89,6 +89,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--delivery", choices=DELIVERIES, default="same_step",
                         help="same_step (default; NIR importers) or next_step (Lava)")
     parser.add_argument("--seed", type=int, help="override the network seed for Poisson inputs")
+    parser.add_argument("--arithmetic", metavar="CHIP",
+                        help="run in the integer arithmetic of this chip instead of floating "
+                             "point (xylo, xylo_audio3, xylo_imu: what Xylo computes, spike "
+                             "for spike; 'v' and 'i' recorded as its integers)")
     parser.add_argument("--no-learn", action="store_true",
                         help="drop the learning rules (note N501): the weights stay fixed; "
                              "also for oracle rules (bptt, rtrl)")
@@ -105,6 +109,10 @@ def run(args) -> int:
         args.batch = layout[1] if layout else 1
     if args.batch < 1 or (args.steps is not None and args.steps < 1) or args.record_every < 1:
         return usage("snnc run: --steps, --batch and --record-every must be positive")
+    if args.arithmetic is not None and (args.delivery != "same_step" or
+                                        args.dtype != "float64" or args.allow_nonfinite):
+        return usage("snnc run: --arithmetic runs the chip's own integers and timing; drop "
+                     "--delivery, --dtype and --allow-nonfinite")
     if args.output and args.rates and \
             os.path.realpath(args.output) == os.path.realpath(args.rates):
         return usage("snnc run: -o and --rates name the same file")
@@ -128,7 +136,13 @@ def run(args) -> int:
                                       record=args.record, input_file=args.input,
                                       every=args.record_every, split=args.split,
                                       dense=args.record_dense)
-    done = None if prepared is None else simulate(prepared, diag, args)
+    if prepared is None:
+        done = None
+    elif args.arithmetic is not None:
+        done = api.simulate_chip(prepared, diag, args.arithmetic, seed=args.seed,
+                                 every=args.record_every)
+    else:
+        done = simulate(prepared, diag, args)
     if done is None:
         print_diagnostics(diag)
         return EXIT_ERRORS

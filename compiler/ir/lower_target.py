@@ -65,7 +65,7 @@ def profile_from_decl(decl: ast.TargetDecl, diag: Diagnostics) -> TargetProfile 
     sources.update({name: str(settings[name].span) for name in settings if name != "base"})
     return TargetProfile(decl.name.text, f"custom target based on {base_name}",
                          (str(decl.span),), LearningEngine(**learning), capacity, mesh, sources,
-                         dict(base.neurons))
+                         dict(base.neurons), base.family)
 
 
 def read_base(setting: ast.Setting | None, evaluator: Evaluator,

@@ -48,14 +48,19 @@ MESH_KEYS = ("mesh_width", "mesh_height", "cores_per_router", "chips_x", "chips_
 #: none) and ``output_synaptic_states`` (per output neuron); state, threshold and bias widths;
 #: spikes per step of hidden and output neurons and input events per channel and step;
 #: ``input_expansion_neurons`` / ``output_expansion_neurons`` (hidden neurons that may receive
-#: inputs / drive outputs); ``separate_outputs`` (readouts are the chip's output neurons, fed by
+#: inputs / drive outputs); ``weight_shift_max`` (the largest left shift of a weight matrix);
+#: ``arithmetic`` (the integer arithmetic the chip computes, one of ``ARITHMETICS``: "xylo" for
+#: xylosim's, which ``snnc run --arithmetic`` and ``snnc compile --emit xylo`` follow);
+#: ``separate_outputs`` (readouts are the chip's output neurons, fed by
 #: hidden neurons only); ``recurrent`` (whether populations may form loops). A key left out
 #: is not checked.
 NEURON_KEYS = ("leak", "filtered_input", "adaptation", "refractory", "resets", "synaptic_states",
                "output_synaptic_states", "decay_shift_min", "decay_shift_max", "state_bits",
                "threshold_bits", "bias_bits", "spikes_per_step", "output_spikes_per_step",
                "input_events_per_step", "input_expansion_neurons", "output_expansion_neurons",
-               "separate_outputs", "recurrent")
+               "separate_outputs", "recurrent", "weight_shift_max", "arithmetic")
+#: the integer arithmetics a profile's ``neurons.arithmetic`` may name
+ARITHMETICS = ("xylo",)
 #: the kinds of leak a profile's ``neurons.leak`` may name
 LEAKS = ("bit_shift", "none")
 LEARNING_KEYS = ("engine", "classes", "pre_traces", "post_traces", "third_factor_channels",
@@ -87,6 +92,9 @@ class TargetProfile:
     figure_sources: dict[str, str] = field(default_factory=dict, hash=False)
     #: what the chip's neurons are (``NEURON_KEYS``); empty: not checked
     neurons: dict[str, object] = field(default_factory=dict, hash=False)
+    #: the built-in profile this one is, or is based on (a custom target's ``base``): what
+    #: decides chip-specific work such as Speck's layer mapping or Xylo's Rockpool package
+    family: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,4 +144,4 @@ def profile_from_dict(data: dict) -> TargetProfile:
     return TargetProfile(data["name"], data.get("description", ""), tuple(data.get("sources", ())),
                          LearningEngine(**learning), dict(data.get("capacity", {})),
                          dict(data.get("mesh", {})), dict(data.get("figure_sources", {})),
-                         dict(data.get("neurons", {})))
+                         dict(data.get("neurons", {})), data.get("family", data["name"]))

@@ -272,7 +272,7 @@ def layer_partition(net: Network, graph: MapGraph, model: CostModel,
     """Speck: each population is a layer on the core sinabs assigns it
     (:mod:`snnc.mapping.speck`); (None, []) after its refusals, reported into ``diag``."""
     from snnc.mapping import speck
-    found = speck.check(net, diag)
+    found = speck.check(net, diag, speck.core_memory(model.profile))
     if found is None:
         return None, []
     slices = [Slice(layer.population, 0, graph.groups[layer.population].size, core)

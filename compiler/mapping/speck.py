@@ -69,8 +69,16 @@ WEIGHT_LAYERS = ("conv2d", "sumpool2d", "dense")
 
 
 def applies(profile) -> bool:
-    """Whether ``profile`` is Speck, whose cores take layers (the built-in or a copy of it)."""
-    return profile.name == "speck"
+    """Whether ``profile`` is Speck, whose cores take layers: the built-in, or a target based
+    on it (its ``family``)."""
+    return profile.family == "speck"
+
+
+def core_memory(profile) -> tuple[tuple[int, int, int], ...]:
+    """The (kernel, neuron, bias) memories of the profile's cores: Speck's first ``cores``
+    (a target based on speck may state fewer; sinabs knows nine)."""
+    cores = int(profile.capacity.get("cores", len(CORE_MEMORY)))
+    return CORE_MEMORY[:max(0, min(cores, len(CORE_MEMORY)))]
 
 
 def error_count(diag: Diagnostics) -> int:
@@ -88,9 +96,9 @@ def memory(f: int, c: int, kh: int, kw: int, height: int, width: int,
             f if bias else 0)
 
 
-def fitting_cores(need: tuple[int, int, int]) -> list[int]:
+def fitting_cores(need: tuple[int, int, int], memory=CORE_MEMORY) -> list[int]:
     """The cores whose three memories hold ``need`` (``find_chip_layers``), ascending."""
-    return [core for core, room in enumerate(CORE_MEMORY)
+    return [core for core, room in enumerate(memory)
             if all(0 <= n <= r for n, r in zip(need, room, strict=True))]
 
 
@@ -274,26 +282,28 @@ def layers_of(net: Network, diag: Diagnostics) -> list[Layer] | None:
     return None if error_count(diag) > before else layers
 
 
-def check(net: Network, diag: Diagnostics) -> SpeckMapping | None:
-    """The layers and sinabs's assignment of them to cores, or None after E401-E408."""
+def check(net: Network, diag: Diagnostics, memory=CORE_MEMORY) -> SpeckMapping | None:
+    """The layers and sinabs's assignment of them to the cores with ``memory``
+    (:func:`core_memory`), or None after E401-E408."""
     layers = layers_of(net, diag)
     if layers is None:
         return None
-    if len(layers) > len(CORE_MEMORY):
-        diag.error("E402", net.node(layers[len(CORE_MEMORY)].population).span,
-                   f"the network has {len(layers)} layers but Speck has {len(CORE_MEMORY)} cores "
-                   "(one layer each)", hint="merge layers, or split the network across chips")
+    if len(layers) > len(memory):
+        where = net.node(layers[len(memory)].population).span if memory else None
+        diag.error("E402", where, f"the network has {len(layers)} layers but the chip has "
+                   f"{len(memory)} cores (Speck's: one layer each)",
+                   hint="merge layers, or split the network across chips")
         return None
-    candidates = [fitting_cores(layer.need) for layer in layers]
+    candidates = [fitting_cores(layer.need, memory) for layer in layers]
     for layer, fitting in zip(layers, candidates, strict=True):
         if not fitting:
             diag.error("E401", layer.projection.span, f"layer '{layer.population}' needs "
                        f"{describe(layer.need)} but no Speck core holds all three "
-                       f"({where_each_fits(layer.need)})",
+                       f"({where_each_fits(layer.need, memory)})",
                        hint=shrink_hint(layer))
     if not all(candidates):
         return None
-    found = edmonds_matching(candidates)
+    found = edmonds_matching(candidates, len(memory))
     if None in found:
         stranded = [layer for layer, core in zip(layers, found, strict=True) if core is None]
         for layer in stranded:
@@ -308,16 +318,16 @@ def check(net: Network, diag: Diagnostics) -> SpeckMapping | None:
     return SpeckMapping(tuple(layers), tuple(found))
 
 
-def where_each_fits(need: tuple[int, int, int]) -> str:
+def where_each_fits(need: tuple[int, int, int], memory=CORE_MEMORY) -> str:
     """For each memory of ``need``, the cores that hold it (or the largest core's figure)."""
     parts = []
     for index, name in enumerate(MEMORIES):
-        cores = [core for core, room in enumerate(CORE_MEMORY) if need[index] <= room[index]]
+        cores = [core for core, room in enumerate(memory) if need[index] <= room[index]]
         if not cores:
-            top = max(room[index] for room in CORE_MEMORY)
+            top = max(room[index] for room in memory)
             parts.append(f"{name} {need[index]:,} fits no core (largest {top:,})")
         else:
-            which = "every core" if len(cores) == len(CORE_MEMORY) else \
+            which = "every core" if len(cores) == len(memory) else \
                 f"core{'s' * (len(cores) > 1)} {', '.join(map(str, cores))}"
             parts.append(f"{name} {need[index]:,} fits {which}")
     return "; ".join(parts)

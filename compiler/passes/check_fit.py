@@ -65,7 +65,7 @@ class CheckFit:
         if speck.applies(profile):  # Speck's cores take whole layers, assigned as sinabs does
             self.check_interface(net, profile, diag)
             if not diag.has_errors:
-                speck.check(net, diag)
+                speck.check(net, diag, speck.core_memory(profile))
             return net
         from snnc.mapping.capacity import CostModel
         from snnc.mapping.graph import learning_items

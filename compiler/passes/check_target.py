@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from snnc.diagnostics import Diagnostics, Span, did_you_mean
 from snnc.ir.discrete import decay
@@ -54,9 +55,10 @@ from snnc.ir.network import Network
 from snnc.ir.nodes import Population
 from snnc.ir.values import Constant
 from snnc.passes.check_fit import check_input_channels, check_output_neurons
-from snnc.passes.check_locality import CLASS_MEANING, RuleReport
-from snnc.passes.check_rule_constants import check_constants
 from snnc.targets import TargetProfile, builtin_names, load_builtin, profile_from_file
+
+if TYPE_CHECKING:  # the rules' analysis is imported only for a network with rules
+    from snnc.passes.check_locality import RuleReport
 
 LEARNING_TARGETS_HINT = "targets with on-chip learning: loihi, loihi2, spinnaker, spinnaker2, " \
                         "brainscales2"
@@ -75,17 +77,23 @@ class CheckTarget:
             return net
         net.target = profile.name
         net.analyses[self.name] = profile
+        self.check_against(net, profile, diag)
+        return net
+
+    def check_against(self, net: Network, profile: TargetProfile, diag: Diagnostics) -> None:
+        """Every finding of this pass for ``profile``, without recording it as the network's
+        target (a backend for a chip checks a network compiled for another target so)."""
         if profile.neurons:
             for population in net.populations():
                 check_model(net, population, profile, diag)
             check_layout(net, profile, diag)
             check_weights(net, profile, diag)
         for report in net.analyses.get("check-locality", []):
+            from snnc.passes.check_rule_constants import check_constants
             errors = len(list(diag.errors()))
             self.check(report, profile, diag)
             if len(list(diag.errors())) == errors:  # the structure fits: now the constants
                 check_constants(net, report, profile, diag)
-        return net
 
     def profile(self, net: Network, diag: Diagnostics) -> TargetProfile | None:
         name = self.target or net.target
@@ -101,6 +109,7 @@ class CheckTarget:
         return None
 
     def check(self, report: RuleReport, profile: TargetProfile, diag: Diagnostics) -> None:
+        from snnc.passes.check_locality import CLASS_MEANING
         a = report.analysis
         engine = profile.learning
         where = a.rule.span

@@ -21,6 +21,7 @@ import os
 
 from snnc.diagnostics import Diagnostics, did_you_mean
 from snnc.ir.target_profile import (
+    ARITHMETICS,
     CAPACITY_KEYS,
     ENGINES,
     LEAKS,
@@ -127,7 +128,7 @@ def _figure_problems(data: dict) -> list[Problem]:
 #: neuron facts that are true or false, and those that are whole numbers >= 0
 NEURON_FLAGS = ("filtered_input", "adaptation", "refractory", "separate_outputs", "recurrent")
 NEURON_COUNTS = tuple(key for key in NEURON_KEYS
-                      if key not in (*NEURON_FLAGS, "leak", "resets"))
+                      if key not in (*NEURON_FLAGS, "leak", "resets", "arithmetic"))
 
 
 def _neuron_problem(key, value) -> Problem | None:
@@ -138,6 +139,9 @@ def _neuron_problem(key, value) -> Problem | None:
     if key == "leak" and value not in LEAKS:
         return (f"neurons 'leak' is one of {', '.join(LEAKS)}, not {value!r}",
                 did_you_mean(str(value), LEAKS))
+    if key == "arithmetic" and value not in ARITHMETICS:
+        return (f"neurons 'arithmetic' is one of {', '.join(ARITHMETICS)}, not {value!r}",
+                did_you_mean(str(value), ARITHMETICS))
     if key in NEURON_FLAGS and not isinstance(value, bool):
         return f"neurons '{key}' is true or false, not {value!r}", None
     if key == "resets" and not (isinstance(value, list) and value and
@@ -211,6 +215,7 @@ def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
     merged["name"] = data.get("name", os.path.splitext(os.path.basename(path))[0])
     merged["description"] = data.get("description", f"target file based on {base_name}")
     merged["sources"] = data.get("sources", [path])
+    merged["family"] = base_name
     try:
         return profile_from_dict(merged)
     except (TypeError, ValueError) as error:

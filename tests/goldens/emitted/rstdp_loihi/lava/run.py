@@ -223,19 +223,22 @@ def index_type(limit):
 
 def spike_events(arrays):
     """`arrays` with every recorded spike array '<population>.s' (bool [steps, samples,
-    *shape]) replaced by its events, as snnc run -o saves them: '<population>.s.events.step',
-    '.batch' and '.index' (np.nonzero of the spikes as [steps, samples, neurons], so sorted
-    by step, sample, neuron; the neuron's flat index) and '.shape' (the dense shape, int64)."""
+    *shape], or uint8 spike counts) replaced by its events, as snnc run -o saves them:
+    '<population>.s.events.step', '.batch' and '.index' (np.nonzero of the spikes as [steps,
+    samples, neurons], so sorted by step, sample, neuron; the neuron's flat index; a count of
+    k is k equal events) and '.shape' (the dense shape, int64)."""
     out = {}
     for name, array in arrays.items():
         array = np.asarray(array)
-        if not (name.endswith(".s") and array.dtype == bool and array.ndim >= 2):
+        if not (name.endswith(".s") and array.dtype in (bool, np.uint8) and array.ndim >= 2):
             out[name] = array
             continue
-        found = np.nonzero(array.reshape(array.shape[0], array.shape[1], -1))
+        flat = array.reshape(array.shape[0], array.shape[1], -1)
+        found = np.nonzero(flat)
+        repeats = flat[found].astype(np.int64) if array.dtype == np.uint8 else 1
         limits = (array.shape[0], array.shape[1], int(np.prod(array.shape[2:])))
         for field, values, limit in zip(("step", "batch", "index"), found, limits, strict=True):
-            out[f"{name}.events.{field}"] = values.astype(index_type(limit))
+            out[f"{name}.events.{field}"] = np.repeat(values, repeats).astype(index_type(limit))
         out[f"{name}.events.shape"] = np.array(array.shape, np.int64)
     return out
 
