@@ -156,6 +156,34 @@ def test_mapper_refuses_a_specification_the_chip_cannot_take(tmp_path):
     assert run.stderr.startswith("run.py: error: Rockpool's mapper refused")
 
 
+@pytest.mark.parametrize("mistake,words", [
+    (["--steps", "0"], "--steps must be positive"),
+    (["--steps", "501"], "input 'mic' has 500 steps"),
+    (["--input", "missing.npz"], "--input: cannot read 'missing.npz'"),
+    (["--split", "test"], "--split reads a data file"),
+    (["-o", "."], "is a folder"),
+    ("spec", "spec.npz of this program cannot be read"),
+    ("inputs", "inputs.npz is missing"),
+])
+def test_run_py_mistakes_are_one_line_errors(mistake, words, tmp_path):
+    """Caught before Rockpool is imported (so also where it is not installed): exit 1, one
+    line 'run.py: error: ...', no traceback, nothing written."""
+    out = tmp_path / "program"
+    assert snnc("compile", FIXTURES / "feedforward.snn", "--emit", "xylo", "-o", out)[0] == 0
+    args = mistake
+    if mistake == "spec":
+        (out / "spec.npz").write_bytes(b"not an archive")
+        args = []
+    elif mistake == "inputs":
+        (out / "inputs.npz").unlink()
+        args = []
+    run = subprocess.run([sys.executable, out / "run.py", *args], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith("run.py: error: ") and words in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "recording.npz").exists()
+
+
 # ---- (2) the integer program against snnc's floating point -------------------------------
 
 @pytest.mark.parametrize("name", ["feedforward", "recurrent", "xylo_ei"])

@@ -106,13 +106,27 @@ def rockpool_chip():
     return importlib.import_module("rockpool.devices.xylo." + PACKAGE)
 
 
+def program_arrays(name):
+    """The arrays of the program's own file `name` (spec.npz, inputs.npz); Problem when it
+    is missing or damaged."""
+    try:
+        with np.load(os.path.join(HERE, name), allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise Problem(f"{name} of this program cannot be read ({error}); compile the program "
+                      "again with snnc compile --emit xylo") from None
+
+
 def load_spec():
     """The keyword arguments of XyloSim.from_specification from spec.npz."""
-    with np.load(os.path.join(HERE, "spec.npz"), allow_pickle=False) as archive:
-        spec = {key: archive[key] for key in archive.files}
-    for key in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
-        spec[key] = int(spec[key].item())
-    spec["dt"] = float(spec["dt"].item())
+    spec = program_arrays("spec.npz")
+    try:
+        for key in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
+            spec[key] = int(spec[key].item())
+        spec["dt"] = float(spec["dt"].item())
+    except (KeyError, ValueError) as error:
+        raise Problem(f"spec.npz of this program lacks or damages {error}; compile the "
+                      "program again with snnc compile --emit xylo") from None
     return spec
 
 
@@ -384,12 +398,17 @@ def inputs_of(args):
     if drawn:
         path = os.path.join(HERE, "inputs.npz")
         if not os.path.exists(path):
-            raise Problem("inputs.npz is missing: the program was compiled from a network "
-                          "without a duration, so snnc drew no spikes for "
-                          f"{', '.join(drawn)}; give it a 'duration' and compile again")
-        with np.load(path, allow_pickle=False) as archive:
-            for name in drawn:
-                given[name] = archive[name][:, None]
+            raise Problem(f"inputs.npz is missing: snnc writes the spikes of {', '.join(drawn)} "
+                          "there when the network has a 'duration'; give it one and compile "
+                          "again")
+        arrays = program_arrays("inputs.npz")
+        for name in drawn:
+            if name not in arrays:
+                raise Problem(f"inputs.npz of this program has no spikes for {name!r}; "
+                              "compile the program again with snnc compile --emit xylo")
+            given[name] = arrays[name][:, None]
+    if args.steps is not None and args.steps < 1:
+        raise Problem("--steps must be positive")
     steps = args.steps or DEFAULT_STEPS or min((a.shape[0] for a in given.values()),
                                                default=None)
     if steps is None or steps < 1:
@@ -470,12 +489,14 @@ def main(argv=None):
         if args.split is not None and args.input is None:
             raise Problem("--split reads a data file: give --input DATA.npz")
         path = None if args.check_only else output_path(args.output)
-        chip, spec = rockpool_chip(), load_spec()
+        spec = load_spec()
+        if not args.check_only:  # the inputs' mistakes first, before Rockpool is loaded
+            steps, samples, given, labels = inputs_of(args)
+        chip = rockpool_chip()
         check_with_mapper(chip, spec)
         print(f"run.py: Rockpool's mapper ({PACKAGE}) accepts the specification")
         if args.check_only:
             return 0
-        steps, samples, given, labels = inputs_of(args)
         counts = channels(given, steps, samples)
         counts = np.broadcast_to(counts, (steps, samples, counts.shape[2]))
         results = simulate(chip, spec, np.ascontiguousarray(counts))
