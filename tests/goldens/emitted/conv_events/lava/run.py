@@ -40,14 +40,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_STEPS = None
 #: the splits of a data file of snnc train ('<split>.<input>', '<split>.label')
 SPLITS = ("train", "validation", "test")
-#: the loss's reduction of the readout over time, before the argmax (snnc.training.metrics)
-REDUCTIONS = {
-    None: lambda v: v.sum(axis=0),
-    "sum_over_time": lambda v: v.sum(axis=0),
-    "mean_over_time": lambda v: v.mean(axis=0),
-    "max_over_time": lambda v: v.max(axis=0),
-    "last": lambda v: v[-1],
-}
 
 
 class Problem(Exception):
@@ -278,6 +270,16 @@ def write_npz(path, arrays, dense=False):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+#: the loss's reduction of the readout over time, before the argmax (snnc.training.metrics)
+REDUCTIONS = {
+    None: lambda v: v.sum(axis=0),
+    "sum_over_time": lambda v: v.sum(axis=0),
+    "mean_over_time": lambda v: v.mean(axis=0),
+    "max_over_time": lambda v: v.max(axis=0),
+    "last": lambda v: v[-1],
+}
 
 
 def predict(values, reduction):

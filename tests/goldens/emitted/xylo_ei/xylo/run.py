@@ -59,14 +59,6 @@ OUTPUTS = {'out': [0, 8]}
 SPLITS = ("train", "validation", "test")
 #: the program's first loss (the readout snnc run and snnc train decide the class with), or None
 LOSS = None
-#: the loss's reduction of the readout over time, before the argmax (snnc.training.metrics)
-REDUCTIONS = {
-    None: lambda v: v.sum(axis=0),
-    "sum_over_time": lambda v: v.sum(axis=0),
-    "mean_over_time": lambda v: v.mean(axis=0),
-    "max_over_time": lambda v: v.max(axis=0),
-    "last": lambda v: v[-1],
-}
 network = types.SimpleNamespace(
     SHAPES={'mic': [16], 'exc': [96], 'inh': [32], 'out': [8]},
     SOURCES={'mic': 'poisson'},
@@ -373,6 +365,16 @@ def write_npz(path, arrays, dense=False):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+#: the loss's reduction of the readout over time, before the argmax (snnc.training.metrics)
+REDUCTIONS = {
+    None: lambda v: v.sum(axis=0),
+    "sum_over_time": lambda v: v.sum(axis=0),
+    "mean_over_time": lambda v: v.mean(axis=0),
+    "max_over_time": lambda v: v.max(axis=0),
+    "last": lambda v: v[-1],
+}
 
 
 def predict(values, reduction):
