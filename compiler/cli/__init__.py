@@ -39,11 +39,22 @@ from snnc.diagnostics import Diagnostics  # noqa: E402
 __all__ = ["EXIT_ERRORS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 
+_freeze_registered = False
+
+
+def freeze_at_exit() -> None:
+    """At exit, the interpreter's last garbage collection walks every object still alive (6-12
+    ms after a run); frozen objects are skipped. Nothing of snnc's depends on a finalizer at
+    exit: every output is written and closed before main returns. Registered once per
+    process, however often main runs."""
+    global _freeze_registered
+    if not _freeze_registered:
+        atexit.register(gc.freeze)
+        _freeze_registered = True
+
+
 def main(argv: list[str] | None = None) -> int:
-    # at exit, the interpreter's last garbage collection walks every object still alive
-    # (6-12 ms after a run); frozen objects are skipped. Nothing of snnc's depends on a
-    # finalizer at exit: every output is written and closed before main returns.
-    atexit.register(gc.freeze)
+    freeze_at_exit()
     for stream in (sys.stdout, sys.stderr):  # names that are not UTF-8 print escaped, not crash
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
