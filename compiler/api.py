@@ -393,7 +393,7 @@ def chip_program(net: Network, diag: Diagnostics, arithmetic: str):
     from snnc.backends.xylo.program import build_program
     from snnc.passes.check_target import CheckTarget
 
-    check = CheckTarget(target=arithmetic)
+    check = CheckTarget(target=arithmetic, option="--arithmetic")
     profile = check.profile(net, diag)
     if profile is None:
         return None

@@ -396,6 +396,8 @@ def test_arithmetic_names_a_chip_that_has_one(tmp_path):
     assert status == 1 and "error[E625]" in err and "xylo_imu" in err
     status, _, err = snnc("run", source, "--arithmetic", "xylo_im")
     assert status == 1 and "error[E212]" in err and "xylo_imu" in err
+    status, _, err = snnc("run", source, "--arithmetic", str(tmp_path / "missing.json"))
+    assert status == 1 and "error[E601]: --arithmetic:" in err  # the option at fault
     status, _, err = snnc("run", source, "--arithmetic", "xylo", "--delivery", "next_step")
     assert status == 2 and "--arithmetic" in err
     status, _, err = snnc("run", source, "--arithmetic", "xylo", "--record", "hidden.i,mic.v")

@@ -70,6 +70,8 @@ class CheckTarget:
     description: str = "check every learning rule against the target's learning engine"
     requires = ("check-locality",)
     target: str | None = None  # overrides the program's 'target' statement
+    #: the option that named ``target`` (in the diagnostics about its file)
+    option: str = "--target"
 
     def run(self, net: Network, diag: Diagnostics) -> Network:
         profile = self.profile(net, diag)
@@ -98,7 +100,7 @@ class CheckTarget:
     def profile(self, net: Network, diag: Diagnostics) -> TargetProfile | None:
         name = self.target or net.target
         if name.endswith(".json"):
-            return profile_from_file(name, diag)
+            return profile_from_file(name, diag, self.option)
         if name in net.custom_targets:
             return net.custom_targets[name].use(diag)
         if name in builtin_names():

@@ -180,25 +180,27 @@ def _nan(name: str) -> float:
     return float("nan")
 
 
-def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
+def profile_from_file(path: str, diag: Diagnostics, option: str = "--target"
+                      ) -> TargetProfile | None:
     """A target from a JSON file: E601/E607/E608 when it cannot be read, E618 when it is not
-    JSON or breaks the schema (:func:`schema_problems`), E212 for an unknown base."""
+    JSON or breaks the schema (:func:`schema_problems`), E212 for an unknown base; the
+    diagnostics name ``option``, the one that gave the file."""
     from snnc.files import JSON_LIMIT, FileProblem, read_bytes
     try:
         raw = read_bytes(path, JSON_LIMIT)
     except FileProblem as problem:
-        diag.error(problem.code, None, f"--target: {problem.message}",
+        diag.error(problem.code, None, f"{option}: {problem.message}",
                    hint="a target file is JSON like the built-in profiles in snnc/targets/")
         return None
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_nan)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        diag.error("E618", None, f"--target: '{path}' is not JSON: {error}",
+        diag.error("E618", None, f"{option}: '{path}' is not JSON: {error}",
                    hint="a target file is JSON like the built-in profiles in snnc/targets/")
         return None
     problems = schema_problems(data)
     for message, hint in problems:
-        diag.error("E618", None, f"--target: target file '{path}': {message}", hint=hint)
+        diag.error("E618", None, f"{option}: target file '{path}': {message}", hint=hint)
     if problems:
         return None
     base_name = data.get("base", "generic")
@@ -219,5 +221,5 @@ def profile_from_file(path: str, diag: Diagnostics) -> TargetProfile | None:
     try:
         return profile_from_dict(merged)
     except (TypeError, ValueError) as error:
-        diag.error("E618", None, f"--target: target file '{path}': {error}")
+        diag.error("E618", None, f"{option}: target file '{path}': {error}")
         return None
