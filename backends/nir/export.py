@@ -181,7 +181,7 @@ class Exporter:
             k, s = connectivity.kernel, connectivity.stride
             return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([s, s]),
                                  padding=np.array([0, 0]), metadata=meta)
-        matrix = dense_weights(p)
+        matrix = p.dense_weights()
         if fold is not None:
             matrix = matrix * fold[:, None]
         if connectivity.kind == "one_to_one" and tuple(pre_shape) == tuple(post_shape):
@@ -314,14 +314,6 @@ class Exporter:
         if self.mapping is not None:  # mapping.json of 'snnc map' (snnc.mapping.report)
             meta["mapping"] = json.dumps(self.mapping, sort_keys=True)
         return meta
-
-
-def dense_weights(p: ProjectionPlan) -> np.ndarray:
-    if p.dense:
-        return np.array(p.weights, dtype=np.float64)
-    matrix = np.zeros((p.n_post, p.n_pre))
-    matrix[p.post_index, p.pre_index] = p.weights
-    return matrix
 
 
 def export_graph(net: Network, version: str, delivery: str = "same_step",

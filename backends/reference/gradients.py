@@ -105,7 +105,7 @@ class GradientModel:
                  delivery: str = "same_step"):
         plan: Plan = build_plan(net, delivery)
         if any(not p.dense and p.n_pre * p.n_post > 0 for p in plan.projections):
-            dense = {p.name: _to_dense(p) for p in plan.projections}
+            dense = {p.name: p.dense_weights() for p in plan.projections}
         else:
             dense = {p.name: p.weights for p in plan.projections}
         self.layers = [Layer.of(p) for p in plan.populations]
@@ -349,11 +349,3 @@ class GradientModel:
             self.weights[projection][i, j] = original
             out.append((plus - minus) / (2 * h))
         return np.array(out)
-
-
-def _to_dense(p) -> np.ndarray:
-    if p.dense:
-        return p.weights
-    matrix = np.zeros((p.n_post, p.n_pre))
-    matrix[p.post_index, p.pre_index] = p.weights
-    return matrix

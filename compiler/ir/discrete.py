@@ -91,6 +91,16 @@ class ProjectionPlan:
     mask: np.ndarray | None = None  # dense projections that are not full: where synapses exist
     kernel: np.ndarray | None = None  # conv2d/sumpool2d: the shared kernel [out, in, k, k]
 
+    def dense_weights(self) -> np.ndarray:
+        """The weights as a new float64 matrix [post, pre], zero where there is no synapse
+        (a dense plan's matrix holds zeros there already)."""
+        import numpy as np
+        if self.dense:
+            return np.array(self.weights, dtype=np.float64)
+        matrix = np.zeros((self.n_post, self.n_pre))
+        matrix[self.post_index, self.pre_index] = self.weights
+        return matrix
+
 
 @dataclass
 class InputPlan:
