@@ -411,10 +411,11 @@ def simulate_chip(run: Simulation, diag: Diagnostics, arithmetic: str, *,
                   seed: int | None = None, every: int = 1) -> Simulation | None:
     """Run a prepared simulation in the integer arithmetic of the chip ``arithmetic``
     (:func:`chip_program`) instead of floating point: the inputs' spikes are those the
-    reference simulator draws (the same seed gives the same spikes), the network runs in
-    :mod:`snnc.backends.xylo.predict`; ``run`` with its recordings, or None after errors
-    (E625 for a recorded variable the chip does not have)."""
-    from snnc.backends.xylo.predict import recordable, run_chip
+    reference simulator draws (the same seed gives the same spikes; the data of ``run``), the
+    network runs in :mod:`snnc.backends.xylo.predict`; ``run`` with its recordings, or None
+    after errors (E625 for a recorded variable the chip does not have)."""
+    from snnc.backends.xylo.predict import run_chip
+    from snnc.backends.xylo.program import input_spikes, recordable
     from snnc.recordings import to_events
 
     program = chip_program(run.net, diag, arithmetic)
@@ -427,15 +428,10 @@ def simulate_chip(run: Simulation, diag: Diagnostics, arithmetic: str, *,
                                           "and the membrane (v) and current (i) of populations")
     if diag.has_errors:
         return None
-    inputs = [f"{node.name}.s" for node in run.net.inputs()]
-    drawn = simulate(dataclasses.replace(run, record=inputs, dense=True, spiking=[]), diag,
-                     seed=seed, learn=False)
-    if drawn is None:
-        return None
-    spikes = {name[:-2]: drawn.out[name] for name in inputs}
+    start = time.perf_counter()
+    spikes = input_spikes(program, run.steps, run.batch, seed, run.inputs)
     shapes = {node.name: tuple(node.shape) for node in [*run.net.inputs(),
                                                         *run.net.populations()]}
-    start = time.perf_counter()
     out = run_chip(program, spikes, run.record, shapes, run.steps, run.batch, every,
                    tuple(run.spiking))
     run.seconds = time.perf_counter() - start

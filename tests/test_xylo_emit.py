@@ -298,6 +298,22 @@ def test_the_same_network_gives_the_same_bytes_and_snncs_inputs(tmp_path):
         assert drawn["imu"].any()
 
 
+@pytest.mark.parametrize("name,extra", [("recurrent", ["--batch", "2", "--seed", "9"]),
+                                        ("two_layers", ["--batch", "3"])])
+def test_the_chip_gets_the_inputs_snnc_run_draws(name, extra, two_layers, tmp_path):
+    """`snnc run --arithmetic` feeds the chip the spikes the floating-point run sees: the same
+    Poisson draws for every sample and seed, the same data."""
+    source, data = networks(two_layers)[name]
+    given = ["--input", data] if data else []
+    ins = "imu.s" if name == "recurrent" else "x.s"
+    for mode, arithmetic in (("float", []), ("chip", ["--arithmetic", "xylo"])):
+        code, _, err = snnc("run", source, "--record", ins, "--record-dense", "-o",
+                            tmp_path / f"{mode}.npz", *given, *extra, *arithmetic)
+        assert code == 0, err
+    with np.load(tmp_path / "float.npz") as f, np.load(tmp_path / "chip.npz") as c:
+        assert f[ins].any() and np.array_equal(f[ins], c[ins] > 0) and c[ins].max() == 1
+
+
 def test_spike_counts_become_one_event_per_spike(tmp_path):
     """A chip neuron firing k spikes in a step is k equal events, in snnc and in run.py."""
     counts = np.zeros((3, 2, 4), np.uint8)

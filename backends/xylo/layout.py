@@ -38,7 +38,6 @@ unfiltered input passes through a current with the chip's fastest decay (``a_k``
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,8 +83,6 @@ class Neurons:
     bias: np.ndarray
     a_mem: np.ndarray
     a_syn: np.ndarray
-    #: the populations the neurons belong to, one entry per neuron
-    owner: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -184,7 +181,6 @@ def neurons_of(plans: list[PopulationPlan], slot_maps: dict[str, dict], slots: i
     parts: dict[str, list[np.ndarray]] = {k: [] for k in
                                           ("dash_mem", "dash_syn", "threshold", "bias", "a_mem",
                                            "a_syn")}
-    owner: list[str] = []
     for plan in plans:
         n = plan.size
         a_mem = per_neuron(plan, "a_mem", 1.0)
@@ -207,23 +203,12 @@ def neurons_of(plans: list[PopulationPlan], slot_maps: dict[str, dict], slots: i
                            ("threshold", threshold), ("bias", bias), ("a_mem", a_mem),
                            ("a_syn", a_syn)):
             parts[key].append(value)
-        owner += [plan.name] * n
     if not plans:
         empty = {k: np.zeros((0, slots) if k in ("dash_syn", "a_syn") else 0,
                              dtype=np.int64 if k.startswith("dash") else np.float64)
                  for k in parts}
-        return Neurons(**empty, owner=owner)
-    return Neurons(**{k: np.concatenate(v) for k, v in parts.items()}, owner=owner)
-
-
-def dense_weights(p: ProjectionPlan) -> np.ndarray:
-    """The projection's weights as a dense [post, pre] matrix (zeros where no synapse)."""
-    if p.dense:
-        matrix = np.array(p.weights, dtype=np.float64)
-        return matrix if p.mask is None else np.where(p.mask, matrix, 0.0)
-    matrix = np.zeros((p.n_post, p.n_pre))
-    matrix[p.post_index, p.pre_index] = p.weights
-    return matrix
+        return Neurons(**empty)
+    return Neurons(**{k: np.concatenate(v) for k, v in parts.items()})
 
 
 def place(names: list[str], sizes: dict[str, int]) -> list[Placement]:
@@ -279,7 +264,7 @@ def add_projection(layout: XyloNetwork, p: ProjectionPlan, post: PopulationPlan)
     rows = slice(post_place.start, post_place.stop)
     a_k = shift_decay(neurons.dash_syn[rows, slot])
     c_in = per_neuron(post, "c_in", 1.0)
-    gained = dense_weights(p) * (c_in / a_k)[:, None]  # [post, pre]
+    gained = p.dense_weights() * (c_in / a_k)[:, None]  # [post, pre]
     if pre_kind == "input":
         layout.w_in[pre.start:pre.stop, rows, slot] += gained.T
         layout.routes[p.name] = Route("in", slot, pre, post_place)
@@ -289,8 +274,3 @@ def add_projection(layout: XyloNetwork, p: ProjectionPlan, post: PopulationPlan)
     else:
         layout.w_out[pre.start:pre.stop, rows] += gained.T
         layout.routes[p.name] = Route("out", 0, pre, post_place)
-
-
-def decay_error(a_exact: float, dash: int) -> float:
-    """The relative error of the chip's decay factor ``1 - 2^-dash`` against ``a_exact``."""
-    return abs(float(shift_decay(dash)) - a_exact) / a_exact if a_exact else math.inf

@@ -19,16 +19,6 @@ from snnc.backends.xylo.program import XyloProgram, input_counts
 STATES = {"s": ("spikes", "spikes_out"), "v": ("vmem", "vmem_out"), "i": ("isyn", "isyn_out")}
 
 
-def recordable(program: XyloProgram, name: str) -> bool:
-    """Whether the chip's simulation records ``name`` ('<population>.s', '.v', '.i',
-    '<input>.s')."""
-    owner, _, variable = name.rpartition(".")
-    placed = program.layout.placement(owner)
-    if placed is None:
-        return False
-    return variable == "s" or (placed[0] != "input" and variable in STATES)
-
-
 def run_chip(program: XyloProgram, spikes: dict[str, np.ndarray], record: list[str],
              shapes: dict[str, tuple[int, ...]], steps: int, batch: int, every: int = 1,
              count: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

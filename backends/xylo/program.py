@@ -82,6 +82,30 @@ def build_program(net: Network, profile: TargetProfile, diag: Diagnostics) -> Xy
     return XyloProgram(profile, layout, quantized, plan.inputs, plan.seed)
 
 
+def input_spikes(program: XyloProgram, steps: int, batch: int = 1, seed: int | None = None,
+                 data: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each input's spikes [steps, batch, size] (bool) as the reference simulator makes them:
+    a data input's rows from ``data`` ([steps, batch or 1, *shape]; none: no spikes), a file
+    input's rows for every sample, and Poisson input number k drawn from
+    ``default_rng([seed, k])``, one ``random((batch, size)) < p`` per step (a block of steps in
+    one call draws the same); ``seed`` defaults to the network's."""
+    seed = program.seed if seed is None else seed
+    spikes = {}
+    for stream, x in enumerate(program.inputs):
+        if x.source == "poisson":
+            rng = np.random.default_rng([seed, stream])
+            spikes[x.name] = rng.random((steps, batch, x.size)) < x.probability
+            continue
+        if x.source == "file":
+            rows = np.asarray(x.spikes[:steps], dtype=bool).reshape(steps, 1, x.size)
+        elif data is not None and x.name in data:
+            rows = np.asarray(data[x.name][:steps], dtype=bool).reshape(steps, -1, x.size)
+        else:
+            rows = np.zeros((steps, 1, x.size), dtype=bool)
+        spikes[x.name] = np.ascontiguousarray(np.broadcast_to(rows, (steps, batch, x.size)))
+    return spikes
+
+
 def input_counts(spikes: dict[str, np.ndarray], layout: XyloNetwork, steps: int,
                  batch: int) -> np.ndarray:
     """The chip's input events [steps, batch, Nin] (int64) from each input's spikes
@@ -91,3 +115,13 @@ def input_counts(spikes: dict[str, np.ndarray], layout: XyloNetwork, steps: int,
         given = np.asarray(spikes[place.name])[:steps]
         counts[:, :, place.start:place.stop] = given.reshape(steps, batch, place.size)
     return counts
+
+
+def recordable(program: XyloProgram, name: str) -> bool:
+    """Whether the chip records ``name``: '<population>.s', '.v', '.i' (the first synaptic
+    current) and '<input>.s'."""
+    owner, _, variable = name.rpartition(".")
+    placed = program.layout.placement(owner)
+    if placed is None:
+        return False
+    return variable == "s" or (placed[0] != "input" and variable in ("v", "i"))

@@ -9,7 +9,7 @@ import numpy as np
 
 from snnc.backends import templates
 from snnc.backends.artifacts import save_npz
-from snnc.backends.xylo.program import XyloProgram
+from snnc.backends.xylo.program import XyloProgram, input_spikes, recordable
 from snnc.ir.discrete import step_count
 from snnc.ir.network import Network
 
@@ -25,32 +25,19 @@ def rockpool_package(program: XyloProgram) -> str:
 
 
 def recorded(net: Network, program: XyloProgram) -> list[str]:
-    """The program's 'record' statements the chip can record (spikes, v, i of populations,
-    spikes of inputs), else every population's spikes."""
+    """The program's 'record' statements the chip can record (:func:`recordable`), else every
+    population's spikes."""
+    wanted = [f"{r.owner}.{r.variable}" for r in net.records if not r.is_projection]
+    wanted = [name for name in wanted if recordable(program, name)]
     layout = program.layout
-    wanted = []
-    for r in net.records:
-        if r.is_projection:
-            continue
-        placed = layout.placement(r.owner)
-        if placed and (r.variable == "s" or (placed[0] != "input" and r.variable in ("v", "i"))):
-            wanted.append(f"{r.owner}.{r.variable}")
     return wanted or [f"{p.name}.s" for p in layout.hidden + layout.outputs]
 
 
 def drawn_inputs(program: XyloProgram, steps: int) -> dict[str, np.ndarray]:
     """The spikes snnc run draws for the Poisson and file inputs over ``steps`` steps (one
-    sample, bool [steps, size]): the reference simulator's Poisson input number k draws from
-    ``default_rng([seed, k])`` one ``random((batch, size)) < p`` per step (a block of steps
-    in one call draws the same), a file input's rows as they are."""
-    drawn = {}
-    for stream, x in enumerate(program.inputs):
-        if x.source == "poisson":
-            rng = np.random.default_rng([program.seed, stream])
-            drawn[x.name] = rng.random((steps, 1, x.size))[:, 0] < x.probability
-        elif x.source == "file":
-            drawn[x.name] = np.ascontiguousarray(x.spikes[:steps], dtype=bool)
-    return drawn
+    sample, bool [steps, size]; :func:`snnc.backends.xylo.program.input_spikes`)."""
+    spikes = input_spikes(program, steps)
+    return {x.name: spikes[x.name][:, 0] for x in program.inputs if x.source != "data"}
 
 
 def render_program(net: Network, program: XyloProgram, source_file: str,

@@ -16,19 +16,18 @@ machine (the results do not depend on it).
 from __future__ import annotations
 
 import argparse
-import importlib.abc
-import importlib.machinery
 import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from samna_stub import samna_stubbed  # noqa: E402 (the tests' folder first)
 
 RECURRENT = """
 network xylo_recurrent_{n} {{
@@ -55,23 +54,6 @@ hidden -> out: dense {{ weight = normal(0, 0.1) }}
 """
 
 
-class EmptySamna(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Rockpool's Xylo packages import samna unguarded; empty modules stand in for it."""
-
-    def find_spec(self, name, path, target=None):
-        if name == "samna" or name.startswith("samna."):
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        module = mock.MagicMock()
-        module.__name__, module.__path__, module.__spec__ = spec.name, [], spec
-        return module
-
-    def exec_module(self, module):
-        pass
-
-
 def program_of(path: Path):
     from snnc import api
     from snnc.diagnostics import Diagnostics
@@ -84,18 +66,10 @@ def program_of(path: Path):
 
 
 def inputs_of(program, steps: int, batch: int) -> np.ndarray:
-    """Input events [steps, batch, channels]: the network's Poisson draws for sample 0, and
-    other seeds for the other samples."""
-    from snnc.backends.xylo.program import input_counts
-    from snnc.backends.xylo.render import drawn_inputs
-    samples = []
-    for sample in range(batch):
-        program.seed += sample
-        drawn = drawn_inputs(program, steps)
-        program.seed -= sample
-        samples.append({k: v[:, None] for k, v in drawn.items()})
-    per_sample = [input_counts(s, program.layout, steps, 1) for s in samples]
-    return np.concatenate(per_sample, axis=1)
+    """Input events [steps, batch, channels]: the network's Poisson inputs drawn as snnc run
+    --batch draws them."""
+    from snnc.backends.xylo.program import input_counts, input_spikes
+    return input_counts(input_spikes(program, steps, batch), program.layout, steps, batch)
 
 
 def timed(function, repeats: int) -> tuple[list[float], object]:
@@ -109,8 +83,8 @@ def timed(function, repeats: int) -> tuple[list[float], object]:
 
 def bench(name: str, path: Path, steps: int, batch: int, repeats: int) -> dict:
     from snnc.backends.xylo.integer import simulate
-    sys.meta_path.insert(0, EmptySamna())
-    from rockpool.devices.xylo.syns61201 import XyloSim
+    with samna_stubbed():
+        from rockpool.devices.xylo.syns61201 import XyloSim
     program = program_of(path)
     spec = dict(program.spec)
     counts = inputs_of(program, steps, batch)
