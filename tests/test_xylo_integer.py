@@ -7,15 +7,11 @@ random specifications. The xylosim tests skip when rockpool or xylosim is not im
 fail instead when ``SNNC_REQUIRE_XYLOSIM=1``.
 """
 
-import contextlib
-import importlib.abc
-import importlib.machinery
 import os
-import sys
-from unittest import mock
 
 import numpy as np
 import pytest
+from samna_stub import samna_stubbed
 
 from snnc.backends.xylo import integer
 from snnc.backends.xylo.integer import SpecificationError, simulate
@@ -219,38 +215,6 @@ def test_inputs_that_do_not_fit_are_named(inputs):
 
 
 # ---- xylosim as the oracle -------------------------------------------------------------------
-
-
-class _Samna(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Answers ``import samna...`` with MagicMock modules (rockpool imports samna at module
-    level; XyloSim.from_specification never calls it)."""
-
-    def find_spec(self, name, path, target=None):
-        if name == "samna" or name.startswith("samna."):
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        module = mock.MagicMock()
-        module.__name__, module.__path__, module.__spec__ = spec.name, [], spec
-        return module
-
-    def exec_module(self, module):
-        pass
-
-
-@contextlib.contextmanager
-def samna_stubbed():
-    """The samna stub for the duration of the imports; afterwards neither the finder nor the
-    mock modules remain, so no other test sees a samna."""
-    finder = _Samna()
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
-        for name in [n for n in sys.modules if n == "samna" or n.startswith("samna.")]:
-            del sys.modules[name]
 
 
 @pytest.fixture(scope="module")

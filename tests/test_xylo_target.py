@@ -257,21 +257,11 @@ def test_a_target_file_overrides_one_neuron_fact(tmp_path):
 #: imports rockpool 3.1.0's Xylo packages with samna answered by mocks (docs/synsense.md
 #: section 4) and prints the constants the profiles state
 PROBE = r'''
-import importlib.abc, importlib.machinery, inspect, json, sys, types, warnings
-from unittest import mock
+import inspect, json, sys, types, warnings
+sys.path.insert(0, sys.argv[1])  # the tests' folder
+from samna_stub import SamnaStub
 
-class Samna(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path, target=None):
-        if name == "samna" or name.startswith("samna."):
-            return importlib.machinery.ModuleSpec(name, self, is_package=True)
-    def create_module(self, spec):
-        module = mock.MagicMock()
-        module.__name__, module.__path__, module.__spec__ = spec.name, [], spec
-        return module
-    def exec_module(self, module):
-        pass
-
-sys.meta_path.insert(0, Samna())
+sys.meta_path.insert(0, SamnaStub())
 import rockpool
 import rockpool.devices.xylo as xylo
 from rockpool.devices.xylo.syns61201 import xylo_mapper as a2
@@ -322,7 +312,8 @@ def rockpool_constants() -> dict:
         if os.environ.get("SNNC_REQUIRE_ROCKPOOL") == "1":
             pytest.fail("SNNC_REQUIRE_ROCKPOOL=1 but rockpool is not importable")
         pytest.skip("rockpool 3.1.0 is not installed (pip install --no-deps rockpool==3.1.0)")
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "tests")],
+                          capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
